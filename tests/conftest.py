@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]
+    location = (
+        db.get("NAME")
+        if "sqlite" in db["ENGINE"]
+        else f"{db.get('HOST')}:{db.get('PORT')}/{db.get('NAME')}"
+    )
+    return [
+        f"xquant database: {db['ENGINE'].rsplit('.', 1)[-1]} ({location})",
+        f"xquant redis: {settings.REDIS_URL or 'not configured'}",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches():
+    """Each test starts with an empty cache (it may be Redis, shared across tests)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user(username="trader", password="trader-pass-123")
+
+
+@pytest.fixture
+def staff_client(db, client, admin_user):
+    client.force_login(admin_user)
+    return client

@@ -1,0 +1,255 @@
+"""Operator screens: strategy configs and risk limits are editable; the trading record
+(orders, fills, positions) is read-only, because only the order manager writes it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from trading.models import Fill, Order, OrderAttempt, Position, RiskLimits, StrategyConfig
+from trading.selectors import risk_limits_get
+from trading.services.strategies import (
+    strategy_config_set_active,
+    strategy_config_set_active_many,
+)
+from trading.strategies.params import normalize_params
+from xquant.errors import ValidationError
+
+
+class StrategyConfigForm(forms.ModelForm):
+    params = forms.JSONField(
+        initial=dict,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 60, "class": "vLargeTextField"}),
+        help_text='A JSON object, e.g. {"side": "BUY", "total_quantity": "0.5", "slices": 10, '
+        '"interval_seconds": 60} for TWAP.',
+    )
+
+    class Meta:
+        model = StrategyConfig
+        fields = ["name", "kind", "symbol", "params", "is_active"]
+
+    def clean_symbol(self) -> str:
+        return self.cleaned_data["symbol"].strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind and "params" in cleaned:
+            try:
+                cleaned["params"] = normalize_params(kind, cleaned["params"] or {})
+            except ValidationError as exc:
+                for field, problems in exc.extra.get("fields", {}).items():
+                    label = "" if field == "non_field_errors" else f"{field}: "
+                    for problem in problems:
+                        self.add_error("params", f"{label}{problem}")
+        return cleaned
+
+
+@admin.register(StrategyConfig)
+class StrategyConfigAdmin(admin.ModelAdmin):
+    form = StrategyConfigForm
+    list_display = ["name", "kind", "symbol", "status", "is_active", "toggle", "updated_at"]
+    list_filter = ["kind", "symbol", "is_active", "status"]
+    search_fields = ["name", "symbol"]
+    actions = ["activate", "deactivate"]
+    readonly_fields = [
+        "status",
+        "last_error",
+        "state_pretty",
+        "state_updated_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The kind decides what the state means; changing it would orphan the state.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "kind"] if obj is not None else fields
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "kind", "symbol", "params", "is_active"]
+        return fields if obj is None else fields + self.readonly_fields
+
+    @admin.display(description="State")
+    def state_pretty(self, obj: StrategyConfig) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.state, indent=2, sort_keys=True))
+
+    @admin.display(description="On/off")
+    def toggle(self, obj: StrategyConfig) -> str:
+        # A submit button of the changelist form (which carries the CSRF token),
+        # redirected to the toggle view: no nested forms, no JavaScript.
+        url = reverse("admin:trading_strategyconfig_toggle", args=[obj.pk])
+        label = "Turn off" if obj.is_active else "Turn on"
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post">{}</button>',
+            url,
+            label,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/toggle/",
+                self.admin_site.admin_view(self.toggle_view),
+                name="trading_strategyconfig_toggle",
+            ),
+            *super().get_urls(),
+        ]
+
+    def toggle_view(self, request: HttpRequest, pk: int):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
+        if not self.has_change_permission(request):
+            messages.error(request, "You may not change strategies.")
+            return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
+        strategy = get_object_or_404(StrategyConfig, pk=pk)
+        strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+        state = "on" if strategy.is_active else "off"
+        messages.success(request, f"Strategy {strategy.name} is now {state}.")
+        return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
+
+    @admin.action(description="Turn selected strategies on", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset) -> None:
+        changed = strategy_config_set_active_many(strategies=list(queryset), active=True)
+        messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned on.")
+
+    @admin.action(description="Turn selected strategies off", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset) -> None:
+        changed = strategy_config_set_active_many(strategies=list(queryset), active=False)
+        messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned off.")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The order manager owns these rows; the admin only shows them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderAttemptInline(admin.TabularInline):
+    model = OrderAttempt
+    extra = 0
+    can_delete = False
+    fields = [
+        "number",
+        "action",
+        "outcome",
+        "error_code",
+        "error_message",
+        "retry_after",
+        "started_at",
+        "duration_ms",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "client_order_id",
+        "created_at",
+        "symbol",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "status",
+        "filled_quantity",
+        "average_price",
+        "strategy",
+        "error_code",
+    ]
+    list_filter = ["status", "symbol", "side", "order_type", "source", "exchange", "strategy"]
+    search_fields = ["client_order_id", "exchange_order_id", "symbol", "error_message"]
+    date_hierarchy = "created_at"
+    list_select_related = ["strategy"]
+    inlines = [OrderAttemptInline]
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = [
+        "trade_id",
+        "executed_at",
+        "symbol",
+        "side",
+        "position_side",
+        "quantity",
+        "price",
+        "fee",
+        "realized_pnl",
+        "is_maker",
+        "strategy",
+        "order",
+    ]
+    list_filter = ["symbol", "side", "position_side", "is_maker", "exchange", "strategy"]
+    search_fields = ["trade_id", "order__client_order_id", "symbol"]
+    date_hierarchy = "executed_at"
+    list_select_related = ["strategy", "order"]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "symbol",
+        "position_side",
+        "quantity",
+        "entry_price",
+        "mark_price",
+        "unrealized_pnl",
+        "realized_pnl",
+        "fees_paid",
+        "exchange",
+        "updated_at",
+    ]
+    list_filter = ["exchange", "symbol", "position_side"]
+    search_fields = ["symbol"]
+
+
+@admin.register(RiskLimits)
+class RiskLimitsAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "max_order_notional",
+        "max_position_notional",
+        "daily_loss_limit",
+        "day_reset_hour_utc",
+        "kill_switch_engaged",
+    ]
+    readonly_fields = [
+        "kill_switch_engaged",
+        "kill_switch_reason",
+        "kill_switch_changed_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # A single row: go straight to it, creating it from the settings defaults.
+        limits = risk_limits_get()
+        return HttpResponseRedirect(reverse("admin:trading_risklimits_change", args=[limits.pk]))

@@ -1,0 +1,134 @@
+"""Creating, changing and switching strategy configs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from trading.models import StrategyConfig, StrategyKind, StrategyStatus
+from trading.strategies.params import normalize_params
+from xquant import realtime
+from xquant.errors import ConflictError, ValidationError
+
+
+def _validate_symbol(symbol: str) -> str:
+    symbol = symbol.strip().upper()
+    if not settings.SYMBOL_PATTERN.match(symbol):
+        raise ValidationError(
+            f"Symbol {symbol!r} is not an exchange symbol such as BTCUSDT.",
+            extra={"fields": {"symbol": ["Use the exchange symbol in capitals, e.g. BTCUSDT."]}},
+        )
+    return symbol
+
+
+def _validate_kind(kind: str) -> str:
+    if kind not in StrategyKind.values:
+        allowed = ", ".join(StrategyKind.values)
+        raise ValidationError(
+            f"Unknown strategy kind {kind!r}. Allowed: {allowed}.",
+            extra={"fields": {"kind": [f"Unknown strategy kind. Allowed: {allowed}."]}},
+        )
+    return kind
+
+
+def _publish_strategy(strategy: StrategyConfig, event: str) -> None:
+    realtime.publish(
+        realtime.DASHBOARD_GROUP,
+        event,
+        {
+            "id": strategy.pk,
+            "name": strategy.name,
+            "kind": strategy.kind,
+            "symbol": strategy.symbol,
+            "is_active": strategy.is_active,
+            "status": strategy.status,
+        },
+    )
+
+
+@transaction.atomic
+def strategy_config_create(
+    *,
+    name: str,
+    kind: str,
+    symbol: str,
+    params: dict[str, Any],
+    is_active: bool = False,
+) -> StrategyConfig:
+    kind = _validate_kind(kind)
+    name = name.strip()
+    if not name:
+        raise ValidationError("A strategy needs a name.", extra={"fields": {"name": ["Required."]}})
+    if StrategyConfig.objects.filter(name=name).exists():
+        raise ConflictError(
+            f"A strategy named {name!r} already exists.",
+            extra={"fields": {"name": ["Already in use."]}},
+        )
+    strategy = StrategyConfig.objects.create(
+        name=name,
+        kind=kind,
+        symbol=_validate_symbol(symbol),
+        params=normalize_params(kind, params),
+        is_active=is_active,
+    )
+    transaction.on_commit(lambda: _publish_strategy(strategy, "strategy.created"))
+    return strategy
+
+
+@transaction.atomic
+def strategy_config_update(
+    *,
+    strategy: StrategyConfig,
+    name: str | None = None,
+    symbol: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> StrategyConfig:
+    """Change name, symbol or params. The kind is fixed: its state would not carry over."""
+    if name is not None:
+        name = name.strip()
+        if StrategyConfig.objects.filter(name=name).exclude(pk=strategy.pk).exists():
+            raise ConflictError(
+                f"A strategy named {name!r} already exists.",
+                extra={"fields": {"name": ["Already in use."]}},
+            )
+        strategy.name = name
+    if symbol is not None:
+        symbol = _validate_symbol(symbol)
+        if symbol != strategy.symbol and strategy.state:
+            raise ConflictError(
+                f"Strategy {strategy.name!r} has state for {strategy.symbol}; create a new "
+                "strategy to trade another symbol.",
+                extra={"fields": {"symbol": ["Cannot change while the strategy has state."]}},
+            )
+        strategy.symbol = symbol
+    if params is not None:
+        strategy.params = normalize_params(strategy.kind, params)
+    strategy.save()
+    transaction.on_commit(lambda: _publish_strategy(strategy, "strategy.updated"))
+    return strategy
+
+
+@transaction.atomic
+def strategy_config_set_active(*, strategy: StrategyConfig, active: bool) -> StrategyConfig:
+    """Switch a strategy on or off. Switching on also clears an error status."""
+    locked = StrategyConfig.objects.select_for_update().get(pk=strategy.pk)
+    locked.is_active = active
+    if active and locked.status == StrategyStatus.ERRORED:
+        locked.status = StrategyStatus.OK
+        locked.last_error = ""
+    locked.save(update_fields=["is_active", "status", "last_error", "updated_at"])
+    transaction.on_commit(lambda: _publish_strategy(locked, "strategy.toggled"))
+    strategy.refresh_from_db()
+    return strategy
+
+
+def strategy_config_set_active_many(*, strategies: list[StrategyConfig], active: bool) -> int:
+    """Bulk switch; returns how many changed state."""
+    changed = 0
+    for strategy in strategies:
+        if strategy.is_active != active:
+            strategy_config_set_active(strategy=strategy, active=active)
+            changed += 1
+    return changed

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class XquantConfig(AppConfig):
+    name = "xquant"
+    verbose_name = "xQuant"

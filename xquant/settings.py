@@ -1,0 +1,305 @@
+"""xQuant settings, read from the environment (django-environ).
+
+Every variable has a documented default (README "Configuration") or fails at start
+with ImproperlyConfigured naming it. The defaults describe the embedded mode: SQLite,
+the paper exchange, no Redis, so a first `make run` needs no server.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+env_file = env.str("XQUANT_ENV_FILE", default=str(BASE_DIR / ".env"))
+if Path(env_file).is_file():
+    environ.Env.read_env(env_file, overwrite=False)
+
+# --- deployment ---------------------------------------------------------------------
+# "production" turns the safety checks below into hard failures.
+XQUANT_ENV = env.str("XQUANT_ENV", default="development")
+if XQUANT_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"XQUANT_ENV must be one of development, production, test (got {XQUANT_ENV!r})"
+    )
+PRODUCTION = XQUANT_ENV == "production"
+
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-xquant-development-only-do-not-deploy"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default="") or INSECURE_DEFAULT_SECRET_KEY
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+if PRODUCTION:
+    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a random value of at least 32 characters "
+            "when XQUANT_ENV=production"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off when XQUANT_ENV=production")
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+
+# --- applications -------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",  # first, so runserver serves ASGI (websockets) too
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "corsheaders",
+    "channels",
+    "django_celery_beat",
+    "xquant",
+    "exchanges",
+    "trading",
+    "prediction",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "xquant.urls"
+WSGI_APPLICATION = "xquant.wsgi.application"
+ASGI_APPLICATION = "xquant.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------------
+# An empty value means the default too (a blank line in .env).
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'xquant.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # The embedded mode runs the web server and the trading loop in one process on
+    # several threads: WAL lets readers proceed during a write, IMMEDIATE takes the
+    # write lock up front so two writers queue instead of failing on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis, channels, celery --------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", "xquant")},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "xquant",
+        }
+    }
+else:
+    # Embedded mode: the in-memory layer only reaches consumers in this process, which
+    # is why `manage.py serve` runs the trading loop inside the web server process.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- exchange -----------------------------------------------------------------------
+EXCHANGE_CHOICES = ("paper", "dry-run", "binance")
+USE_MOCK = env.bool("USE_MOCK", default=False)
+EXCHANGE = "paper" if USE_MOCK else env.str("EXCHANGE", default="paper")
+if EXCHANGE not in EXCHANGE_CHOICES:
+    raise ImproperlyConfigured(
+        f"EXCHANGE must be one of {', '.join(EXCHANGE_CHOICES)} (got {EXCHANGE!r})"
+    )
+EXCHANGE_API_KEY = env.str("EXCHANGE_API_KEY", default="")
+EXCHANGE_API_SECRET = env.str("EXCHANGE_API_SECRET", default="")
+EXCHANGE_BASE_URL = env.str("EXCHANGE_BASE_URL", default="")
+EXCHANGE_TIMEOUT_SECONDS = env.float("EXCHANGE_TIMEOUT_SECONDS", default=10.0)
+if EXCHANGE == "binance" and not (EXCHANGE_API_KEY and EXCHANGE_API_SECRET):
+    raise ImproperlyConfigured("EXCHANGE=binance needs EXCHANGE_API_KEY and EXCHANGE_API_SECRET")
+
+# Paper exchange and offline market data.
+PAPER_FEED = env.str("PAPER_FEED", default="synthetic")  # synthetic | replay
+PAPER_SEED = env.int("PAPER_SEED", default=42)
+PAPER_STARTING_BALANCE = env.str("PAPER_STARTING_BALANCE", default="100000")
+PAPER_MAKER_FEE = env.str("PAPER_MAKER_FEE", default="0.0002")
+PAPER_TAKER_FEE = env.str("PAPER_TAKER_FEE", default="0.0004")
+
+# --- trading ------------------------------------------------------------------------
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}$")
+TRADING_SYMBOLS = env.list("TRADING_SYMBOLS", default=["BTCUSDT", "ETHUSDT"])
+for _symbol in TRADING_SYMBOLS:
+    if not SYMBOL_PATTERN.match(_symbol):
+        raise ImproperlyConfigured(
+            f"TRADING_SYMBOLS holds {_symbol!r}: symbols are upper-case exchange symbols "
+            "such as BTCUSDT, separated by commas"
+        )
+TICK_SECONDS = env.float("TICK_SECONDS", default=5.0)
+if TICK_SECONDS <= 0:
+    raise ImproperlyConfigured(f"TICK_SECONDS must be positive (got {TICK_SECONDS})")
+
+# Futures defaults applied at trader start.
+LEVERAGE = env.int("LEVERAGE", default=3)
+if not 1 <= LEVERAGE <= 125:
+    raise ImproperlyConfigured(f"LEVERAGE must be between 1 and 125 (got {LEVERAGE})")
+ISOLATED = env.bool("ISOLATED", default=True)
+HEDGE = env.bool("HEDGE", default=False)
+
+# Risk limits: initial values of the editable RiskLimits row (admin / API).
+RISK_MAX_ORDER_NOTIONAL = Decimal(env.str("RISK_MAX_ORDER_NOTIONAL", default="10000"))
+RISK_MAX_POSITION_NOTIONAL = Decimal(env.str("RISK_MAX_POSITION_NOTIONAL", default="50000"))
+RISK_DAILY_LOSS_LIMIT = Decimal(env.str("RISK_DAILY_LOSS_LIMIT", default="2000"))
+RISK_DAY_RESET_HOUR_UTC = env.int("RISK_DAY_RESET_HOUR_UTC", default=0)
+if not 0 <= RISK_DAY_RESET_HOUR_UTC <= 23:
+    raise ImproperlyConfigured(
+        f"RISK_DAY_RESET_HOUR_UTC must be an hour 0-23 (got {RISK_DAY_RESET_HOUR_UTC})"
+    )
+
+# --- research -----------------------------------------------------------------------
+# Empty: the prediction service runs in-process.
+PREDICTION_API_BASE_URL = env.str("PREDICTION_API_BASE_URL", default="")
+
+# --- API ----------------------------------------------------------------------------
+API_TOKEN = env.str("API_TOKEN", default="")
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "xQuant API",
+    "DESCRIPTION": "Trading desk API: strategies, orders, fills, positions, risk, research.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- auth, i18n, static -------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Serve straight from the app/static folders in development: no collectstatic needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- secrets and logging ------------------------------------------------------------
+# Values that must never reach a log line, a page or an API response.
+SECRET_SETTING_NAMES = ("SECRET_KEY", "EXCHANGE_API_KEY", "EXCHANGE_API_SECRET", "API_TOKEN")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "xquant.secrets.SecretScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "xquant.secrets.RedactingExceptionReporter"
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "xquant.secrets.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "ccxt": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+if XQUANT_ENV == "test":
+    # Hashing strength is irrelevant in tests and dominates their run time otherwise.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
