@@ -206,6 +206,10 @@ class Order(models.Model):
         related_name="orders",
     )
     source = models.CharField(max_length=20, choices=OrderSource.choices)
+    #: The strategy's own key for the intent (trading.strategies.base.OrderIntent.key).
+    intent_key = models.CharField(max_length=64, blank=True)
+    #: Why the order exists, in words ("TWAP slice 3/10", "manual").
+    reason = models.CharField(max_length=200, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
@@ -232,6 +236,13 @@ class Order(models.Model):
                 fields=["exchange", "symbol", "exchange_order_id"],
                 condition=Q(exchange_order_id__isnull=False),
                 name="order_exchange_id_unique",
+            ),
+            # One intent, one order: a strategy re-emitting an intent after a crash or a
+            # retried tick cannot create a second order for it.
+            models.UniqueConstraint(
+                fields=["strategy", "intent_key"],
+                condition=~Q(intent_key=""),
+                name="order_intent_unique",
             ),
             _choices_check("side", OrderSide, "order_side_valid"),
             _choices_check("order_type", OrderType, "order_type_valid"),

@@ -130,3 +130,15 @@ def test_order_state_machine():
     # Terminal statuses lead nowhere; every other status leads somewhere.
     for status in OrderStatus.values:
         assert (status in ORDER_TRANSITIONS) == (status not in TERMINAL_STATUSES)
+
+
+def test_one_order_per_strategy_intent_key():
+    strategy = StrategyConfigFactory()
+    OrderFactory(source=OrderSource.STRATEGY, strategy=strategy, intent_key="slice-1")
+    OrderFactory(source=OrderSource.STRATEGY, strategy=strategy, intent_key="slice-2")
+    # Manual orders carry no key and are not limited.
+    OrderFactory(intent_key="")
+    OrderFactory(intent_key="")
+    assert_rejected_by_database(
+        lambda: OrderFactory(source=OrderSource.STRATEGY, strategy=strategy, intent_key="slice-1")
+    )
