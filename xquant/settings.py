@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Trading desk API: strategies, orders, fills, positions, risk, research.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI assets ship in a package: the machines are offline, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
