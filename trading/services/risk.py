@@ -1,0 +1,153 @@
+"""Risk state for the guards, limits changes and the kill switch."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import DecimalField, F, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from exchanges.base import Exchange
+from trading.models import ACTIVE_STATUSES, Fill, Order, Position, RiskLimits
+from trading.risk import RiskState
+from trading.selectors import risk_limits_get
+from xquant import realtime
+from xquant.errors import ValidationError
+
+logger = logging.getLogger("trading.risk")
+
+ZERO = Decimal("0")
+_SUM = {"output_field": DecimalField(max_digits=30, decimal_places=12)}
+
+
+def trading_day_start(now: datetime, reset_hour_utc: int) -> datetime:
+    """Start of the trading day that contains `now` (UTC), which begins at the reset hour."""
+    now = now.astimezone(UTC)
+    start = now.replace(hour=reset_hour_utc, minute=0, second=0, microsecond=0)
+    return start if start <= now else start - timedelta(days=1)
+
+
+def loss_today(*, exchange_name: str, limits: RiskLimits, now: datetime | None = None) -> Decimal:
+    """Today's loss as a positive number: realised PnL net of fees since the day started,
+    plus the unrealised PnL of the open positions (marked at the last mid)."""
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    realized = Fill.objects.filter(exchange=exchange_name, executed_at__gte=day_start).aggregate(
+        total=Coalesce(Sum(F("realized_pnl") - F("fee"), **_SUM), ZERO, **_SUM)
+    )["total"]
+    unrealized = Position.objects.filter(exchange=exchange_name).aggregate(
+        total=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM)
+    )["total"]
+    return -(realized + unrealized)
+
+
+def risk_state_get(*, exchange_name: str, now: datetime | None = None) -> RiskState:
+    limits = risk_limits_get()
+    positions = {
+        (row["symbol"], row["position_side"]): row["quantity"]
+        for row in Position.objects.filter(exchange=exchange_name).values(
+            "symbol", "position_side", "quantity"
+        )
+    }
+    working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    for row in Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES).values(
+        "symbol", "position_side", "side", "quantity", "filled_quantity"
+    ):
+        key = (row["symbol"], row["position_side"], row["side"])
+        working[key] += row["quantity"] - row["filled_quantity"]
+    return RiskState(
+        max_order_notional=limits.max_order_notional,
+        max_position_notional=limits.max_position_notional,
+        daily_loss_limit=limits.daily_loss_limit,
+        kill_switch_engaged=limits.kill_switch_engaged,
+        kill_switch_reason=limits.kill_switch_reason,
+        loss_today=loss_today(exchange_name=exchange_name, limits=limits, now=now),
+        positions=positions,
+        working=dict(working),
+    )
+
+
+_LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")
+
+
+@transaction.atomic
+def risk_limits_update(**changes: Any) -> RiskLimits:
+    """Change one or more limits. Values must be positive; the reset hour 0-23."""
+    limits = risk_limits_get()
+    limits = RiskLimits.objects.select_for_update().get(pk=limits.pk)
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if name in _LIMIT_FIELDS:
+            if value is None or Decimal(value) <= 0:
+                errors[name] = [f"Must be a positive amount of USDT (got {value})."]
+            else:
+                setattr(limits, name, Decimal(value))
+        elif name == "day_reset_hour_utc":
+            if not isinstance(value, int) or not 0 <= value <= 23:
+                errors[name] = [f"Must be an hour from 0 to 23 (got {value})."]
+            else:
+                limits.day_reset_hour_utc = value
+        else:
+            errors[name] = ["Not a risk limit."]
+    if errors:
+        raise ValidationError(
+            "Invalid risk limits: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+            extra={"fields": errors},
+        )
+    limits.save()
+    logger.info("risk limits changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+    transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, "risk.limits", risk_limits_payload(limits)))
+    return limits
+
+
+def risk_limits_payload(limits: RiskLimits) -> dict[str, Any]:
+    return {
+        "max_order_notional": limits.max_order_notional,
+        "max_position_notional": limits.max_position_notional,
+        "daily_loss_limit": limits.daily_loss_limit,
+        "day_reset_hour_utc": limits.day_reset_hour_utc,
+        "kill_switch_engaged": limits.kill_switch_engaged,
+        "kill_switch_reason": limits.kill_switch_reason,
+        "kill_switch_changed_at": limits.kill_switch_changed_at,
+    }
+
+
+def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
+    """Stop all trading now: refuse every new order and cancel every open order.
+
+    The flag is committed first, so no tick can place an order while the cancels run.
+    Returns what was cancelled and what could not be (with why).
+    """
+    from trading.services.orders import orders_cancel_all
+
+    with transaction.atomic():
+        limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        limits.kill_switch_engaged = True
+        limits.kill_switch_reason = reason.strip()[:200] or "engaged"
+        limits.kill_switch_changed_at = timezone.now()
+        limits.save()
+    logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
+    result = orders_cancel_all(exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}")
+    realtime.publish(
+        realtime.DASHBOARD_GROUP,
+        "risk.kill_switch",
+        {**risk_limits_payload(limits), "canceled": result["canceled"], "failed": result["failed"]},
+    )
+    return {"engaged": True, "reason": limits.kill_switch_reason, **result}
+
+
+def kill_switch_release(*, reason: str = "") -> RiskLimits:
+    with transaction.atomic():
+        limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        limits.kill_switch_engaged = False
+        limits.kill_switch_reason = reason.strip()[:200]
+        limits.kill_switch_changed_at = timezone.now()
+        limits.save()
+    logger.warning("kill switch released%s", f": {reason}" if reason else "")
+    realtime.publish(realtime.DASHBOARD_GROUP, "risk.kill_switch", risk_limits_payload(limits))
+    return limits

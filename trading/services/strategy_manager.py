@@ -1,0 +1,126 @@
+"""The strategy manager: runs the active strategies of a symbol on a snapshot.
+
+It keeps the strategy instances of this process between ticks and rebuilds one from the
+database whenever its config or state changed elsewhere (another process ticked it, an
+operator edited it), so instances are never trusted beyond what the database says. A
+strategy that raises is isolated: logged, marked errored, skipped until switched on
+again; the others run on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from exchanges.base import Exchange, MarketSnapshot
+from trading.models import Order, StrategyConfig, StrategyStatus
+from trading.strategies.base import ExternalSignal, OrderIntent, OrderUpdate, Strategy, build_strategy
+
+logger = logging.getLogger("trading.strategies")
+
+
+@dataclass
+class StrategyRun:
+    """One strategy's part of a tick."""
+
+    config: StrategyConfig
+    strategy: Strategy | None
+    intents: list[OrderIntent] = field(default_factory=list)
+    #: Orders whose news was fed to the strategy: (pk, status, filled) as fed.
+    fed: list[tuple[int, str, Any]] = field(default_factory=list)
+    error: str = ""
+    #: New JSON state, or None when it did not change.
+    new_state: dict[str, Any] | None = None
+    finished: bool = False
+
+
+@dataclass
+class _Cached:
+    updated_at: datetime
+    state_version: int
+    strategy: Strategy
+    dumped: dict[str, Any]
+
+
+class StrategyManager:
+    def __init__(self, exchange: Exchange):
+        self.exchange = exchange
+        self._cache: dict[int, _Cached] = {}
+
+    def _instance(self, config: StrategyConfig) -> tuple[Strategy, dict[str, Any]]:
+        cached = self._cache.get(config.pk)
+        if cached and cached.updated_at == config.updated_at and cached.state_version == config.state_version:
+            return cached.strategy, cached.dumped
+        strategy = build_strategy(
+            kind=config.kind,
+            symbol=config.symbol,
+            params=config.params,
+            state=config.state,
+            rules=self.exchange.symbol_rules(config.symbol),
+        )
+        self._cache[config.pk] = _Cached(config.updated_at, config.state_version, strategy, config.state)
+        return strategy, config.state
+
+    def remember(self, config: StrategyConfig, state_version: int, dumped: dict[str, Any]) -> None:
+        """After the tick saved a strategy's state: the instance is current at that version."""
+        cached = self._cache.get(config.pk)
+        if cached is not None:
+            cached.state_version = state_version
+            cached.dumped = dumped
+
+    def forget(self, config_id: int) -> None:
+        self._cache.pop(config_id, None)
+
+    def run(
+        self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
+    ) -> list[StrategyRun]:
+        configs = list(
+            StrategyConfig.objects.filter(symbol=symbol, is_active=True, status=StrategyStatus.OK)
+        )
+        if not configs:
+            return []
+        news = _order_news([c.pk for c in configs])
+        runs = []
+        for config in configs:
+            run = StrategyRun(config=config, strategy=None)
+            runs.append(run)
+            try:
+                strategy, before = self._instance(config)
+                run.strategy = strategy
+                for order in news.get(config.pk, ()):
+                    strategy.on_order_update(
+                        OrderUpdate(
+                            key=order.intent_key,
+                            side=order.side,
+                            status=order.status,
+                            filled_quantity=order.filled_quantity,
+                            average_price=order.average_price,
+                        )
+                    )
+                    run.fed.append((order.pk, order.status, order.filled_quantity))
+                run.intents = list(strategy.on_market_data(snapshot, signal=signal))
+                for intent in run.intents:
+                    if intent.symbol != symbol:
+                        raise ValueError(f"intent {intent.key} is for {intent.symbol}, not {symbol}")
+                after = strategy.dump_state()
+                run.new_state = after if after != before else None
+                run.finished = strategy.finished
+            except Exception as exc:  # a broken strategy must not stop the others
+                logger.exception("strategy %s (%s) failed on %s", config.name, config.kind, symbol)
+                run.error = f"{type(exc).__name__}: {exc}"
+                run.intents = []
+                self.forget(config.pk)
+        return runs
+
+
+def _order_news(config_ids: list[int]) -> dict[int, list[Order]]:
+    news: dict[int, list[Order]] = {}
+    for order in (
+        Order.objects.filter(strategy_id__in=config_ids, strategy_update_pending=True)
+        .only("pk", "strategy_id", "intent_key", "side", "status", "filled_quantity", "average_price")
+        .order_by("pk")
+    ):
+        news.setdefault(order.strategy_id, []).append(order)
+    return news
