@@ -50,7 +50,9 @@ def apply_fill(
 ) -> Decimal:
     """Apply one fill to the book in place; returns the gross PnL the fill realised."""
     if quantity <= 0 or price <= 0:
-        raise AccountingError(f"fill quantity and price must be positive (got {quantity} @ {price})")
+        raise AccountingError(
+            f"fill quantity and price must be positive (got {quantity} @ {price})"
+        )
     signed = quantity * _direction(side)
     current = book.quantity
     realized = ZERO

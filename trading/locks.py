@@ -34,7 +34,9 @@ def symbol_lock(symbol: str, *, timeout: float = 60.0, wait: float = 0.0) -> Ite
     `timeout` bounds how long a crashed holder can block the symbol.
     """
     if settings.REDIS_URL:
-        lock = _redis().lock(f"xquant:tick-lock:{symbol}", timeout=timeout, blocking_timeout=wait or None)
+        lock = _redis().lock(
+            f"xquant:tick-lock:{symbol}", timeout=timeout, blocking_timeout=wait or None
+        )
         if not lock.acquire(blocking=wait > 0):
             raise LockBusy(symbol)
         try:

@@ -461,9 +461,7 @@ class StrategyPosition(PositionBook):
     """One strategy's share of a position: the fills of its own orders only, so PnL can
     be reported per strategy when several trade one symbol."""
 
-    strategy = models.ForeignKey(
-        StrategyConfig, on_delete=models.PROTECT, related_name="positions"
-    )
+    strategy = models.ForeignKey(StrategyConfig, on_delete=models.PROTECT, related_name="positions")
 
     class Meta:
         ordering = ["strategy", "symbol", "position_side"]

@@ -85,7 +85,9 @@ class KillSwitchGuard:
     def check(self, order: ProposedOrder, state: RiskState) -> RiskDecision:
         if state.kill_switch_engaged:
             why = f": {state.kill_switch_reason}" if state.kill_switch_reason else ""
-            return RiskDecision(False, self.name, f"the kill switch is engaged{why}; no orders are sent")
+            return RiskDecision(
+                False, self.name, f"the kill switch is engaged{why}; no orders are sent"
+            )
         return ALLOW
 
 

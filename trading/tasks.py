@@ -48,7 +48,9 @@ def tick(symbol: str) -> None:
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-submission leaves the task
 # to be delivered again; order_submit then looks the SUBMITTING order up before sending.
-@shared_task(name="trading.submit_order", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="trading.submit_order", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def submit_order(order_id: int) -> None:
     order = Order.objects.get(pk=order_id)
     order_submit(order=order, exchange=get_exchange())
@@ -56,4 +58,8 @@ def submit_order(order_id: int) -> None:
 
 @shared_task(name="trading.reconcile", ignore_result=True)
 def reconcile_task() -> None:
-    reconcile(exchange=get_exchange(), symbols=settings.TRADING_SYMBOLS, settle_after=timedelta(seconds=60))
+    reconcile(
+        exchange=get_exchange(),
+        symbols=settings.TRADING_SYMBOLS,
+        settle_after=timedelta(seconds=60),
+    )

@@ -19,7 +19,9 @@ class Book:
 
 
 def fill(book, side, qty, price, fee="0", position_side="BOTH"):
-    return apply_fill(book, side=side, position_side=position_side, quantity=D(qty), price=D(price), fee=D(fee))
+    return apply_fill(
+        book, side=side, position_side=position_side, quantity=D(qty), price=D(price), fee=D(fee)
+    )
 
 
 def test_one_way_average_entry_partial_close_flip_and_close():

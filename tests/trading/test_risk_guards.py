@@ -25,8 +25,14 @@ def state(**overrides):
 
 
 def order(side="BUY", qty="0.1", price="50000", **kw):
-    return ProposedOrder(symbol="BTCUSDT", side=side, position_side=kw.pop("position_side", "BOTH"),
-                         quantity=D(qty), price=D(price), **kw)
+    return ProposedOrder(
+        symbol="BTCUSDT",
+        side=side,
+        position_side=kw.pop("position_side", "BOTH"),
+        quantity=D(qty),
+        price=D(price),
+        **kw,
+    )
 
 
 def test_an_ordinary_order_passes():
@@ -34,7 +40,10 @@ def test_an_ordinary_order_passes():
 
 
 def test_kill_switch_refuses_everything_with_its_reason():
-    decision = risk_check(order(reduce_only=True), state(kill_switch_engaged=True, kill_switch_reason="exchange outage"))
+    decision = risk_check(
+        order(reduce_only=True),
+        state(kill_switch_engaged=True, kill_switch_reason="exchange outage"),
+    )
     assert not decision.allowed
     assert decision.guard == "kill_switch"
     assert "exchange outage" in decision.reason
@@ -51,7 +60,9 @@ def test_max_order_notional_allows_exactly_the_limit():
 
 
 def test_max_position_counts_the_position_and_working_orders():
-    s = state(positions={("BTCUSDT", "BOTH"): D("0.8")}, working={("BTCUSDT", "BOTH", "BUY"): D("0.1")})
+    s = state(
+        positions={("BTCUSDT", "BOTH"): D("0.8")}, working={("BTCUSDT", "BOTH", "BUY"): D("0.1")}
+    )
     # 0.8 + 0.1 working + 0.15 = 1.05 × 50000 = 52500 > 50000
     decision = risk_check(order(qty="0.15"), s)
     assert (decision.allowed, decision.guard) == (False, "max_position")

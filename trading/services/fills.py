@@ -73,18 +73,24 @@ def _apply_to_books(order: Order, row: Fill, mark_price: Decimal | None) -> Posi
         # takes the exchange's positions as the truth) puts it right.
         logger.error(
             "fill %s of order %s does not fit the recorded position (%s); left for reconciliation",
-            row.trade_id, order.client_order_id, exc,
+            row.trade_id,
+            order.client_order_id,
+            exc,
         )
         account.refresh_from_db()
     return account
 
 
-def fill_record(*, order: Order, fill: ExchangeFill, mark_price: Decimal | None = None) -> Fill | None:
+def fill_record(
+    *, order: Order, fill: ExchangeFill, mark_price: Decimal | None = None
+) -> Fill | None:
     """Record one exchange fill of `order` and apply it to the positions.
 
     Returns the new Fill, or None when this trade was recorded before.
     """
-    if Fill.objects.filter(exchange=order.exchange, symbol=fill.symbol, trade_id=fill.trade_id).exists():
+    if Fill.objects.filter(
+        exchange=order.exchange, symbol=fill.symbol, trade_id=fill.trade_id
+    ).exists():
         return None
     try:
         with transaction.atomic():
@@ -160,7 +166,9 @@ def positions_mark(*, exchange_name: str, symbol: str, mark_price: Decimal) -> l
     now = timezone.now()
     changed: list[Position] = []
     for model in (Position, StrategyPosition):
-        books = list(model.objects.filter(exchange=exchange_name, symbol=symbol).exclude(quantity=0))
+        books = list(
+            model.objects.filter(exchange=exchange_name, symbol=symbol).exclude(quantity=0)
+        )
         for book in books:
             book.mark_price = mark_price
             book.unrealized_pnl = unrealized_pnl(book.quantity, book.entry_price, mark_price)

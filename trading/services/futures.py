@@ -42,7 +42,9 @@ def futures_settings_apply(
     if hedge is not None:
         changes.append(exchange.set_position_mode(hedge=hedge))
     if margin_mode is not None:
-        changes.append(exchange.set_margin_mode(symbol, isolated=margin_mode == MarginMode.ISOLATED))
+        changes.append(
+            exchange.set_margin_mode(symbol, isolated=margin_mode == MarginMode.ISOLATED)
+        )
     if leverage is not None:
         changes.append(exchange.set_leverage(symbol, leverage))
 
@@ -50,14 +52,18 @@ def futures_settings_apply(
     settings_row = current or FuturesSettings(exchange=exchange.name, symbol=symbol)
     settings_row.leverage = leverage or (current.leverage if current else 1)
     settings_row.margin_mode = margin_mode or (current.margin_mode if current else MarginMode.CROSS)
-    settings_row.hedge_mode = hedge if hedge is not None else (current.hedge_mode if current else False)
+    settings_row.hedge_mode = (
+        hedge if hedge is not None else (current.hedge_mode if current else False)
+    )
     settings_row.applied_at = timezone.now()
     settings_row.detail = {change.setting: _describe(change) for change in changes}
     settings_row.save()
     logger.info(
         "%s futures settings: %s",
         symbol,
-        ", ".join(f"{c.setting}={c.value} ({'changed' if c.changed else 'already so'})" for c in changes),
+        ", ".join(
+            f"{c.setting}={c.value} ({'changed' if c.changed else 'already so'})" for c in changes
+        ),
     )
     return settings_row
 

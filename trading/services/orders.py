@@ -143,7 +143,8 @@ def order_create(
         )
     if intent.order_type == "LIMIT" and (intent.price is None or intent.price <= 0):
         raise ValidationError(
-            "a LIMIT order needs a positive price", extra={"fields": {"price": ["Required for LIMIT orders."]}}
+            "a LIMIT order needs a positive price",
+            extra={"fields": {"price": ["Required for LIMIT orders."]}},
         )
     rules = exchange.symbol_rules(intent.symbol)
     order = Order(
@@ -172,7 +173,9 @@ def order_create(
 
     valuation = order.price if order.price is not None else reference_price
     if valuation is None:
-        raise ValidationError(f"no price to value the {order.symbol} market order at (no market data)")
+        raise ValidationError(
+            f"no price to value the {order.symbol} market order at (no market data)"
+        )
     decision = risk_check(
         ProposedOrder(
             symbol=order.symbol,
@@ -187,7 +190,11 @@ def order_create(
     if not decision.allowed:
         logger.warning(
             "risk guard %s refused %s %s %s: %s",
-            decision.guard, order.side, order.quantity, order.symbol, decision.reason,
+            decision.guard,
+            order.side,
+            order.quantity,
+            order.symbol,
+            decision.reason,
         )
         order = _save_refused(order, f"risk.{decision.guard}", decision.reason)
         transaction.on_commit(lambda: _publish_risk_trip(order, decision.guard, decision.reason))
@@ -195,17 +202,49 @@ def order_create(
     return _save_new(order)
 
 
+def order_place(
+    *,
+    intent: OrderIntent,
+    exchange: Exchange,
+    source: str,
+    submit: bool = True,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> Order:
+    """A manual order (API, admin): the same filters, risk guards and submission as a
+    strategy's, outside a tick. Market orders are valued at the current mid."""
+    from trading.services.risk import risk_state_get
+
+    reference_price = None
+    if intent.order_type == "MARKET" or intent.price is None:
+        reference_price = exchange.market_snapshot(intent.symbol).mid
+    with transaction.atomic():
+        order = order_create(
+            intent=intent,
+            exchange=exchange,
+            source=source,
+            risk_state=risk_state_get(exchange_name=exchange.name),
+            reference_price=reference_price,
+        )
+    if submit and order.status == OrderStatus.PENDING:
+        order = order_submit(order=order, exchange=exchange, policy=policy)
+    return order
+
+
 def _save_new(order: Order) -> Order:
     try:
         with transaction.atomic():
             order.save()
     except IntegrityError:
-        existing = Order.objects.filter(strategy=order.strategy, intent_key=order.intent_key).first()
+        existing = Order.objects.filter(
+            strategy=order.strategy, intent_key=order.intent_key
+        ).first()
         if existing is None or not order.intent_key:
             raise
         logger.info(
             "intent %s of strategy %s already has order %s; not creating another",
-            order.intent_key, order.strategy_id, existing.client_order_id,
+            order.intent_key,
+            order.strategy_id,
+            existing.client_order_id,
         )
         return existing
     transaction.on_commit(lambda: publish_order(order))
@@ -277,7 +316,11 @@ def _log_attempt(
     if error is not None:
         logger.info(
             "order %s %s attempt %d: %s (%s)",
-            order.client_order_id, action, number, outcome, error.message,
+            order.client_order_id,
+            action,
+            number,
+            outcome,
+            error.message,
         )
 
 
@@ -306,17 +349,25 @@ def order_submit(
     try:
         if order.status == OrderStatus.PENDING:
             if _is_stale(order, policy):
-                return _cancel_unsent(order, f"not sent within {policy.stale_after:.0f} s of being decided (stale)")
+                return _cancel_unsent(
+                    order, f"not sent within {policy.stale_after:.0f} s of being decided (stale)"
+                )
             moved = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
-                status=OrderStatus.SUBMITTING, submitted_at=timezone.now(), updated_at=timezone.now()
+                status=OrderStatus.SUBMITTING,
+                submitted_at=timezone.now(),
+                updated_at=timezone.now(),
             )
             order.refresh_from_db()
             if not moved:
                 return order
         elif order.status == OrderStatus.SUBMITTING:
             # A previous process may have sent it: find out first.
-            last_send = order.attempts.filter(action=AttemptAction.SUBMIT).order_by("-number").first()
-            sent_at = last_send.started_at if last_send else (order.submitted_at or order.created_at)
+            last_send = (
+                order.attempts.filter(action=AttemptAction.SUBMIT).order_by("-number").first()
+            )
+            sent_at = (
+                last_send.started_at if last_send else (order.submitted_at or order.created_at)
+            )
             if _lookup(order, exchange, policy, sleep, sent_at) is not _Lookup.NOT_FOUND:
                 return order
             if _is_stale(order, policy) or policy.max_sends == 0:
@@ -366,49 +417,106 @@ def _send(order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep) -
         try:
             state = exchange.create_order(request)
         except TimeDriftError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.TIME_DRIFT, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.TIME_DRIFT,
+                started_at,
+                started,
+                exc,
+            )
             _sync_time(order, exchange)
             last_error = exc
         except RateLimitedError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.RATE_LIMITED, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.RATE_LIMITED,
+                started_at,
+                started,
+                exc,
+            )
             if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
                 return _reject(
-                    order, exc.record_code,
+                    order,
+                    exc.record_code,
                     f"not sent: the exchange asks to wait {exc.retry_after:.0f} s ({exc.message})",
                 )
             last_error = exc
             sleep(policy.delay(sends, exc.retry_after))
         except ExchangeUnavailableError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.ERROR, started_at, started, exc)
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.ERROR, started_at, started, exc
+            )
             last_error = exc
             sleep(policy.delay(sends))
         except OutcomeUnknownError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.UNKNOWN, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.UNKNOWN,
+                started_at,
+                started,
+                exc,
+            )
             if _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND:
                 return order
             last_error = exc
         except InsufficientFundsError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.INSUFFICIENT_FUNDS, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.INSUFFICIENT_FUNDS,
+                started_at,
+                started,
+                exc,
+            )
             return _reject(order, exc.record_code, exc.message)
         except OrderRejectedError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.REJECTED, started_at, started, exc)
-            if exc.exchange_code == DUPLICATE_CLIENT_ORDER_ID:
-                # The exchange already holds an open order with this id: ours.
-                if _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND:
-                    return order
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.REJECTED,
+                started_at,
+                started,
+                exc,
+            )
+            # A duplicate client order id means the exchange already holds our order.
+            if (
+                exc.exchange_code == DUPLICATE_CLIENT_ORDER_ID
+                and _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND
+            ):
+                return order
             return _reject(order, exc.record_code, exc.message)
         except ExchangeAuthError as exc:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.AUTH, started_at, started, exc)
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.AUTH, started_at, started, exc
+            )
             logger.error("exchange refused our credentials: %s", exc.message)
             return _reject(order, exc.record_code, exc.message)
         except ExchangeError as exc:
             # Unclassified: it may or may not have been placed, so treat it as unknown.
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.UNKNOWN, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.UNKNOWN,
+                started_at,
+                started,
+                exc,
+            )
             if _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND:
                 return order
             last_error = exc
         else:
-            _log_attempt(order, number, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED, started_at, started)
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED, started_at, started
+            )
             return order_apply_state(order=order, state=state, exchange=exchange)
     detail = last_error.message if last_error else "no answer"
     return _reject(
@@ -424,9 +532,13 @@ def _sync_time(order: Order, exchange: Exchange) -> None:
     try:
         offset = exchange.sync_time()
     except ExchangeError as exc:
-        _log_attempt(order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ERROR, started_at, started, exc)
+        _log_attempt(
+            order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ERROR, started_at, started, exc
+        )
     else:
-        _log_attempt(order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ACCEPTED, started_at, started)
+        _log_attempt(
+            order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ACCEPTED, started_at, started
+        )
         logger.info("exchange clock offset is now %d ms", offset)
 
 
@@ -445,22 +557,45 @@ def _lookup(
         try:
             state = exchange.fetch_order(order.symbol, order.client_order_id)
         except OrderNotFoundError as exc:
-            _log_attempt(order, number, AttemptAction.LOOKUP, AttemptOutcome.NOT_FOUND, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.LOOKUP,
+                AttemptOutcome.NOT_FOUND,
+                started_at,
+                started,
+                exc,
+            )
             return _Lookup.NOT_FOUND
         except TimeDriftError as exc:
-            _log_attempt(order, number, AttemptAction.LOOKUP, AttemptOutcome.TIME_DRIFT, started_at, started, exc)
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.LOOKUP,
+                AttemptOutcome.TIME_DRIFT,
+                started_at,
+                started,
+                exc,
+            )
             _sync_time(order, exchange)
         except ExchangeError as exc:
-            outcome = AttemptOutcome.RATE_LIMITED if isinstance(exc, RateLimitedError) else AttemptOutcome.ERROR
+            outcome = (
+                AttemptOutcome.RATE_LIMITED
+                if isinstance(exc, RateLimitedError)
+                else AttemptOutcome.ERROR
+            )
             _log_attempt(order, number, AttemptAction.LOOKUP, outcome, started_at, started, exc)
             sleep(policy.delay(lookup, getattr(exc, "retry_after", None)))
         else:
-            _log_attempt(order, number, AttemptAction.LOOKUP, AttemptOutcome.FOUND, started_at, started)
+            _log_attempt(
+                order, number, AttemptAction.LOOKUP, AttemptOutcome.FOUND, started_at, started
+            )
             order_apply_state(order=order, state=state, exchange=exchange)
             return _Lookup.FOUND
     logger.warning(
         "order %s: outcome still unknown after %d lookups; reconciliation will resolve it",
-        order.client_order_id, policy.max_lookups,
+        order.client_order_id,
+        policy.max_lookups,
     )
     return _Lookup.UNDECIDED
 
@@ -493,11 +628,15 @@ def order_apply_state(*, order: Order, state: ExchangeOrder, exchange: Exchange)
         previous = (locked.status, locked.filled_quantity)
         if locked.status != new_status and not order_can_transition(locked.status, new_status):
             # A stale answer (e.g. "open" after we recorded the fill): keep what we know.
-            logger.debug("order %s: ignoring %s after %s", locked.client_order_id, new_status, locked.status)
+            logger.debug(
+                "order %s: ignoring %s after %s", locked.client_order_id, new_status, locked.status
+            )
             new_status = locked.status
         locked.exchange_order_id = locked.exchange_order_id or state.exchange_order_id or None
         locked.status = new_status
-        locked.filled_quantity = max(locked.filled_quantity, min(state.filled_quantity, locked.quantity))
+        locked.filled_quantity = max(
+            locked.filled_quantity, min(state.filled_quantity, locked.quantity)
+        )
         if new_status == OrderStatus.FILLED:
             locked.filled_quantity = locked.quantity
         if state.average_price:
@@ -505,7 +644,10 @@ def order_apply_state(*, order: Order, state: ExchangeOrder, exchange: Exchange)
         if new_status in TERMINAL_STATUSES and locked.closed_at is None:
             locked.closed_at = timezone.now()
         if new_status == OrderStatus.REJECTED and not locked.error_code:
-            locked.error_code, locked.error_message = "exchange.rejected", "the exchange rejected the order"
+            locked.error_code, locked.error_message = (
+                "exchange.rejected",
+                "the exchange rejected the order",
+            )
         changed = previous != (locked.status, locked.filled_quantity)
         if changed and locked.strategy_id is not None:
             locked.strategy_update_pending = True
@@ -522,7 +664,9 @@ def _recorded_fill_quantity(order: Order) -> Decimal:
     return order.fills.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
 
 
-def order_fetch_fills(*, order: Order, exchange: Exchange, mark_price: Decimal | None = None) -> list[Fill]:
+def order_fetch_fills(
+    *, order: Order, exchange: Exchange, mark_price: Decimal | None = None
+) -> list[Fill]:
     """Record the fills the exchange has for this order that we do not have yet."""
     if not order.exchange_order_id:
         return []
@@ -531,7 +675,9 @@ def order_fetch_fills(*, order: Order, exchange: Exchange, mark_price: Decimal |
     except ExchangeError as exc:
         logger.warning("could not fetch fills of %s yet: %s", order.client_order_id, exc.message)
         return []
-    recorded = [row for fill in fills if (row := fill_record(order=order, fill=fill, mark_price=mark_price))]
+    recorded = [
+        row for fill in fills if (row := fill_record(order=order, fill=fill, mark_price=mark_price))
+    ]
     if recorded:
         _totals_from_fills(order)
     return recorded
@@ -564,7 +710,9 @@ def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None =
 
     Cheap when nothing works: one query and no exchange call.
     """
-    active = list(Order.objects.filter(exchange=exchange.name, symbol=symbol, status__in=OPEN_STATUSES))
+    active = list(
+        Order.objects.filter(exchange=exchange.name, symbol=symbol, status__in=OPEN_STATUSES)
+    )
     if not active:
         return 0
     before = {o.pk: (o.status, o.filled_quantity) for o in active}
@@ -653,10 +801,14 @@ def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order
         state = exchange.cancel_order(order.symbol, order.client_order_id)
     except OrderNotFoundError as exc:
         # Not open any more: it filled or expired in the meantime.
-        _log_attempt(order, number, AttemptAction.CANCEL, AttemptOutcome.NOT_FOUND, started_at, started, exc)
+        _log_attempt(
+            order, number, AttemptAction.CANCEL, AttemptOutcome.NOT_FOUND, started_at, started, exc
+        )
         return order_refresh(order=order, exchange=exchange)
     except ExchangeError as exc:
-        _log_attempt(order, number, AttemptAction.CANCEL, AttemptOutcome.ERROR, started_at, started, exc)
+        _log_attempt(
+            order, number, AttemptAction.CANCEL, AttemptOutcome.ERROR, started_at, started, exc
+        )
         raise
     _log_attempt(order, number, AttemptAction.CANCEL, AttemptOutcome.ACCEPTED, started_at, started)
     if reason:
@@ -664,7 +816,9 @@ def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order
     return order_apply_state(order=order, state=state, exchange=exchange)
 
 
-def orders_cancel_all(*, exchange: Exchange, reason: str, symbols: list[str] | None = None) -> dict[str, Any]:
+def orders_cancel_all(
+    *, exchange: Exchange, reason: str, symbols: list[str] | None = None
+) -> dict[str, Any]:
     """Cancel every working order we know of, and any open order the exchange has on
     our symbols that we do not know of."""
     canceled, failed = 0, []
@@ -677,7 +831,9 @@ def orders_cancel_all(*, exchange: Exchange, reason: str, symbols: list[str] | N
         try:
             if order.status == OrderStatus.SUBMITTING:
                 # Resolve by lookup only: nothing is sent while cancelling everything.
-                order = order_submit(order=order, exchange=exchange, policy=RetryPolicy(max_sends=0))
+                order = order_submit(
+                    order=order, exchange=exchange, policy=RetryPolicy(max_sends=0)
+                )
                 if order.status not in OPEN_STATUSES:
                     continue
             result = order_cancel(order=order, exchange=exchange, reason=reason)
@@ -748,6 +904,7 @@ __all__ = [
     "order_cancel",
     "order_create",
     "order_fetch_fills",
+    "order_place",
     "order_refresh",
     "order_submit",
     "orders_cancel_all",

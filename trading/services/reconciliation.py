@@ -24,8 +24,8 @@ from exchanges.errors import ExchangeError
 from trading.models import Fill, Order, OrderSource, OrderStatus, Position
 from trading.services.fills import fill_record, publish_position
 from trading.services.orders import (
-    STATUS_FROM_EXCHANGE,
     DEFAULT_RETRY_POLICY,
+    STATUS_FROM_EXCHANGE,
     RetryPolicy,
     order_fetch_fills,
     order_submit,
@@ -49,7 +49,12 @@ class ReconcileReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.resolved_orders or self.adopted_orders or self.adopted_fills or self.corrected_positions)
+        return bool(
+            self.resolved_orders
+            or self.adopted_orders
+            or self.adopted_fills
+            or self.corrected_positions
+        )
 
     def summary(self) -> str:
         return (
@@ -132,7 +137,9 @@ def _adopt_order(exchange: Exchange, state: ExchangeOrder) -> Order:
         reason="found on the exchange, not placed by xQuant",
         submitted_at=state.updated_at,
     )
-    logger.warning("adopted %s order %s found only on the exchange", state.symbol, order.client_order_id)
+    logger.warning(
+        "adopted %s order %s found only on the exchange", state.symbol, order.client_order_id
+    )
     transaction.on_commit(lambda: publish_order(order))
     return order
 
@@ -150,7 +157,9 @@ def _adopt_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> No
     for fill in fills:
         by_exchange_id.setdefault(fill.exchange_order_id, []).append(fill)
     for exchange_order_id, order_fills in by_exchange_id.items():
-        order = Order.objects.filter(exchange=exchange.name, symbol=symbol, exchange_order_id=exchange_order_id).first()
+        order = Order.objects.filter(
+            exchange=exchange.name, symbol=symbol, exchange_order_id=exchange_order_id
+        ).first()
         if order is None:
             order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, order_fills)
             report.adopted_orders.append(order.client_order_id)
@@ -182,13 +191,20 @@ def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order
         submitted_at=first.executed_at,
         closed_at=fills[-1].executed_at,
     )
-    logger.warning("adopted %s order %s from %d fills found only on the exchange", symbol, exchange_order_id, len(fills))
+    logger.warning(
+        "adopted %s order %s from %d fills found only on the exchange",
+        symbol,
+        exchange_order_id,
+        len(fills),
+    )
     return order
 
 
 def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
     theirs = {p.position_side: p for p in exchange.fetch_positions([symbol]) if p.symbol == symbol}
-    ours = {p.position_side: p for p in Position.objects.filter(exchange=exchange.name, symbol=symbol)}
+    ours = {
+        p.position_side: p for p in Position.objects.filter(exchange=exchange.name, symbol=symbol)
+    }
     for side in set(theirs) | set(ours):
         exchange_position = theirs.get(side)
         quantity = exchange_position.quantity if exchange_position else Decimal("0")
@@ -200,11 +216,16 @@ def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport)
         position = position or Position(exchange=exchange.name, symbol=symbol, position_side=side)
         logger.warning(
             "%s %s position: record says %s, exchange says %s; taking the exchange's",
-            symbol, side, position.quantity, quantity,
+            symbol,
+            side,
+            position.quantity,
+            quantity,
         )
         report.corrected_positions.append(f"{symbol} {side}: {position.quantity} → {quantity}")
         position.quantity = quantity
-        position.entry_price = exchange_position.entry_price if exchange_position and quantity else Decimal("0")
+        position.entry_price = (
+            exchange_position.entry_price if exchange_position and quantity else Decimal("0")
+        )
         if exchange_position and exchange_position.mark_price:
             position.mark_price = exchange_position.mark_price
             position.unrealized_pnl = exchange_position.unrealized_pnl

@@ -101,7 +101,11 @@ def risk_limits_update(**changes: Any) -> RiskLimits:
         )
     limits.save()
     logger.info("risk limits changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
-    transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, "risk.limits", risk_limits_payload(limits)))
+    transaction.on_commit(
+        lambda: realtime.publish(
+            realtime.DASHBOARD_GROUP, "risk.limits", risk_limits_payload(limits)
+        )
+    )
     return limits
 
 
@@ -132,7 +136,9 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
     logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
-    result = orders_cancel_all(exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}")
+    result = orders_cancel_all(
+        exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}"
+    )
     realtime.publish(
         realtime.DASHBOARD_GROUP,
         "risk.kill_switch",

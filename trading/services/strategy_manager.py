@@ -16,7 +16,13 @@ from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
 from trading.models import Order, StrategyConfig, StrategyStatus
-from trading.strategies.base import ExternalSignal, OrderIntent, OrderUpdate, Strategy, build_strategy
+from trading.strategies.base import (
+    ExternalSignal,
+    OrderIntent,
+    OrderUpdate,
+    Strategy,
+    build_strategy,
+)
 
 logger = logging.getLogger("trading.strategies")
 
@@ -51,7 +57,11 @@ class StrategyManager:
 
     def _instance(self, config: StrategyConfig) -> tuple[Strategy, dict[str, Any]]:
         cached = self._cache.get(config.pk)
-        if cached and cached.updated_at == config.updated_at and cached.state_version == config.state_version:
+        if (
+            cached
+            and cached.updated_at == config.updated_at
+            and cached.state_version == config.state_version
+        ):
             return cached.strategy, cached.dumped
         strategy = build_strategy(
             kind=config.kind,
@@ -60,7 +70,9 @@ class StrategyManager:
             state=config.state,
             rules=self.exchange.symbol_rules(config.symbol),
         )
-        self._cache[config.pk] = _Cached(config.updated_at, config.state_version, strategy, config.state)
+        self._cache[config.pk] = _Cached(
+            config.updated_at, config.state_version, strategy, config.state
+        )
         return strategy, config.state
 
     def remember(self, config: StrategyConfig, state_version: int, dumped: dict[str, Any]) -> None:
@@ -103,7 +115,9 @@ class StrategyManager:
                 run.intents = list(strategy.on_market_data(snapshot, signal=signal))
                 for intent in run.intents:
                     if intent.symbol != symbol:
-                        raise ValueError(f"intent {intent.key} is for {intent.symbol}, not {symbol}")
+                        raise ValueError(
+                            f"intent {intent.key} is for {intent.symbol}, not {symbol}"
+                        )
                 after = strategy.dump_state()
                 run.new_state = after if after != before else None
                 run.finished = strategy.finished
@@ -119,7 +133,9 @@ def _order_news(config_ids: list[int]) -> dict[int, list[Order]]:
     news: dict[int, list[Order]] = {}
     for order in (
         Order.objects.filter(strategy_id__in=config_ids, strategy_update_pending=True)
-        .only("pk", "strategy_id", "intent_key", "side", "status", "filled_quantity", "average_price")
+        .only(
+            "pk", "strategy_id", "intent_key", "side", "status", "filled_quantity", "average_price"
+        )
         .order_by("pk")
     ):
         news.setdefault(order.strategy_id, []).append(order)

@@ -26,7 +26,14 @@ from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
-from trading.models import Order, OrderSource, OrderStatus, StrategyConfig, StrategyStatus, TraderHeartbeat
+from trading.models import (
+    Order,
+    OrderSource,
+    OrderStatus,
+    StrategyConfig,
+    StrategyStatus,
+    TraderHeartbeat,
+)
 from trading.services.fills import positions_mark, publish_position
 from trading.services.orders import order_create, orders_sync
 from trading.services.risk import risk_state_get
@@ -119,7 +126,9 @@ def _place_intents(
                     risk_state=risk_state,
                 )
         except Exception as exc:
-            logger.exception("strategy %s: intent %s could not become an order", run.config.name, intent.key)
+            logger.exception(
+                "strategy %s: intent %s could not become an order", run.config.name, intent.key
+            )
             run.error = f"intent {intent.key}: {type(exc).__name__}: {exc}"
             break
         orders.append(order)
@@ -130,9 +139,15 @@ def _save_strategy(run: StrategyRun, manager: StrategyManager) -> None:
     config = run.config
     updates: dict = {}
     if run.new_state is not None and not run.error:
-        updates.update(state=run.new_state, state_version=F("state_version") + 1, state_updated_at=timezone.now())
+        updates.update(
+            state=run.new_state,
+            state_version=F("state_version") + 1,
+            state_updated_at=timezone.now(),
+        )
     if run.error:
-        updates.update(status=StrategyStatus.ERRORED, last_error=run.error, updated_at=timezone.now())
+        updates.update(
+            status=StrategyStatus.ERRORED, last_error=run.error, updated_at=timezone.now()
+        )
     elif run.finished:
         updates.update(status=StrategyStatus.FINISHED, is_active=False, updated_at=timezone.now())
     if updates:
@@ -162,7 +177,9 @@ def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = ""
         fields["last_mid"] = mid
     if error:
         fields.update(last_error=error, last_error_at=now)
-    updated = TraderHeartbeat.objects.filter(symbol=symbol).update(tick_count=F("tick_count") + 1, **fields)
+    updated = TraderHeartbeat.objects.filter(symbol=symbol).update(
+        tick_count=F("tick_count") + 1, **fields
+    )
     if not updated:
         TraderHeartbeat.objects.get_or_create(symbol=symbol, defaults={**fields, "tick_count": 1})
 
@@ -173,19 +190,39 @@ def _publish_strategy_status(config_id: int) -> None:
         realtime.publish(
             realtime.DASHBOARD_GROUP,
             "strategy.status",
-            {"id": config.pk, "name": config.name, "status": config.status,
-             "is_active": config.is_active, "last_error": config.last_error},
+            {
+                "id": config.pk,
+                "name": config.name,
+                "status": config.status,
+                "is_active": config.is_active,
+                "last_error": config.last_error,
+            },
         )
 
 
 def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> None:
     for order in result.orders:
         if order.status == OrderStatus.REJECTED:
-            logger.info("%s tick: %s %s %s refused [%s] %s", result.symbol, order.side, order.quantity,
-                        order.symbol, order.error_code, order.error_message)
+            logger.info(
+                "%s tick: %s %s %s refused [%s] %s",
+                result.symbol,
+                order.side,
+                order.quantity,
+                order.symbol,
+                order.error_code,
+                order.error_message,
+            )
         else:
-            logger.info("%s tick: %s %s %s %s (%s) by %s", result.symbol, order.side, order.quantity,
-                        order.order_type, order.price or "", order.reason, order.strategy.name if order.strategy else "manual")
+            logger.info(
+                "%s tick: %s %s %s %s (%s) by %s",
+                result.symbol,
+                order.side,
+                order.quantity,
+                order.order_type,
+                order.price or "",
+                order.reason,
+                order.strategy.name if order.strategy else "manual",
+            )
     price = {
         "symbol": snapshot.symbol,
         "bid": snapshot.bid,

@@ -58,7 +58,9 @@ class Trader:
     def start(self, *, apply_futures_defaults: bool = True) -> ReconcileReport:
         logger.info(
             "trader starting on %s for %s, a tick every %.1f s",
-            self.exchange.name, ", ".join(self.symbols), self.interval,
+            self.exchange.name,
+            ", ".join(self.symbols),
+            self.interval,
         )
         if apply_futures_defaults:
             self.apply_futures_defaults()
@@ -103,7 +105,9 @@ class Trader:
         if time.monotonic() - self._last_reconcile >= self.reconcile_every:
             self._last_reconcile = time.monotonic()
             try:
-                reconcile(exchange=self.exchange, symbols=self.symbols, settle_after=timedelta(seconds=30))
+                reconcile(
+                    exchange=self.exchange, symbols=self.symbols, settle_after=timedelta(seconds=30)
+                )
             except Exception:
                 logger.exception("periodic reconciliation failed")
         return results

@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, reason: str, **options) -> None:
         if action == "engage":
-            result = kill_switch_engage(reason=reason or "engaged from the command line", exchange=get_exchange())
+            result = kill_switch_engage(
+                reason=reason or "engaged from the command line", exchange=get_exchange()
+            )
             self.stdout.write(self.style.WARNING(f"Kill switch ENGAGED: {result['reason']}"))
             self.stdout.write(f"{result['canceled']} open orders cancelled")
             for failure in result["failed"]:
@@ -28,5 +30,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Kill switch released: orders are allowed again"))
         else:
             limits = risk_limits_get()
-            state = f"ENGAGED ({limits.kill_switch_reason})" if limits.kill_switch_engaged else "released"
+            state = (
+                f"ENGAGED ({limits.kill_switch_reason})"
+                if limits.kill_switch_engaged
+                else "released"
+            )
             self.stdout.write(f"Kill switch {state}")

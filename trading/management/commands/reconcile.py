@@ -17,7 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("--exchange", choices=settings.EXCHANGE_CHOICES)
 
     def handle(self, *args, symbols=None, exchange=None, **options) -> None:
-        report = reconcile(exchange=get_exchange(exchange), symbols=symbols or settings.TRADING_SYMBOLS)
+        report = reconcile(
+            exchange=get_exchange(exchange), symbols=symbols or settings.TRADING_SYMBOLS
+        )
         self.stdout.write(report.summary())
-        for line in report.resolved_orders + report.adopted_orders + report.corrected_positions + report.errors:
+        for line in (
+            report.resolved_orders
+            + report.adopted_orders
+            + report.corrected_positions
+            + report.errors
+        ):
             self.stdout.write(f"  {line}")

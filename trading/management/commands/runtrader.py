@@ -20,12 +20,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--symbols", nargs="+", help="default: TRADING_SYMBOLS")
-        parser.add_argument("--exchange", choices=settings.EXCHANGE_CHOICES, help="default: EXCHANGE")
-        parser.add_argument("--interval", type=float, help="seconds between ticks; default: TICK_SECONDS")
+        parser.add_argument(
+            "--exchange", choices=settings.EXCHANGE_CHOICES, help="default: EXCHANGE"
+        )
+        parser.add_argument(
+            "--interval", type=float, help="seconds between ticks; default: TICK_SECONDS"
+        )
         parser.add_argument("--once", action="store_true", help="one tick per symbol, then exit")
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
 
-    def handle(self, *args, symbols=None, exchange=None, interval=None, once=False, duration=None, **options):
+    def handle(
+        self,
+        *args,
+        symbols=None,
+        exchange=None,
+        interval=None,
+        once=False,
+        duration=None,
+        **options,
+    ):
         symbols = [s.upper() for s in (symbols or settings.TRADING_SYMBOLS)]
         interval = interval or settings.TICK_SECONDS
         if interval <= 0:

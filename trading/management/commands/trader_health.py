@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         cutoff = timezone.now() - timedelta(seconds=max(30.0, 3 * settings.TICK_SECONDS))
         fresh = set(
-            TraderHeartbeat.objects.filter(last_tick_at__gte=cutoff).values_list("symbol", flat=True)
+            TraderHeartbeat.objects.filter(last_tick_at__gte=cutoff).values_list(
+                "symbol", flat=True
+            )
         )
         stale = [s for s in settings.TRADING_SYMBOLS if s not in fresh]
         if stale:

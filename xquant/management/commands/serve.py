@@ -12,6 +12,7 @@ import logging
 from django.core.management.base import BaseCommand
 
 logger = logging.getLogger(__name__)
+_background_tasks: set = set()
 
 
 class Command(BaseCommand):
@@ -69,7 +70,9 @@ def _start_embedded_trader() -> None:
     from exchanges.registry import get_exchange
     from trading.services.trader import Trader
 
-    trader = Trader(exchange=get_exchange(), symbols=settings.TRADING_SYMBOLS, interval=settings.TICK_SECONDS)
+    trader = Trader(
+        exchange=get_exchange(), symbols=settings.TRADING_SYMBOLS, interval=settings.TICK_SECONDS
+    )
 
     async def loop() -> None:
         try:
@@ -83,5 +86,6 @@ def _start_embedded_trader() -> None:
             elapsed = asyncio.get_running_loop().time() - started
             await asyncio.sleep(max(0.0, trader.interval - elapsed))
 
-    asyncio.ensure_future(loop())
+    # The loop keeps only a weak reference to tasks: hold this one for the process's life.
+    _background_tasks.add(asyncio.ensure_future(loop()))
     logger.info("trading loop started in the web server process")
