@@ -1,9 +1,14 @@
 from django.urls import path
 
-from trading import views
+from trading.views import actions, pages
 
 app_name = "trading"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", pages.overview, name="overview"),
+    path("orders/", pages.orders, name="orders"),
+    path("orders/<int:order_id>/", pages.order_detail, name="order"),
+    path("strategies/<int:strategy_id>/", pages.strategy_detail, name="strategy"),
+    path("strategies/<int:strategy_id>/toggle/", actions.strategy_toggle, name="strategy-toggle"),
+    path("risk/kill-switch/", actions.kill_switch, name="kill-switch"),
 ]
