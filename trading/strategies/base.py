@@ -144,4 +144,6 @@ def build_strategy(
     # Importing the package registers every kind.
     import trading.strategies  # noqa: F401
 
+    if kind not in STRATEGY_CLASSES:
+        validate_params(kind, params)  # raises ValidationError naming the allowed kinds
     return STRATEGY_CLASSES[kind](symbol=symbol, params=params, state=state, rules=rules)

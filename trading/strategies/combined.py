@@ -29,16 +29,16 @@ class Combined(SignalStrategy):
     slices + interval_seconds, volume_profile + interval_seconds, or visible_quantity
     (see params.CombinedParams).
 
-    Signals, bars and the net position are Technical's. An event's change of position
-    (target - exposure) becomes the parent quantity of a new execution child of the
+    Signals, bars and the net position are Technical's. What an event's target needs
+    (see SignalStrategy) becomes the parent quantity of a new execution child of the
     chosen kind, fed every snapshot from then on; its first child order goes out at the
     snapshot of the event. The child's keys are prefixed with the execution number
     ("e1-slice-1", "e2-child-3"), so they stay unique across entries, and its state is
     embedded in this strategy's state.
 
     An event that changes the target while a child is still working retires that child:
-    it sends nothing more, its live orders still count, and a new child works
-    target - exposure. A child that halts (its orders refused again and again) is
+    it sends nothing more, its live orders are still tracked, and a new child works
+    what the new target needs. A child that halts (its orders refused again and again) is
     retired the same way, and the next event decides again.
     """
 
@@ -90,22 +90,15 @@ class Combined(SignalStrategy):
         self, event: int, snapshot: MarketSnapshot, signal: ExternalSignal | None
     ) -> list[OrderIntent] | tuple[OrderIntent, ...]:
         target, reason = self._event_target(event, signal)
-        exposure = self.exposure
-        if target == exposure + self._child_unsent():
-            return NO_INTENTS
+        if self.child is not None and target == self.target:
+            return NO_INTENTS  # the working child already goes there
+        self.target = target
         self._retire_child()
-        delta = target - exposure
+        delta = self._needed(target)
         if delta != 0:
             self._start_child(delta, f"{reason}: target {target}")
         # The child's first order goes out in on_market_data, at this same snapshot.
         return NO_INTENTS
-
-    def _child_unsent(self) -> Decimal:
-        """Signed quantity the working child has yet to send."""
-        child = self.child
-        if child is None:
-            return Decimal(0)
-        return child.unassigned if child.side == BUY else -child.unassigned
 
     def _start_child(self, delta: Decimal, reason: str) -> None:
         params = self.params

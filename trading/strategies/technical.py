@@ -57,11 +57,13 @@ class SignalStrategy(Strategy):
     DOWN where it goes above rsi_overbought. The first bar with a defined RSI counts as
     entering its zone; ma_cross needs two bars with both SMAs defined.
 
-    Position: the strategy's own net quantity, from the fills in its order updates;
-    "exposure" adds what its live orders may still fill. An event sets a target (UP:
-    +size; DOWN: 0, or -size with allow_short) and orders target - exposure, so a
-    repeated event never stacks entries. An order that is refused is not retried: the
-    next event decides again.
+    Position: the strategy's own net quantity, from the fills in its order updates. An
+    event sets a target (UP: +size; DOWN: 0, or -size with allow_short) and orders what
+    reaches it without overshooting whatever its live orders still do: a buy of
+    target - (position + live buys) or a sell of (position - live sells) - target. So a
+    repeated event never stacks entries, and an exit while an entry order is still
+    live sells only what was bought (the late fill shows in `position` for the next
+    event). An order that is refused is not retried: the next event decides again.
     """
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -95,17 +97,20 @@ class SignalStrategy(Strategy):
         }
         #: Orders (or executions, for Combined) started so far; numbers the keys.
         self.sent: int = state.get("sent", 0)
+        #: The position the last event asked for.
+        self.target: Decimal = Decimal(state.get("target", "0"))
 
     def dump_state(self) -> dict[str, Any]:
         last = self._last
         state: dict[str, Any] = {
             "bars": {
                 "end": None if self._bar_end is DISTANT_PAST else dt_iso(self._bar_end),
-                "close": None if last is None else str(last.mid),
+                "close": None if last is None else str(_close(last)),
             },
             "position": str(self.position),
             "working": {k: [s, str(q), str(f)] for k, (s, q, f) in self.working.items()},
             "sent": self.sent,
+            "target": str(self.target),
         }
         if self.params["signal"] == "ma_cross":
             state["ma"] = {
@@ -144,6 +149,7 @@ class SignalStrategy(Strategy):
         self._last = snapshot
         if last is None:
             return NO_INTENTS
+        # _close(last), inlined: this line runs once per bar in a backtest.
         bid, ask = last.bid, last.ask
         event = self._update(bid if bid == ask else (bid + ask) * _HALF)
         if event == 0:
@@ -314,6 +320,20 @@ class SignalStrategy(Strategy):
             reason += f", outside view {signal.direction:+d} at {signal.confidence}"
         return reason
 
+    def _needed(self, target: Decimal) -> Decimal:
+        """Signed quantity to order now towards `target`, never past it even if every
+        live order in that direction fills and none in the other does."""
+        position = self.position
+        if target > position:
+            live = sum((q - f for sign, q, f in self.working.values() if sign > 0), ZERO)
+            need = target - position - live
+            return need if need > 0 else ZERO
+        if target < position:
+            live = sum((q - f for sign, q, f in self.working.values() if sign < 0), ZERO)
+            need = position - live - target
+            return -need if need > 0 else ZERO
+        return ZERO
+
     @property
     def exposure(self) -> Decimal:
         """Position plus what live orders may still fill, signed."""
@@ -337,6 +357,12 @@ class SignalStrategy(Strategy):
             del self.working[update.key]
 
 
+def _close(snapshot: MarketSnapshot) -> Decimal:
+    """The mid as bars use it (multiplying by 0.5 is cheaper than dividing by 2)."""
+    bid, ask = snapshot.bid, snapshot.ask
+    return bid if bid == ask else (bid + ask) * _HALF
+
+
 def _short(value: Decimal | float | None) -> str:
     return "n/a" if value is None else f"{value:.6g}" if abs(value) < 1 else f"{value:.2f}"
 
@@ -345,8 +371,8 @@ def _short(value: Decimal | float | None) -> str:
 class Technical(SignalStrategy):
     """Params: signal (ma_cross|rsi), quantity, bar_seconds, fast_period, slow_period,
     rsi_period, rsi_oversold, rsi_overbought, allow_short, size_by_confidence (see
-    params.TechnicalParams). Each event sends one MARKET order for target - exposure
-    (keys "order-1", "order-2", ...), in one-way mode and never reduce-only: several
+    params.TechnicalParams). Each event sends one MARKET order for what its target
+    needs (keys "order-1", "order-2", ...), in one-way mode and never reduce-only: several
     strategies may share the symbol's net position, so this strategy's exit need not
     reduce it.
     """
@@ -357,7 +383,8 @@ class Technical(SignalStrategy):
         self, event: int, snapshot: MarketSnapshot, signal: ExternalSignal | None
     ) -> list[OrderIntent] | tuple[OrderIntent, ...]:
         target, reason = self._event_target(event, signal)
-        delta = target - self.exposure
+        self.target = target
+        delta = self._needed(target)
         if delta == 0:
             return NO_INTENTS
         side, quantity = (BUY, delta) if delta > 0 else (SELL, -delta)
