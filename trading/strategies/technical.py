@@ -82,12 +82,11 @@ class SignalStrategy(Strategy):
             if close is None
             else MarketSnapshot(self.symbol, close, close, self._bar_end - self._bar)
         )
+        # Each sets self._update(close) -> event, the per-bar indicator step.
         if params["signal"] == "ma_cross":
             self._load_ma(state.get("ma") or {})
-            self._update = self._update_ma
         else:
             self._load_rsi(state.get("rsi") or {})
-            self._update = self._update_rsi
         #: Net position from this strategy's fills (positive long, negative short).
         self.position: Decimal = Decimal(state.get("position", "0"))
         #: key -> [+1 buy / -1 sell, quantity, cumulative filled] of live orders.
@@ -157,6 +156,8 @@ class SignalStrategy(Strategy):
         return self._on_event(event, snapshot, signal)
 
     # --- indicators -----------------------------------------------------------------------
+    # Each indicator has a warm-up update and a steady one; once warm, `self._update` is
+    # switched to the steady one so the per-bar path carries no warm-up test.
     def _load_ma(self, state: dict[str, Any]) -> None:
         fast, slow = self.params["fast_period"], self.params["slow_period"]
         self._fast, self._slow = fast, slow
@@ -175,29 +176,47 @@ class SignalStrategy(Strategy):
         buf, i = self._buf, self._i
         self._slow_sum = sum(buf, ZERO)
         self._fast_sum = sum((buf[i - k] for k in range(1, fast + 1)), ZERO)
+        self._update = self._update_ma if self._filled == slow else self._warm_up_ma
+
+    def _warm_up_ma(self, close: Decimal) -> int:
+        self._push_close(close)
+        self._filled += 1
+        if self._filled == self._slow:
+            self._update = self._update_ma
+            self._sign = self._ma_sign()
+        return 0
+
+    def _push_close(self, close: Decimal) -> None:
+        buf, i = self._buf, self._i
+        self._fast_sum += close - buf[i - self._fast]
+        self._slow_sum += close - buf[i]
+        buf[i] = close
+        i += 1
+        self._i = 0 if i == self._slow else i
+
+    def _ma_sign(self) -> int:
+        # SMA(fast) vs SMA(slow) without dividing: fast_sum/fast vs slow_sum/slow.
+        a, b = self._fast_sum * self._slow_d, self._slow_sum * self._fast_d
+        return 1 if a > b else (-1 if a < b else 0)
 
     def _update_ma(self, close: Decimal) -> int:
+        # _push_close and _ma_sign inlined: this runs once per bar in a backtest.
         buf = self._buf
         i = self._i
         # buf[i] is the oldest close (leaving the slow window); buf[i - fast] (a negative
         # index wraps) is the one leaving the fast window.
         fast_sum = self._fast_sum = self._fast_sum + close - buf[i - self._fast]
         slow_sum = self._slow_sum = self._slow_sum + close - buf[i]
+        a, b = fast_sum * self._slow_d, slow_sum * self._fast_d
         buf[i] = close
         i += 1
         self._i = 0 if i == self._slow else i
-        if self._filled < self._slow:
-            self._filled += 1
-            if self._filled < self._slow:
-                return 0
-        # SMA(fast) vs SMA(slow) without dividing: fast_sum/fast vs slow_sum/slow.
-        a, b = fast_sum * self._slow_d, slow_sum * self._fast_d
         sign = 1 if a > b else (-1 if a < b else 0)
         previous = self._sign
         if sign == previous:
             return 0
         self._sign = sign
-        if previous is None or sign == 0:
+        if sign == 0:
             return 0
         return UP if sign > 0 else DOWN
 
@@ -211,50 +230,69 @@ class SignalStrategy(Strategy):
     def _load_rsi(self, state: dict[str, Any]) -> None:
         period = self.params["rsi_period"]
         self._rsi_period = period
+        self._n, self._n1 = float(period), float(period - 1)
         oversold, overbought = self.params["rsi_oversold"], self.params["rsi_overbought"]
         # RSI = 100·G/(G+L) for average gain G and loss L, so RSI < x ⟺ G·(100-x) < L·x.
         # The averages are floats: Wilder's division makes every average a full-precision
-        # number, and Decimal arithmetic on those costs ~5* float; an oscillator compared
+        # number, and Decimal arithmetic on those costs ~5x float; an oscillator compared
         # with a threshold needs no exact decimal arithmetic (prices and sizes stay Decimal).
         self._low_g, self._low_l = float(100 - oversold), float(oversold)
         self._high_g, self._high_l = float(100 - overbought), float(overbought)
         if state.get("period") == period:
             self._prev = dec(state["prev"])
-            #: Changes seen while seeding (< period) or period once smoothing.
+            #: Changes seen: counts up to rsi_period while seeding.
             self._count: int = state["count"]
             self._ag, self._al = float(state["avg_gain"]), float(state["avg_loss"])
             self._zone: int = state["zone"]
         else:
             self._prev, self._count, self._ag, self._al, self._zone = None, 0, 0.0, 0.0, 0
+        self._update = self._update_rsi if self._count == period else self._seed_rsi
 
-    def _update_rsi(self, close: Decimal) -> int:
+    def _seed_rsi(self, close: Decimal) -> int:
+        """The first averages are plain means of the first rsi_period changes (held as
+        sums until then)."""
         previous = self._prev
         self._prev = close
         if previous is None:
             return 0
-        # The change is exact in Decimal; one rounding to float from there.
         change = float(close - previous)
-        n = self._rsi_period
-        if self._count == n:
-            # Wilder: avg = (avg * (n - 1) + this bar's gain or loss) / n.
-            if change > 0:
-                gain = self._ag = (self._ag * (n - 1) + change) / n
-                loss = self._al = self._al * (n - 1) / n
-            else:
-                gain = self._ag = self._ag * (n - 1) / n
-                loss = self._al = (self._al * (n - 1) - change) / n
+        if change > 0:
+            self._ag += change
         else:
-            # Seeding: the first averages are plain means of the first n changes
-            # (held as sums until then).
-            if change > 0:
-                self._ag += change
-            else:
-                self._al -= change
-            self._count += 1
-            if self._count < n:
-                return 0
-            gain = self._ag = self._ag / n
-            loss = self._al = self._al / n
+            self._al -= change
+        self._count += 1
+        if self._count < self._rsi_period:
+            return 0
+        self._ag /= self._n
+        self._al /= self._n
+        self._update = self._update_rsi
+        return self._rsi_zone_change()
+
+    def _update_rsi(self, close: Decimal) -> int:
+        # The change is exact in Decimal; one rounding to float from there.
+        change = float(close - self._prev)
+        self._prev = close
+        n, n1 = self._n, self._n1
+        # Wilder: avg = (avg * (n - 1) + this bar's gain or loss) / n.
+        if change > 0:
+            gain = self._ag = (self._ag * n1 + change) / n
+            loss = self._al = self._al * n1 / n
+        else:
+            gain = self._ag = self._ag * n1 / n
+            loss = self._al = (self._al * n1 - change) / n
+        if gain * self._low_g < loss * self._low_l:
+            zone = UP
+        elif gain * self._high_g > loss * self._high_l:
+            zone = DOWN
+        else:
+            zone = 0
+        if zone == self._zone:
+            return 0
+        self._zone = zone
+        return zone
+
+    def _rsi_zone_change(self) -> int:
+        gain, loss = self._ag, self._al
         if gain * self._low_g < loss * self._low_l:
             zone = UP
         elif gain * self._high_g > loss * self._high_l:
