@@ -46,7 +46,7 @@ def strategy_progress(*, kind: str, params: dict[str, Any], state: dict[str, Any
         return Progress(headline="No summary for this kind of strategy.", recognised=False)
     try:
         return reader(params, state or {})
-    except (KeyError, TypeError, ValueError, InvalidOperation, IndexError):
+    except (AttributeError, KeyError, TypeError, ValueError, InvalidOperation, IndexError):
         return Progress(headline="The saved state has an unexpected shape.", recognised=False)
 
 
