@@ -90,11 +90,15 @@ def test_overview_todays_pnl_counts_fills_since_the_day_reset_net_of_fees(trader
     today = timezone.now()
     FillFactory(realized_pnl=Decimal("30.00"), fee=Decimal("1.50"), executed_at=today)
     FillFactory(realized_pnl=Decimal("-10.00"), fee=Decimal("0.50"), executed_at=today)
-    FillFactory(realized_pnl=Decimal("500"), fee=Decimal("0"), executed_at=today - timedelta(days=2))
-    PositionFactory(quantity=Decimal("0.1"), entry_price=Decimal("60000"), unrealized_pnl=Decimal("-4.25"))
+    FillFactory(
+        realized_pnl=Decimal("500"), fee=Decimal("0"), executed_at=today - timedelta(days=2)
+    )
+    PositionFactory(
+        quantity=Decimal("0.1"), entry_price=Decimal("60000"), unrealized_pnl=Decimal("-4.25")
+    )
     html = page(trader, "/?fragment=pnl")
-    assert re.search(r'data-pnl-realized>\+18\.00<', html)
-    assert re.search(r'data-pnl-unrealized>−4\.25<', html)
+    assert re.search(r"data-pnl-realized>\+18\.00<", html)
+    assert re.search(r"data-pnl-unrealized>−4\.25<", html)
     assert re.search(r'class="big pos" data-pnl-total>\+13\.75<', html)
 
 
@@ -152,9 +156,7 @@ def test_an_unknown_fragment_is_not_found(trader):
 def test_times_are_rendered_as_utc_iso_for_the_browser(trader):
     order = OrderFactory()
     html = page(trader, "/?fragment=orders")
-    iso = order.created_at.astimezone(UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    iso = order.created_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert f'<time datetime="{iso}" data-ts="short"' in html
 
 

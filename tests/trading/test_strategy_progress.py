@@ -80,9 +80,7 @@ def test_vwap_counts_slices_of_its_volume_profile():
 
 
 def test_iceberg_progress_counts_children():
-    iceberg = build(
-        "iceberg", {"side": "SELL", "total_quantity": "1", "visible_quantity": "0.4"}
-    )
+    iceberg = build("iceberg", {"side": "SELL", "total_quantity": "1", "visible_quantity": "0.4"})
     iceberg.on_order_update(update(iceberg.on_market_data(snap(0, 100))[0], "filled"))
     iceberg.on_market_data(snap(1, 100))
     progress = progress_of(iceberg)

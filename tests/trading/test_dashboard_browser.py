@@ -1,0 +1,253 @@
+"""End to end in a real browser: `manage.py serve` (daphne + the embedded trader on the
+paper exchange) as a subprocess on the test's PostgreSQL database and Redis, driven by
+Debian's chromium through Playwright.
+
+The trader ticks every half second; a TWAP strategy with one-second slices places an
+order on most ticks, so "a new order appears live" needs no waiting on a clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+from trading.models import Order, StrategyConfig
+from trading.services.strategies import strategy_config_create, strategy_config_set_active
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.timeout(150),
+    pytest.mark.django_db(transaction=True),
+]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PASSWORD = "e2e-trader-pass-123"
+#: Upper bound of any single wait in the browser (ms): ticks are every 0.5 s.
+WAIT_MS = 20_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    assert db["ENGINE"].endswith("postgresql"), "the browser test needs the PostgreSQL database"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class Server:
+    """`manage.py serve` in its own process group, logging to test-artifacts/."""
+
+    def __init__(self, port: int, log_path: Path):
+        self.port = port
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "XQUANT_ENV": "test",
+            "XQUANT_ENV_FILE": "/nonexistent",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            # Its own channel-layer prefix: no other test's events reach these pages.
+            "CHANNELS_PREFIX": f"xquant-e2e-{port}",
+            "EXCHANGE": "paper",
+            "USE_MOCK": "false",
+            "PAPER_FEED": "synthetic",
+            "TRADING_SYMBOLS": "BTCUSDT,ETHUSDT",
+            "TICK_SECONDS": "0.5",
+            "LOG_LEVEL": "INFO",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"the server did not answer within 30 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def server(transactional_db):
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "browser-test-server.log"
+    log_path.write_text("")
+    server = Server(free_port(), log_path)
+    server.start()
+    yield server
+    # Stopped before the database is flushed under it.
+    server.stop()
+
+
+@pytest.fixture
+def browser_page():
+    assert Path(CHROMIUM).exists(), (
+        "make test installs Debian's chromium (scripts/ensure_browser.sh)"
+    )
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="xquant-chromium-"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1366, "height": 900},
+            timezone_id="Asia/Tokyo",
+        )
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        context.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def trading_setup(django_user_model):
+    django_user_model.objects.create_user(username="e2e", password=PASSWORD)
+    busy = strategy_config_create(
+        name="BTC TWAP e2e",
+        kind="twap",
+        symbol="BTCUSDT",
+        params={"side": "BUY", "total_quantity": "1", "slices": 1000, "interval_seconds": 1},
+        is_active=True,
+    )
+    idle = strategy_config_create(
+        name="ETH TWAP e2e",
+        kind="twap",
+        symbol="ETHUSDT",
+        params={"side": "SELL", "total_quantity": "1", "slices": 100, "interval_seconds": 60},
+        is_active=False,
+    )
+    return busy, idle
+
+
+def order_ids(page) -> set[str]:
+    return set(
+        page.eval_on_selector_all(
+            '[data-live="orders"] tr[data-order-id]', "rows => rows.map(r => r.dataset.orderId)"
+        )
+    )
+
+
+def test_overview_updates_live_persists_a_toggle_and_catches_up_after_a_reconnect(
+    server, browser_page, trading_setup
+):
+    busy, idle = trading_setup
+    page = browser_page
+
+    page.goto(f"{server.url}/accounts/login/?next=/")
+    page.fill("#id_username", "e2e")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    page.wait_for_selector("html[data-live=connected]")
+    page.evaluate("window.__sameDocument = true")
+
+    # A price change, without reloading.
+    mid = page.locator('[data-price-symbol="BTCUSDT"] [data-field="mid"]')
+    page.wait_for_function("el => el.dataset.value !== ''", arg=mid.element_handle())
+    first_price = mid.text_content()
+    page.wait_for_function(
+        "([el, before]) => el.textContent !== before", arg=[mid.element_handle(), first_price]
+    )
+    assert mid.text_content() != first_price
+    # Bid and ask only ever come from live events.
+    assert page.locator('[data-price-symbol="BTCUSDT"] [data-field="bid"]').text_content() != "—"
+
+    # A new order appears after a tick.
+    seen = order_ids(page)
+    page.wait_for_function(
+        """seen => [...document.querySelectorAll('[data-live="orders"] tr[data-order-id]')]
+                  .some(row => !seen.includes(row.dataset.orderId))""",
+        arg=sorted(seen),
+    )
+    new_ids = order_ids(page) - seen
+    assert Order.objects.filter(pk__in=new_ids, strategy=busy).count() == len(new_ids) > 0
+
+    # The switch: on, in the database, and on the page from the service's event.
+    switch = page.locator(f'[data-strategy-toggle="{idle.pk}"]')
+    assert switch.get_attribute("aria-checked") == "false"
+    switch.click()
+    page.wait_for_selector(f'[data-strategy-toggle="{idle.pk}"][aria-checked="true"]')
+    idle.refresh_from_db()
+    assert idle.is_active is True
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "overview-1366.png"), full_page=True)
+
+    # The server goes away: the page says so, and keeps trying.
+    server.stop()
+    page.wait_for_selector("html[data-live=reconnecting]")
+    assert "Reconnecting" in page.locator("[data-live-indicator]").text_content()
+    # What happens meanwhile reaches no page...
+    strategy_config_set_active(strategy=idle, active=False)
+    # ...and is read again once the page is back.
+    server.start()
+    page.wait_for_selector("html[data-live=connected]", timeout=45_000)
+    page.wait_for_selector(f'[data-strategy-toggle="{idle.pk}"][aria-checked="false"]')
+    assert StrategyConfig.objects.get(pk=idle.pk).is_active is False
+
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
