@@ -15,10 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
@@ -106,10 +105,9 @@ class Server:
             if self.process.poll() is not None:
                 pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
                 pass
             time.sleep(0.2)
         self.stop()
