@@ -71,16 +71,23 @@ function flash(element, direction) {
   element.classList.add(direction === "up" ? "flash-up" : "flash-down");
 }
 
-function onPrice(data) {
+// The latest price event per symbol on the current connection: a refreshed region gets
+// it back (the server keeps only the last mid, not the bid and ask). Forgotten on every
+// (re)connection, when it may be older than what the server renders.
+const lastPrices = new Map();
+
+function onPrice(data, { root = document, replay = false } = {}) {
+  if (!replay) lastPrices.set(data.symbol, data);
   const symbol = CSS.escape(String(data.symbol));
-  for (const tile of document.querySelectorAll(`[data-price-symbol="${symbol}"]`)) {
+  for (const tile of root.querySelectorAll(`[data-price-symbol="${symbol}"]`)) {
+    const time = tile.querySelector("time");
     const mid = tile.querySelector('[data-field="mid"]');
     if (mid) {
-      const previous = Number(mid.dataset.value);
+      const previous = mid.dataset.value === "" ? NaN : Number(mid.dataset.value);
       const next = Number(data.mid);
       mid.textContent = formatNumber(data.mid, "price");
       mid.dataset.value = data.mid;
-      if (Number.isFinite(previous) && mid.dataset.value !== "") {
+      if (!replay && Number.isFinite(previous)) {
         flash(mid, next > previous ? "up" : next < previous ? "down" : null);
       }
     }
@@ -88,12 +95,12 @@ function onPrice(data) {
       const element = tile.querySelector(`[data-field="${field}"]`);
       if (element) element.textContent = formatNumber(data[field], "price");
     }
-    const time = tile.querySelector("time");
     if (time && data.timestamp) {
       time.setAttribute("datetime", data.timestamp);
       time.textContent = formatTime(data.timestamp, time.dataset.ts || "time");
     }
   }
+  if (replay) return;
   // The health widget's "last tick" of that symbol.
   const beat = document.querySelector(`[data-heartbeat="${symbol}"] time`);
   if (beat) {
@@ -155,6 +162,10 @@ function onEvent(event, data) {
   regions.handle(event, data);
   document.dispatchEvent(new CustomEvent("xq:event", { detail: { event, data } }));
 }
+
+document.addEventListener("xq:swapped", (event) => {
+  for (const data of lastPrices.values()) onPrice(data, { root: event.target, replay: true });
+});
 
 // --- forms and dialogs -------------------------------------------------------------------
 async function submitAsync(form, submitter) {
@@ -230,7 +241,10 @@ const connection = new LiveConnection({
   path,
   onEvent,
   // Whatever happened while the page loaded or the socket was down is read again.
-  onOpen: () => regions.refreshAll(),
+  onOpen: () => {
+    lastPrices.clear();
+    regions.refreshAll();
+  },
   onState: showState,
 });
 if (path) connection.start();
