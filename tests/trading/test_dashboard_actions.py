@@ -130,3 +130,58 @@ def test_releasing_the_kill_switch_needs_a_reason_and_publishes_it(trader, dashb
 def test_kill_switch_refuses_anonymous_users(client):
     response = client.post("/risk/kill-switch/", {"action": "release", "reason": "x"})
     assert response.url.startswith("/accounts/login/")
+
+
+def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
+    trader, dashboard_events, settings
+):
+    """Through the view, the registry's exchange (paper) and the risk service: a resting
+    limit order far below the market is cancelled, and every page hears of it."""
+    from decimal import Decimal
+
+    from exchanges.registry import exchange_cache_clear, get_exchange
+    from trading.services.orders import order_place
+    from trading.strategies.base import OrderIntent
+
+    settings.EXCHANGE = "paper"
+    settings.TRADING_SYMBOLS = ["BTCUSDT"]
+    exchange_cache_clear()
+    exchange = get_exchange()
+    bid = exchange.market_snapshot("BTCUSDT").bid
+    resting = order_place(
+        intent=OrderIntent(
+            key="",
+            symbol="BTCUSDT",
+            side="BUY",
+            quantity=Decimal("0.002"),
+            order_type="LIMIT",
+            price=(bid * Decimal("0.8")).quantize(Decimal("0.1")),
+            time_in_force="GTC",
+        ),
+        exchange=exchange,
+        source="api",
+    )
+    assert resting.status == "open"
+
+    response = trader.post(
+        "/risk/kill-switch/",
+        {"action": "engage", "reason": "runaway strategy"},
+        headers={"Accept": "application/json"},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "message": "Kill switch engaged: 1 open order(s) cancelled.",
+        "engaged": True,
+        "canceled": 1,
+    }
+    limits = risk_limits_get()
+    assert (limits.kill_switch_engaged, limits.kill_switch_reason) == (
+        True,
+        "runaway strategy (trader)",
+    )
+    resting.refresh_from_db()
+    assert resting.status == "canceled"
+    [event] = dashboard_events.of_type("risk.kill_switch")
+    assert (event["kill_switch_engaged"], event["canceled"]) == (True, 1)
+    exchange_cache_clear()
