@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.overview, name="overview"),
     path("orders/", pages.orders, name="orders"),
     path("orders/<int:order_id>/", pages.order_detail, name="order"),
+    path("orders/<int:order_id>/cancel/", actions.order_cancel_view, name="order-cancel"),
     path("strategies/<int:strategy_id>/", pages.strategy_detail, name="strategy"),
     path("strategies/<int:strategy_id>/toggle/", actions.strategy_toggle, name="strategy-toggle"),
     path("risk/kill-switch/", actions.kill_switch, name="kill-switch"),

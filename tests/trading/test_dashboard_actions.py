@@ -185,3 +185,42 @@ def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
     [event] = dashboard_events.of_type("risk.kill_switch")
     assert (event["kill_switch_engaged"], event["canceled"]) == (True, 1)
     exchange_cache_clear()
+
+
+def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trader, settings):
+    from decimal import Decimal
+
+    from exchanges.registry import exchange_cache_clear, get_exchange
+    from trading.services.orders import order_place
+    from trading.strategies.base import OrderIntent
+
+    settings.EXCHANGE = "paper"
+    exchange_cache_clear()
+    exchange = get_exchange()
+    bid = exchange.market_snapshot("BTCUSDT").bid
+    resting = order_place(
+        intent=OrderIntent(
+            key="",
+            symbol="BTCUSDT",
+            side="BUY",
+            quantity=Decimal("0.002"),
+            order_type="LIMIT",
+            price=(bid * Decimal("0.8")).quantize(Decimal("0.1")),
+            time_in_force="GTC",
+        ),
+        exchange=exchange,
+        source="api",
+    )
+    page = trader.get(f"/orders/{resting.pk}/").content.decode()
+    assert f'action="/orders/{resting.pk}/cancel/"' in page
+
+    response = trader.post(f"/orders/{resting.pk}/cancel/", {"next": f"/orders/{resting.pk}/"})
+    assert response.status_code == 302
+    resting.refresh_from_db()
+    assert resting.status == "canceled"
+    assert resting.error_message == "cancelled from the dashboard by trader"
+    # Twice: nothing left to cancel, and the page says so.
+    again = trader.post(f"/orders/{resting.pk}/cancel/", headers={"Accept": "application/json"})
+    assert again.status_code == 409
+    assert "already canceled" in again.json()["error"]
+    exchange_cache_clear()

@@ -19,7 +19,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from trading.forms import KillSwitchForm, StrategyToggleForm
-from trading.selectors import strategy_get
+from trading.selectors import order_get, strategy_get
+from trading.services.orders import order_cancel
 from trading.services.risk import kill_switch_engage, kill_switch_release
 from trading.services.strategies import strategy_config_set_active
 from xquant.errors import ApplicationError, NotFoundError
@@ -104,3 +105,29 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return _failed(request, default, exc.message, exc.http_status)
     return _done(request, default, text, payload)
+
+
+@login_required
+@require_POST
+def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    default = reverse("trading:order", args=[order_id])
+    try:
+        order = order_get(order_id=order_id)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    from exchanges.registry import get_exchange
+
+    try:
+        order = order_cancel(
+            order=order,
+            exchange=get_exchange(),
+            reason=f"cancelled from the dashboard by {request.user.get_username()}",
+        )
+    except ApplicationError as exc:
+        return _failed(request, default, exc.message, exc.http_status)
+    return _done(
+        request,
+        default,
+        f"Order #{order.pk} is {order.get_status_display().lower()}.",
+        {"id": order.pk, "status": order.status},
+    )
