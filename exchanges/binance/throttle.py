@@ -2,7 +2,8 @@
 
 Binance counts request weight per IP in fixed one-minute windows; going over answers
 HTTP 429 and carrying on earns a 418 ban. Every request first takes its weight from a
-budget for the current window (the server's window: our clock plus the measured offset);
+budget for the current window (the server's window: our clock plus the measured offset;
+near the end of a window also from the next, where it may land);
 when the budget is spent it waits for the next window, or gives up at once with
 RateLimitedError when that is further away than `max_wait_seconds`. Each answer's
 X-MBX-USED-WEIGHT-1M header raises the window's count to what Binance says (other
@@ -33,15 +34,16 @@ DEFAULT_BAN_SECONDS = 120.0
 
 class WeightStore(Protocol):
     def take(
-        self, window: int, weight: int, budget: int, ttl_ms: int, now: float
+        self, windows: list[int], weight: int, budget: int, ttl_ms: int, now: float
     ) -> tuple[str, float, bool]:
-        """("ok", used, _) after taking the weight; ("full", used, _) when it does not fit;
-        ("blocked", seconds left, banned) while a 429/418 back-off is in force."""
+        """Take `weight` from every window listed, or from none: ("ok", used, _) when
+        taken; ("full", used, _) when it does not fit; ("blocked", seconds left, banned)
+        while a 429/418 back-off is in force."""
         ...
 
     def report(self, window: int, used: int, ttl_ms: int) -> None: ...
 
-    def block(self, until: float, banned: bool) -> None: ...
+    def block(self, until: float, banned: bool, ttl_ms: int) -> None: ...
 
 
 class LocalWeightStore:
@@ -54,45 +56,53 @@ class LocalWeightStore:
         self._banned = False
 
     def take(
-        self, window: int, weight: int, budget: int, ttl_ms: int, now: float
+        self, windows: list[int], weight: int, budget: int, ttl_ms: int, now: float
     ) -> tuple[str, float, bool]:
         with self._lock:
             if self._blocked_until > now:
                 return "blocked", self._blocked_until - now, self._banned
-            for old in [w for w in self._used if w < window - 1]:
+            for old in [w for w in self._used if w < windows[0] - 1]:
                 del self._used[old]
-            used = self._used.get(window, 0)
-            if weight and used + weight > budget:
-                return "full", used, False
-            self._used[window] = used + weight
-            return "ok", used + weight, False
+            for window in windows:
+                used = self._used.get(window, 0)
+                if weight and used + weight > budget:
+                    return "full", used, False
+            for window in windows:
+                self._used[window] = self._used.get(window, 0) + weight
+            return "ok", self._used.get(windows[0], 0), False
 
     def report(self, window: int, used: int, ttl_ms: int) -> None:
         with self._lock:
             if used > self._used.get(window, 0):
                 self._used[window] = used
 
-    def block(self, until: float, banned: bool) -> None:
+    def block(self, until: float, banned: bool, ttl_ms: int) -> None:
         with self._lock:
             if until > self._blocked_until:
                 self._blocked_until, self._banned = until, banned
 
 
+# KEYS[1]: the back-off key; KEYS[2..]: the windows to charge.
 _TAKE_SCRIPT = """
-local blocked = redis.call('GET', KEYS[2])
+local blocked = redis.call('GET', KEYS[1])
 if blocked then
   local until_, banned = string.match(blocked, '([^:]+):(%d)')
   local left = tonumber(until_) - tonumber(ARGV[4])
   if left > 0 then return {'blocked', tostring(left), banned} end
 end
 local weight = tonumber(ARGV[1])
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if weight > 0 and used + weight > tonumber(ARGV[2]) then return {'full', tostring(used), '0'} end
-if weight > 0 then
-  used = redis.call('INCRBY', KEYS[1], weight)
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if weight == 0 then return {'ok', redis.call('GET', KEYS[2]) or '0', '0'} end
+for i = 2, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used + weight > tonumber(ARGV[2]) then return {'full', tostring(used), '0'} end
 end
-return {'ok', tostring(used), '0'}
+local first = 0
+for i = 2, #KEYS do
+  local used = redis.call('INCRBY', KEYS[i], weight)
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  if i == 2 then first = used end
+end
+return {'ok', tostring(first), '0'}
 """
 _REPORT_SCRIPT = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -123,10 +133,10 @@ class RedisWeightStore:
         return f"{self._prefix}:used:{window}"
 
     def take(
-        self, window: int, weight: int, budget: int, ttl_ms: int, now: float
+        self, windows: list[int], weight: int, budget: int, ttl_ms: int, now: float
     ) -> tuple[str, float, bool]:
         state, value, banned = self._take(
-            keys=[self._window_key(window), f"{self._prefix}:blocked"],
+            keys=[f"{self._prefix}:blocked", *(self._window_key(w) for w in windows)],
             args=[weight, budget, ttl_ms, repr(now)],
         )
         return state.decode(), float(value), banned in (b"1", 1)
@@ -134,8 +144,7 @@ class RedisWeightStore:
     def report(self, window: int, used: int, ttl_ms: int) -> None:
         self._report(keys=[self._window_key(window)], args=[used, ttl_ms])
 
-    def block(self, until: float, banned: bool) -> None:
-        ttl_ms = max(1, int((until - time.time()) * 1000) + 1000)
+    def block(self, until: float, banned: bool, ttl_ms: int) -> None:
         self._block(keys=[f"{self._prefix}:blocked"], args=[repr(until), int(banned), ttl_ms])
 
 
@@ -162,6 +171,9 @@ class WeightThrottle:
         self._sleep = sleep
         # Keep a window's counter a little longer than the window itself.
         self._ttl_ms = int(window_seconds * 2000) + 1000
+        # A request sent this close to the end of a window may arrive in the next one:
+        # it is charged to both.
+        self.boundary_seconds = min(1.0, window_seconds / 8)
 
     def _server_now(self) -> float:
         return self._clock() + self._server_offset_ms() / 1000
@@ -178,7 +190,10 @@ class WeightThrottle:
         while True:
             now = self._server_now()
             window = int(now // self.window_seconds)
-            state, value, banned = self.store.take(window, weight, self.budget, self._ttl_ms, now)
+            windows = [window]
+            if weight and (window + 1) * self.window_seconds - now < self.boundary_seconds:
+                windows.append(window + 1)
+            state, value, banned = self.store.take(windows, weight, self.budget, self._ttl_ms, now)
             if state == "ok":
                 return
             if state == "blocked":
@@ -219,7 +234,11 @@ class WeightThrottle:
                     if status == 418
                     else (self.window() + 1) * self.window_seconds - now
                 )
-            self.store.block(self._server_now() + retry_after, banned=status == 418)
+            self.store.block(
+                self._server_now() + retry_after,
+                banned=status == 418,
+                ttl_ms=int(retry_after * 1000) + 1000,
+            )
             logger.warning(
                 "binance answered %s: every sender backs off for %.1f s", status, retry_after
             )
