@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from exchanges.base import (
     BOTH,
@@ -53,6 +53,14 @@ from exchanges.symbols import offline_symbols
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# Resting limit orders of one symbol that the book now crosses (uses paper_order_open).
+_CROSSED_ORDERS_SQL = f"""
+    SELECT id FROM {PaperOrder._meta.db_table}
+    WHERE account_name = %s AND symbol = %s AND status IN ('NEW', 'PARTIALLY_FILLED')
+      AND order_type = 'LIMIT'
+      AND ((side = 'BUY' AND price >= %s) OR (side <> 'BUY' AND price <= %s))
+"""  # noqa: S608 - the table name is ours, the values are parameters
 
 
 def _utc_now() -> datetime:
@@ -121,12 +129,8 @@ class PaperExchange(Exchange):
                 raise acc.reject("-5022", "post-only order would immediately match and take")
 
         with transaction.atomic():
-            account = self._lock_account(now)
-            if PaperOrder.objects.filter(
-                account_id=self.account_name,
-                client_order_id=request.client_order_id,
-                status__in=OPEN_ORDER_STATUSES,
-            ).exists():
+            account = self._lock_account(now, client_order_id=request.client_order_id)
+            if account.client_id_in_use:
                 raise acc.reject(
                     "-4116",
                     f"client order id {request.client_order_id} is already used by an open order",
@@ -359,12 +363,26 @@ class PaperExchange(Exchange):
         )
         return account
 
-    def _lock_account(self, now: datetime) -> PaperAccount:
-        """The account row, locked until the transaction ends: one writer at a time."""
-        account = PaperAccount.objects.select_for_update().filter(name=self.account_name).first()
+    def _lock_account(self, now: datetime, client_order_id: str | None = None) -> PaperAccount:
+        """The account row, locked until the transaction ends: one writer at a time.
+
+        With a client order id, `client_id_in_use` says whether an open order already
+        has it (asked in the same query: one round trip less per order)."""
+        accounts = PaperAccount.objects.select_for_update().filter(name=self.account_name)
+        if client_order_id is not None:
+            accounts = accounts.annotate(
+                client_id_in_use=Exists(
+                    PaperOrder.objects.filter(
+                        account_id=OuterRef("name"),
+                        client_order_id=client_order_id,
+                        status__in=OPEN_ORDER_STATUSES,
+                    )
+                )
+            )
+        account = accounts.first()
         if account is None:
             self._create_account(now)
-            account = PaperAccount.objects.select_for_update().get(name=self.account_name)
+            account = accounts.get()
         return account
 
     def _positions(self, account: PaperAccount) -> dict[tuple[str, str], PaperPosition]:
@@ -516,7 +534,6 @@ class PaperExchange(Exchange):
     ) -> bool:
         """Fill the resting limit orders the book now crosses; True if any filled."""
         book = snapshot or self.feed.snapshot(symbol, self.clock())
-        crossed = Q(side=BUY, price__gte=book.ask) | (~Q(side=BUY) & Q(price__lte=book.bid))
         if candidates is not None:
             ids = [
                 o.id
@@ -525,15 +542,11 @@ class PaperExchange(Exchange):
                 and (o.price >= book.ask if o.side == BUY else o.price <= book.bid)
             ]
         else:
-            ids = list(
-                PaperOrder.objects.filter(
-                    crossed,
-                    account_id=self.account_name,
-                    symbol=symbol,
-                    status__in=OPEN_ORDER_STATUSES,
-                    order_type=LIMIT,
-                ).values_list("id", flat=True)
-            )
+            # Every tick of every symbol runs this: plain SQL, which costs a third of what
+            # building the same query through the ORM does.
+            with connection.cursor() as cursor:
+                cursor.execute(_CROSSED_ORDERS_SQL, [self.account_name, symbol, book.ask, book.bid])
+                ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return False
         self._fill_resting(ids, book)
