@@ -62,3 +62,19 @@ def binance_exchange(binance_emulator):
     )
     yield exchange
     exchange.close()
+
+
+@pytest.fixture
+def binance_emulator_settings(settings, binance_emulator):
+    """Settings that make get_exchange() return the Binance connector pointed at the
+    emulator (1 s timeout, throttle in Redis when REDIS_URL is set); yields the emulator."""
+    from exchanges.registry import exchange_cache_clear
+
+    settings.EXCHANGE = "binance"
+    settings.EXCHANGE_API_KEY = binance_emulator.api_key
+    settings.EXCHANGE_API_SECRET = binance_emulator.api_secret
+    settings.EXCHANGE_BASE_URL = binance_emulator.url
+    settings.EXCHANGE_TIMEOUT_SECONDS = 1.0
+    exchange_cache_clear()
+    yield binance_emulator
+    exchange_cache_clear()

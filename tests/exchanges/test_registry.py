@@ -70,3 +70,12 @@ def test_paper_exchange_uses_the_paper_settings(settings):
 def test_unknown_exchange_name_is_refused():
     with pytest.raises(ValueError, match="paper, dry-run, binance"):
         get_exchange("kraken")
+
+
+def test_emulator_settings_fixture_points_get_exchange_at_the_emulator(binance_emulator_settings):
+    exchange = get_exchange()
+    assert isinstance(exchange, BinanceExchange)
+    snapshot = exchange.market_snapshot("BTCUSDT")
+    assert snapshot.ask == binance_emulator_settings.account.books["BTCUSDT"][1]
+    [request] = binance_emulator_settings.received()
+    assert request.path == "/fapi/v1/ticker/bookTicker"
