@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.binance_emulator import market
+from tests.binance_emulator import public as public_api
 from tests.binance_emulator.account import Account, ApiError
 
 #: Binance's Weight(IP) of each route; (with symbol, without symbol) where it differs.
@@ -327,26 +328,27 @@ class BinanceEmulator:
         if server - timestamp > recv_window:
             raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
-    def handle(self, method: str, path: str, params: dict, run: Callable[[], Any]) -> Any:
-        """Run an endpoint against the account, under the emulator's lock."""
-        with self.lock:
-            return run()
-
     # The routes: (method, path) -> (signed, endpoint(params) -> JSON).
     def route(self, method: str, path: str) -> tuple[bool, Callable[[dict], Any]] | None:
         acct = self.account
         now = self.now_ms
+
+        def public(
+            endpoint: Callable[[Account, Callable[[], int], dict], Any],
+        ) -> Callable[[dict], Any]:
+            return lambda params: endpoint(acct, now, params)
+
         routes: dict[tuple[str, str], tuple[bool, Callable[[dict], Any]]] = {
             ("GET", "/fapi/v1/ping"): (False, lambda p: {}),
             ("GET", "/fapi/v1/time"): (False, lambda p: {"serverTime": now()}),
             ("GET", "/fapi/v1/exchangeInfo"): (False, lambda p: market.exchange_info(now())),
-            ("GET", "/fapi/v1/ticker/bookTicker"): (False, self._book_ticker),
-            ("GET", "/fapi/v1/depth"): (False, self._depth),
-            ("GET", "/fapi/v1/ticker/24hr"): (False, self._ticker_24hr),
-            ("GET", "/fapi/v1/ticker/price"): (False, self._price),
-            ("GET", "/fapi/v2/ticker/price"): (False, self._price),
-            ("GET", "/fapi/v1/klines"): (False, self._klines),
-            ("GET", "/fapi/v1/premiumIndex"): (False, self._premium_index),
+            ("GET", "/fapi/v1/ticker/bookTicker"): (False, public(public_api.book_ticker)),
+            ("GET", "/fapi/v1/depth"): (False, public(public_api.depth)),
+            ("GET", "/fapi/v1/ticker/24hr"): (False, public(public_api.ticker_24hr)),
+            ("GET", "/fapi/v1/ticker/price"): (False, public(public_api.price)),
+            ("GET", "/fapi/v2/ticker/price"): (False, public(public_api.price)),
+            ("GET", "/fapi/v1/klines"): (False, public(public_api.klines)),
+            ("GET", "/fapi/v1/premiumIndex"): (False, public(public_api.premium_index)),
             ("POST", "/fapi/v1/order"): (True, lambda p: acct.new_order(p, now())),
             ("GET", "/fapi/v1/order"): (True, acct.query_order),
             ("DELETE", "/fapi/v1/order"): (True, lambda p: acct.cancel_order(p, now())),
@@ -358,7 +360,7 @@ class BinanceEmulator:
             ("GET", "/fapi/v2/account"): (True, lambda p: acct.account()),
             ("GET", "/fapi/v3/positionRisk"): (True, acct.position_risk),
             ("GET", "/fapi/v2/positionRisk"): (True, acct.position_risk),
-            ("GET", "/fapi/v1/leverageBracket"): (True, self._leverage_brackets),
+            ("GET", "/fapi/v1/leverageBracket"): (True, public(public_api.leverage_brackets)),
             ("POST", "/fapi/v1/leverage"): (True, acct.set_leverage),
             ("POST", "/fapi/v1/marginType"): (True, acct.set_margin_type),
             ("POST", "/fapi/v1/positionSide/dual"): (True, acct.set_dual_side),
@@ -368,89 +370,6 @@ class BinanceEmulator:
             ),
         }
         return routes.get((method, path))
-
-    # --- public market data ----------------------------------------------------------
-    def _each_symbol(self, params: dict, one: Callable[[str], dict]) -> Any:
-        symbol = params.get("symbol")
-        if symbol is None:
-            return [one(s) for s in market.SYMBOLS]
-        self.account.symbol(params)
-        return one(symbol)
-
-    def _book_ticker(self, params: dict) -> Any:
-        def one(symbol: str) -> dict:
-            bid, ask = self.account.books[symbol]
-            return {
-                "symbol": symbol, "bidPrice": f"{bid:f}", "bidQty": "3.412", "askPrice": f"{ask:f}",
-                "askQty": "1.876", "time": self.now_ms(), "lastUpdateId": 8712345678955,
-            }  # fmt: skip
-
-        return self._each_symbol(params, one)
-
-    def _depth(self, params: dict) -> dict:
-        symbol = self.account.symbol(params)
-        bid, ask = self.account.books[symbol]
-        tick = Decimal(market.filters_of(symbol)["PRICE_FILTER"]["tickSize"])
-        levels = min(int(params.get("limit", 500)), 20)
-        now = self.now_ms()
-        return {
-            "lastUpdateId": 8712345678901, "E": now, "T": now,
-            "bids": [[f"{bid - i * tick:f}", "1.000"] for i in range(levels)],
-            "asks": [[f"{ask + i * tick:f}", "1.000"] for i in range(levels)],
-        }  # fmt: skip
-
-    def _ticker_24hr(self, params: dict) -> Any:
-        def one(symbol: str) -> dict:
-            bid, ask = self.account.books[symbol]
-            last = ask
-            return {
-                "symbol": symbol, "priceChange": "100.00", "priceChangePercent": "1.500",
-                "weightedAvgPrice": f"{bid:f}", "lastPrice": f"{last:f}", "lastQty": "0.010",
-                "openPrice": f"{last - 100:f}", "highPrice": f"{last + 50:f}",
-                "lowPrice": f"{last - 150:f}", "volume": "152345.678", "quoteVolume": "9829344512.45",
-                "openTime": self.now_ms() - 86_400_000, "closeTime": self.now_ms(),
-                "firstId": 1, "lastId": 2, "count": 2,
-            }  # fmt: skip
-
-        return self._each_symbol(params, one)
-
-    def _price(self, params: dict) -> Any:
-        def one(symbol: str) -> dict:
-            bid, ask = self.account.books[symbol]
-            return {"symbol": symbol, "price": f"{(bid + ask) / 2:f}", "time": self.now_ms()}
-
-        return self._each_symbol(params, one)
-
-    def _klines(self, params: dict) -> list:
-        symbol = self.account.symbol(params)
-        interval = market.INTERVALS_MS.get(params.get("interval", ""))
-        if interval is None:
-            raise ApiError(400, -1120, "Invalid interval.")
-        bid, ask = self.account.books[symbol]
-        start = int(params["startTime"]) if params.get("startTime") else None
-        return market.klines((bid + ask) / 2, interval, min(int(params.get("limit", 500)), 1500), self.now_ms(), start)  # fmt: skip
-
-    def _premium_index(self, params: dict) -> Any:
-        def one(symbol: str) -> dict:
-            bid, ask = self.account.books[symbol]
-            mid = (bid + ask) / 2
-            now = self.now_ms()
-            return {
-                "symbol": symbol, "markPrice": f"{mid:f}", "indexPrice": f"{mid - 1:f}",
-                "estimatedSettlePrice": f"{mid:f}", "lastFundingRate": "0.00010000",
-                "interestRate": "0.00010000",
-                "nextFundingTime": (now // 28_800_000 + 1) * 28_800_000, "time": now,
-            }  # fmt: skip
-
-        return self._each_symbol(params, one)
-
-    def _leverage_brackets(self, params: dict) -> list:
-        return [
-            {"symbol": symbol, "notionalCoef": 1.0, "brackets": [
-                {"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0,
-                 "maintMarginRatio": 0.004, "cum": 0.0}]}
-            for symbol in market.SYMBOLS
-        ]  # fmt: skip
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -531,7 +450,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if signed:
                 emulator._authenticate(headers, raw_query, raw_body, params)
-            body = emulator.handle(method, path, params, lambda: endpoint(params))
+            with emulator.lock:  # one request at a time changes the account
+                body = endpoint(params)
         except ApiError as error:
             return error.status, {"code": error.code, "msg": error.msg}, error.headers
         extra = {}
