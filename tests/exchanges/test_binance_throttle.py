@@ -189,13 +189,13 @@ def test_weight_spent_by_another_program_is_learnt_from_the_header(small_emulato
     assert small_emulator.max_window_weight <= LIMIT
 
 
-def run_two_processes(emulator: BinanceEmulator, redis_url: str) -> list[dict]:
+def run_two_processes(emulator: BinanceEmulator, redis_url: str, calls: int) -> list[dict]:
     # Both processes start their burst at the same window start.
     start_at = math.ceil((time.time() + 4) / WINDOW) * WINDOW + 0.05
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "xquant.settings", "PYTHONPATH": str(ROOT)}
     args = [
         sys.executable, "-m", "tests.exchanges.throttle_burst_worker", emulator.url,
-        emulator.api_key, emulator.api_secret, repr(start_at), "15", str(LIMIT), str(WINDOW),
+        emulator.api_key, emulator.api_secret, repr(start_at), str(calls), str(LIMIT), str(WINDOW),
         redis_url,
     ]  # fmt: skip
     processes = [
@@ -212,7 +212,7 @@ def run_two_processes(emulator: BinanceEmulator, redis_url: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_two_processes_sharing_redis_stay_under_the_weight_limit(small_emulator):
-    results = run_two_processes(small_emulator, settings.REDIS_URL)
+    results = run_two_processes(small_emulator, settings.REDIS_URL, calls=15)
     assert [r["errors"] for r in results] == [[], []]
     assert sum(r["ok"] for r in results) == 30  # 60 weight: the processes took turns
     assert set(small_emulator.statuses()) == {200}
@@ -221,7 +221,8 @@ def test_two_processes_sharing_redis_stay_under_the_weight_limit(small_emulator)
 
 @pytest.mark.slow
 def test_two_processes_each_throttling_alone_together_exceed_the_limit(small_emulator):
-    # The control: the same burst with per-process budgets earns 429s (and bans).
-    results = run_two_processes(small_emulator, "")
+    # The control: per-process budgets earn 429s. Each process alone would spread its
+    # requests over three windows, so the two overlap even if one starts late.
+    results = run_two_processes(small_emulator, "", calls=45)
     assert any(r["errors"] for r in results)
     assert 429 in small_emulator.statuses()
