@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -7,6 +8,30 @@ import pytest
 
 from exchanges.base import MarketSnapshot
 from exchanges.market_data.base import PriceFeed
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Resolving or connecting to any host but this machine fails the test at once."""
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def refuse(host) -> None:
+        if host not in LOOPBACK:
+            raise AssertionError(f"test tried to reach {host}: only loopback is allowed")
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            refuse(address[0])
+        return connect(sock, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        refuse(host.decode() if isinstance(host, bytes) else host)
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
 
 
 class FakeClock:

@@ -79,3 +79,11 @@ def test_emulator_settings_fixture_points_get_exchange_at_the_emulator(binance_e
     assert snapshot.ask == binance_emulator_settings.account.books["BTCUSDT"][1]
     [request] = binance_emulator_settings.received()
     assert request.path == "/fapi/v1/ticker/bookTicker"
+
+
+def test_exchange_tests_cannot_reach_beyond_loopback():
+    # The guard of tests/exchanges/conftest.py: production Binance is unreachable here.
+    exchange = BinanceExchange(api_key="k", api_secret="s", base_url="", redis_url="")
+    assert exchange.base_url == "https://fapi.binance.com"
+    with pytest.raises(AssertionError, match="only loopback"):
+        exchange.market_snapshot("BTCUSDT")
