@@ -297,3 +297,34 @@ def test_overview_updates_live_persists_a_toggle_and_catches_up_after_a_reconnec
     assert off_loop(lambda: StrategyConfig.objects.get(pk=idle.pk).is_active) is False
 
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+
+
+def test_live_numbers_are_formatted_like_the_server_renders_them(server, browser_page):
+    """static/js/format.js and trading/templatetags/xquant_format.py agree digit for digit,
+    so a value updated live reads exactly like one the server rendered."""
+    from trading.templatetags import xquant_format
+
+    cases = {
+        "price": ["65000.1", "3456.789", "1.23456789", "0.000123456", "-120.5", "0"],
+        "qty": ["0.010000000000", "1500.000", "-0.3", "0.123456789123", "2"],
+        "money": ["1234567.891", "-0.004", "0"],
+        "pnl": ["12.3", "-5", "0.001", "-0.001", "1000000"],
+    }
+    page = browser_page
+    page.goto(f"{server.url}/accounts/login/")
+    formatted = page.evaluate(
+        """async (cases) => {
+            const { formatNumber } = await import("/static/js/format.js");
+            const out = {};
+            for (const [kind, values] of Object.entries(cases)) {
+                out[kind] = values.map((v) => formatNumber(v, kind));
+            }
+            return out;
+        }""",
+        cases,
+    )
+    expected = {
+        kind: [getattr(xquant_format, kind)(value) for value in values]
+        for kind, values in cases.items()
+    }
+    assert formatted == expected
