@@ -174,8 +174,14 @@ def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order
     quantity = sum((f.quantity for f in fills), Decimal("0"))
     cost = sum((f.quantity * f.price for f in fills), Decimal("0"))
     first = fills[0]
+    known_id = next((f.client_order_id for f in fills if f.client_order_id), None)
+    client_order_id = (
+        known_id
+        if known_id and not Order.objects.filter(client_order_id=known_id).exists()
+        else None
+    )
     order = Order.objects.create(
-        client_order_id=f"adopted-{exchange_order_id}"[:36],
+        client_order_id=(client_order_id or f"adopted-{exchange_order_id}")[:36],
         exchange=exchange.name,
         exchange_order_id=exchange_order_id,
         symbol=symbol,
@@ -221,7 +227,9 @@ def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport)
             position.quantity,
             quantity,
         )
-        report.corrected_positions.append(f"{symbol} {side}: {position.quantity} → {quantity}")
+        report.corrected_positions.append(
+            f"{symbol} {side}: {position.quantity.normalize():f} → {quantity.normalize():f}"
+        )
         position.quantity = quantity
         position.entry_price = (
             exchange_position.entry_price if exchange_position and quantity else Decimal("0")
