@@ -71,7 +71,9 @@ def symbol_lock(symbol: str, *, timeout: float = 60.0, wait: float = 0.0) -> Ite
             if _holder_is_gone(held_by):
                 # Delete only if it is still that dead holder's lock, then try once more.
                 lock.lua_release(keys=[name], args=[held_by], client=client)
-                logger.warning("%s: cleared the tick lock of a dead process (%s)", symbol, held_by.decode())
+                logger.warning(
+                    "%s: cleared the tick lock of a dead process (%s)", symbol, held_by.decode()
+                )
                 acquired = lock.acquire(blocking=False, token=token)
         if not acquired:
             raise LockBusy(symbol)

@@ -258,6 +258,7 @@ def test_a_duplicate_client_order_id_answer_means_our_order_is_there(exchange, b
 def test_unsent_orders_older_than_the_policy_are_cancelled_not_sent(exchange, binance_emulator):
     order = new_order(exchange)
     Order.objects.filter(pk=order.pk).update(created_at=order.created_at.replace(year=2000))
+    order.refresh_from_db()  # as reconciliation reads it, after a restart
     order = submit(order, exchange)
     assert order.status == OrderStatus.CANCELED
     assert order.error_code == "not_sent"

@@ -19,7 +19,15 @@ from django.db import connection
 
 from tests.factories import StrategyConfigFactory
 from trading.locks import LockBusy, symbol_lock
-from trading.models import Fill, Order, OrderStatus, Position, StrategyConfig, StrategyStatus, TraderHeartbeat
+from trading.models import (
+    Fill,
+    Order,
+    OrderStatus,
+    Position,
+    StrategyConfig,
+    StrategyStatus,
+    TraderHeartbeat,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_PATH = "/fapi/v1/order"
@@ -58,12 +66,16 @@ def wait_for(condition, timeout: float, what: str):
 
 def one_slice_twap(quantity="0.002") -> StrategyConfig:
     return StrategyConfigFactory(
-        name="crash-twap", kind="twap", symbol="BTCUSDT",
+        name="crash-twap",
+        kind="twap",
+        symbol="BTCUSDT",
         params={"side": "BUY", "total_quantity": quantity, "slices": 1, "interval_seconds": 60},
     )
 
 
-def test_trader_killed_between_submission_and_recording_recovers_exactly_one_order(binance_emulator):
+def test_trader_killed_between_submission_and_recording_recovers_exactly_one_order(
+    binance_emulator,
+):
     binance_emulator.set_book("BTCUSDT", "65000.0", "65000.1")
     strategy = one_slice_twap()
     env = child_env(
@@ -77,9 +89,15 @@ def test_trader_killed_between_submission_and_recording_recovers_exactly_one_ord
     # it waits, with the order on the exchange and only "submitting" in its record.
     binance_emulator.delay("POST", ORDER_PATH, seconds=60, process=True)
     command = [sys.executable, "manage.py", "runtrader", "--once", "--symbols", "BTCUSDT"]
-    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
-        wait_for(lambda: binance_emulator.received("POST", ORDER_PATH), 60, "the order to reach the exchange")
+        wait_for(
+            lambda: binance_emulator.received("POST", ORDER_PATH),
+            60,
+            "the order to reach the exchange",
+        )
         order = Order.objects.get(strategy=strategy)
         assert order.status == OrderStatus.SUBMITTING
         first.send_signal(signal.SIGKILL)
@@ -110,12 +128,32 @@ def test_trader_killed_between_submission_and_recording_recovers_exactly_one_ord
 def test_runtrader_ticks_until_sigterm_and_stops_cleanly():
     one_slice_twap()
     trader = subprocess.Popen(
-        [sys.executable, "manage.py", "runtrader", "--exchange", "paper", "--interval", "0.5", "--duration", "60"],
-        cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "runtrader",
+            "--exchange",
+            "paper",
+            "--interval",
+            "0.5",
+            "--duration",
+            "60",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        wait_for(lambda: Order.objects.filter(status=OrderStatus.FILLED).exists(), 60, "a filled order")
-        wait_for(lambda: TraderHeartbeat.objects.filter(symbol="BTCUSDT", tick_count__gte=3).exists(), 30, "ticks")
+        wait_for(
+            lambda: Order.objects.filter(status=OrderStatus.FILLED).exists(), 60, "a filled order"
+        )
+        wait_for(
+            lambda: TraderHeartbeat.objects.filter(symbol="BTCUSDT", tick_count__gte=3).exists(),
+            30,
+            "ticks",
+        )
         trader.send_signal(signal.SIGTERM)
         output, _ = trader.communicate(timeout=20)
     finally:
@@ -138,7 +176,9 @@ def test_runtrader_once_applies_futures_defaults_and_reports_each_symbol(setting
 
     applied = FuturesSettings.objects.get(symbol="BTCUSDT")
     assert (applied.leverage, applied.margin_mode, applied.hedge_mode) == (
-        settings.LEVERAGE, "isolated" if settings.ISOLATED else "cross", settings.HEDGE,
+        settings.LEVERAGE,
+        "isolated" if settings.ISOLATED else "cross",
+        settings.HEDGE,
     )
 
 
@@ -147,9 +187,25 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
 
     strategy = one_slice_twap()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "xquant", "worker", "--pool=solo", "--without-gossip",
-         "--without-mingle", "--hostname=tick-test@%h", "-l", "INFO"],
-        cwd=ROOT, env=child_env(EXCHANGE="paper"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "xquant",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=tick-test@%h",
+            "-l",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=child_env(EXCHANGE="paper"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         # While another tick holds the symbol, the worker's tick is skipped, not queued.
@@ -159,7 +215,8 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
             assert not Order.objects.filter(strategy=strategy).exists()
         tick.delay("BTCUSDT")
         order = wait_for(
-            lambda: Order.objects.filter(strategy=strategy, status=OrderStatus.FILLED).first(), 60,
+            lambda: Order.objects.filter(strategy=strategy, status=OrderStatus.FILLED).first(),
+            60,
             "the worker to tick and the submit task to fill the order",
         )
         assert order.attempts.filter(action="submit", outcome="accepted").count() == 1
@@ -173,9 +230,8 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
 @pytest.mark.django_db
 def test_symbol_lock_admits_one_holder_at_a_time():
     with symbol_lock("ETHUSDT"):
-        with pytest.raises(LockBusy):
-            with symbol_lock("ETHUSDT"):
-                pass
+        with pytest.raises(LockBusy), symbol_lock("ETHUSDT"):
+            pass
         with symbol_lock("BTCUSDT"):  # another symbol is free
             pass
     with symbol_lock("ETHUSDT"):  # released
@@ -193,9 +249,8 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over_at_once():
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         client.set(name, f"{socket.gethostname()}|{sleeper.pid}|live", px=60_000)
-        with pytest.raises(LockBusy):  # its holder still runs
-            with symbol_lock("SOLUSDT"):
-                pass
+        with pytest.raises(LockBusy), symbol_lock("SOLUSDT"):  # its holder still runs
+            pass
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -203,7 +258,6 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over_at_once():
     with symbol_lock("SOLUSDT"):
         assert client.get(name).decode().startswith(f"{socket.gethostname()}|{os.getpid()}|")
     client.set(name, f"another-host|{sleeper.pid}|elsewhere", px=60_000)
-    with pytest.raises(LockBusy):  # a holder on another machine is left to its expiry
-        with symbol_lock("SOLUSDT"):
-            pass
+    with pytest.raises(LockBusy), symbol_lock("SOLUSDT"):  # a holder elsewhere waits for expiry
+        pass
     client.delete(name)

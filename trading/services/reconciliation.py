@@ -22,7 +22,7 @@ from django.utils import timezone
 from exchanges.base import Exchange, ExchangeOrder
 from exchanges.errors import ExchangeError
 from trading.models import Fill, Order, OrderSource, OrderStatus, Position
-from trading.services.fills import fill_record, publish_position
+from trading.services.fills import fills_record, publish_position
 from trading.services.orders import (
     DEFAULT_RETRY_POLICY,
     STATUS_FROM_EXCHANGE,
@@ -163,9 +163,8 @@ def _adopt_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> No
         if order is None:
             order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, order_fills)
             report.adopted_orders.append(order.client_order_id)
-        for fill in order_fills:
-            if fill_record(order=order, fill=fill):
-                report.adopted_fills.append(fill.trade_id)
+        for row in fills_record(order=order, fills=order_fills):
+            report.adopted_fills.append(row.trade_id)
 
 
 def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order:

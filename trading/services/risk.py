@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import DecimalField, F, Sum
+from django.db.models import DecimalField, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.base import Exchange
-from trading.models import ACTIVE_STATUSES, Fill, Order, Position, RiskLimits
+from trading.models import ACTIVE_STATUSES, Order, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
 from xquant import realtime
@@ -37,27 +37,38 @@ def loss_today(*, exchange_name: str, limits: RiskLimits, now: datetime | None =
     """Today's loss as a positive number: realised PnL net of fees since the day started,
     plus the unrealised PnL of the open positions (marked at the last mid)."""
     day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
-    realized = Fill.objects.filter(exchange=exchange_name, executed_at__gte=day_start).aggregate(
-        total=Coalesce(Sum(F("realized_pnl") - F("fee"), **_SUM), ZERO, **_SUM)
-    )["total"]
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
     unrealized = Position.objects.filter(exchange=exchange_name).aggregate(
         total=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM)
     )["total"]
     return -(realized + unrealized)
 
 
-def risk_state_get(*, exchange_name: str, now: datetime | None = None) -> RiskState:
+def risk_state_get(
+    *, exchange_name: str, symbol: str | None = None, now: datetime | None = None
+) -> RiskState:
+    """What the guards need; with `symbol`, positions and working orders of that symbol
+    only (the per-symbol guards look no further), the loss always account-wide."""
     limits = risk_limits_get()
-    positions = {
-        (row["symbol"], row["position_side"]): row["quantity"]
-        for row in Position.objects.filter(exchange=exchange_name).values(
-            "symbol", "position_side", "quantity"
-        )
-    }
-    working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for row in Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES).values(
-        "symbol", "position_side", "side", "quantity", "filled_quantity"
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
+    positions: dict[tuple[str, str], Decimal] = {}
+    unrealized = ZERO
+    for row in Position.objects.filter(exchange=exchange_name).values(
+        "symbol", "position_side", "quantity", "unrealized_pnl"
     ):
+        unrealized += row["unrealized_pnl"]
+        if symbol is None or row["symbol"] == symbol:
+            positions[(row["symbol"], row["position_side"])] = row["quantity"]
+    working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    orders = Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES)
+    if symbol is not None:
+        orders = orders.filter(symbol=symbol)
+    for row in orders.values("symbol", "position_side", "side", "quantity", "filled_quantity"):
         key = (row["symbol"], row["position_side"], row["side"])
         working[key] += row["quantity"] - row["filled_quantity"]
     return RiskState(
@@ -66,7 +77,7 @@ def risk_state_get(*, exchange_name: str, now: datetime | None = None) -> RiskSt
         daily_loss_limit=limits.daily_loss_limit,
         kill_switch_engaged=limits.kill_switch_engaged,
         kill_switch_reason=limits.kill_switch_reason,
-        loss_today=loss_today(exchange_name=exchange_name, limits=limits, now=now),
+        loss_today=-(realized + unrealized),
         positions=positions,
         working=dict(working),
     )

@@ -85,13 +85,13 @@ def tick_run(
     try:
         with transaction.atomic():
             risk_state = (
-                risk_state_get(exchange_name=exchange.name)
+                risk_state_get(exchange_name=exchange.name, symbol=symbol)
                 if any(run.intents for run in runs)
                 else None
             )
             for run in runs:
                 result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))
-                _save_strategy(run, manager)
+            _save_strategies(runs, manager)
             _heartbeat(symbol, started, snapshot.mid)
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database
@@ -116,15 +116,14 @@ def _place_intents(
     orders = []
     for intent in run.intents:
         try:
-            with transaction.atomic():
-                order = order_create(
-                    intent=intent,
-                    exchange=exchange,
-                    source=OrderSource.STRATEGY,
-                    strategy=run.config,
-                    reference_price=snapshot.mid,
-                    risk_state=risk_state,
-                )
+            order = order_create(
+                intent=intent,
+                exchange=exchange,
+                source=OrderSource.STRATEGY,
+                strategy=run.config,
+                reference_price=snapshot.mid,
+                risk_state=risk_state,
+            )
         except Exception as exc:
             logger.exception(
                 "strategy %s: intent %s could not become an order", run.config.name, intent.key
@@ -135,35 +134,50 @@ def _place_intents(
     return orders
 
 
-def _save_strategy(run: StrategyRun, manager: StrategyManager) -> None:
-    config = run.config
-    updates: dict = {}
-    if run.new_state is not None and not run.error:
-        updates.update(
-            state=run.new_state,
-            state_version=F("state_version") + 1,
-            state_updated_at=timezone.now(),
-        )
-    if run.error:
-        updates.update(
-            status=StrategyStatus.ERRORED, last_error=run.error, updated_at=timezone.now()
-        )
-    elif run.finished:
-        updates.update(status=StrategyStatus.FINISHED, is_active=False, updated_at=timezone.now())
-    if updates:
-        StrategyConfig.objects.filter(pk=config.pk).update(**updates)
-        if "state" in updates:
-            manager.remember(config, config.state_version + 1, run.new_state)
+def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
+    """Persist what the strategies changed: new states in one statement, the rare
+    errored or finished status one by one, and the order news they consumed."""
+    now = timezone.now()
+    changed_states = []
+    for run in runs:
+        config = run.config
+        if run.error:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.ERRORED, last_error=run.error, updated_at=now
+            )
+        elif run.finished:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.FINISHED,
+                is_active=False,
+                updated_at=now,
+                state=run.new_state if run.new_state is not None else config.state,
+                state_version=config.state_version + 1,
+                state_updated_at=now,
+            )
+        elif run.new_state is not None:
+            # Under the symbol's lock nobody else writes this state: the version is ours.
+            config.state, config.state_version, config.state_updated_at = (
+                run.new_state,
+                config.state_version + 1,
+                now,
+            )
+            changed_states.append(config)
         if run.error or run.finished:
             manager.forget(config.pk)
-            transaction.on_commit(lambda: _publish_strategy_status(config.pk))
-    # The news fed to the strategy is consumed, unless the order moved on meanwhile (a
-    # submission in another process): then the next tick feeds the newer state.
-    if not run.error:
-        for pk, status, filled in run.fed:
-            Order.objects.filter(pk=pk, status=status, filled_quantity=filled).update(
-                strategy_update_pending=False
-            )
+            transaction.on_commit(lambda pk=config.pk: _publish_strategy_status(pk))
+        else:
+            # The news fed to the strategy is consumed, unless the order moved on
+            # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
+            for pk, status, filled in run.fed:
+                Order.objects.filter(pk=pk, status=status, filled_quantity=filled).update(
+                    strategy_update_pending=False
+                )
+    if changed_states:
+        StrategyConfig.objects.bulk_update(
+            changed_states, ["state", "state_version", "state_updated_at"]
+        )
+        for config in changed_states:
+            manager.remember(config, config.state_version, config.state)
 
 
 def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> None:
