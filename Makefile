@@ -39,9 +39,9 @@ test: install
 bench: install
 	scripts/ensure_services.sh
 	$(BIN)/python scripts/recreate_database.py $(BENCH_DATABASE_URL)
-	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING \
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py migrate -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING \
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py bench_tick --symbols 100 --strategies 5
 
 lint: install

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal as D
 from pathlib import Path
@@ -207,11 +208,21 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(worker.stdout.readline, "")), daemon=True
+    )
+    reader.start()
     try:
+        from xquant.celery import app
+
+        wait_for(lambda: app.control.ping(timeout=0.5), 60, "the worker to come up")
         # While another tick holds the symbol, the worker's tick is skipped, not queued.
         with symbol_lock("BTCUSDT"):
             tick.delay("BTCUSDT")
-            time.sleep(3)
+            wait_for(
+                lambda: any("this one is skipped" in line for line in lines), 60, "the skipped tick"
+            )
             assert not Order.objects.filter(strategy=strategy).exists()
         tick.delay("BTCUSDT")
         order = wait_for(
@@ -222,7 +233,9 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
         assert order.attempts.filter(action="submit", outcome="accepted").count() == 1
     finally:
         worker.terminate()
-        output, _ = worker.communicate(timeout=30)
+        worker.wait(timeout=30)
+        reader.join(timeout=10)
+    output = "".join(lines)
     assert "previous tick still running; this one is skipped" in output
     assert "trading.submit_order" in output
 

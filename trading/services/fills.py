@@ -12,8 +12,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import DecimalField, F, Value
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from exchanges.base import Fill as ExchangeFill
@@ -22,7 +22,6 @@ from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour,
 from xquant import realtime
 
 logger = logging.getLogger("trading.fills")
-_PRICE = DecimalField(max_digits=30, decimal_places=12)
 
 
 def _book_for_update(model: type[PositionBook], **key: Any) -> PositionBook:
@@ -228,58 +227,11 @@ def publish_position(position: Position) -> None:
     realtime.publish(realtime.DASHBOARD_GROUP, "position.updated", position_payload(position))
 
 
-_MARK_POSITIONS = """
-    UPDATE trading_position
-       SET mark_price = %(mark)s, unrealized_pnl = quantity * (%(mark)s - entry_price), marked_at = %(now)s
-     WHERE exchange = %(exchange)s AND symbol = %(symbol)s AND quantity <> 0
- RETURNING id, position_side, quantity, entry_price, realized_pnl, fees_paid, unrealized_pnl
-"""
-
-
 def positions_mark(*, exchange_name: str, symbol: str, mark_price: Decimal) -> list[Position]:
     """Mark every open book of a symbol (account and strategies) to the mid; returns the
-    account positions that are open (their PnL moved).
+    account positions that are open (their PnL moved)."""
+    from trading.services import tick_store
 
-    Every tick runs this, so the account books are marked and read back in one
-    statement (UPDATE ... RETURNING, which the ORM's update() cannot express).
-    """
-    now = timezone.now()
-    StrategyPosition.objects.filter(exchange=exchange_name, symbol=symbol).exclude(
-        quantity=0
-    ).update(
-        mark_price=mark_price,
-        unrealized_pnl=F("quantity") * (Value(mark_price, output_field=_PRICE) - F("entry_price")),
-        marked_at=now,
+    return tick_store.positions_mark(
+        exchange=exchange_name, symbol=symbol, mark_price=mark_price, now=timezone.now()
     )
-    if connection.vendor != "postgresql":
-        Position.objects.filter(exchange=exchange_name, symbol=symbol).exclude(quantity=0).update(
-            mark_price=mark_price,
-            unrealized_pnl=F("quantity")
-            * (Value(mark_price, output_field=_PRICE) - F("entry_price")),
-            marked_at=now,
-        )
-        return list(
-            Position.objects.filter(exchange=exchange_name, symbol=symbol).exclude(quantity=0)
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MARK_POSITIONS,
-            {"mark": mark_price, "now": now, "exchange": exchange_name, "symbol": symbol},
-        )
-        rows = cursor.fetchall()
-    return [
-        Position(
-            id=pk,
-            exchange=exchange_name,
-            symbol=symbol,
-            position_side=side,
-            quantity=quantity,
-            entry_price=entry,
-            realized_pnl=realized,
-            fees_paid=fees,
-            unrealized_pnl=unrealized,
-            mark_price=mark_price,
-            marked_at=now,
-        )
-        for pk, side, quantity, entry, realized, fees, unrealized in rows
-    ]

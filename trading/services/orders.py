@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -68,12 +68,15 @@ from trading.models import (
     order_can_transition,
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
+from trading.services import tick_store
 from trading.services.fills import fills_record
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
 
 logger = logging.getLogger("trading.orders")
+
+FILL_CLOCK_MARGIN = timedelta(seconds=60)
 
 #: Binance's duplicate newClientOrderId among open orders: the order exists.
 DUPLICATE_CLIENT_ORDER_ID = "-4116"
@@ -751,20 +754,27 @@ def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None =
     """Follow this symbol's working orders on the exchange: new fills, and orders that
     left the book (filled, canceled, expired). Returns how many orders changed.
 
-    Cheap when nothing works: one query and no exchange call.
+    Every tick calls it, so the common cases are cheap: no working order, one query;
+    working orders all still on the book and unfilled since, one exchange call more.
     """
-    active = list(
-        Order.objects.filter(exchange=exchange.name, symbol=symbol, status__in=OPEN_STATUSES)
-    )
-    if not active:
+    working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
+    if not working:
         return 0
-    since = min(o.submitted_at or o.created_at for o in active)
+    try:
+        on_book = {o.client_order_id: o for o in exchange.fetch_open_orders(symbol)}
+    except ExchangeError as exc:
+        logger.warning("could not follow %s orders: %s", symbol, exc.message)
+        return 0
+    if all(cid in on_book and on_book[cid].filled_quantity <= filled for _, cid, filled in working):
+        return 0
+    active = list(Order.objects.filter(pk__in=[pk for pk, _, _ in working]))
+    # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
+    since = min(o.submitted_at or o.created_at for o in active) - FILL_CLOCK_MARGIN
     by_exchange_id = {o.exchange_order_id: o for o in active if o.exchange_order_id}
     try:
         fills = exchange.fetch_fills(symbol, since=since)
-        open_ids = {o.client_order_id for o in exchange.fetch_open_orders(symbol)}
     except ExchangeError as exc:
-        logger.warning("could not sync %s orders: %s", symbol, exc.message)
+        logger.warning("could not fetch %s fills: %s", symbol, exc.message)
         return 0
     fills_by_order: dict[str, list] = {}
     for fill in fills:
@@ -777,7 +787,7 @@ def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None =
             _totals_from_fills(order, order_fills)
             changed.add(order.pk)
     for order in active:
-        if order.status in OPEN_STATUSES and order.client_order_id not in open_ids:
+        if order.status in OPEN_STATUSES and order.client_order_id not in on_book:
             before = (order.status, order.filled_quantity)
             order = order_refresh(order=order, exchange=exchange)
             if (order.status, order.filled_quantity) != before:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
-from trading.models import Order, StrategyConfig, StrategyStatus
+from trading.models import Order, StrategyConfig
+from trading.services import tick_store
 from trading.strategies.base import (
     ExternalSignal,
     OrderIntent,
@@ -88,9 +89,7 @@ class StrategyManager:
     def run(
         self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
     ) -> list[StrategyRun]:
-        configs = list(
-            StrategyConfig.objects.filter(symbol=symbol, is_active=True, status=StrategyStatus.OK)
-        )
+        configs = tick_store.active_strategies(symbol=symbol)
         if not configs:
             return []
         news = _order_news([c.pk for c in configs])
@@ -101,17 +100,9 @@ class StrategyManager:
             try:
                 strategy, before = self._instance(config)
                 run.strategy = strategy
-                for order in news.get(config.pk, ()):
-                    strategy.on_order_update(
-                        OrderUpdate(
-                            key=order.intent_key,
-                            side=order.side,
-                            status=order.status,
-                            filled_quantity=order.filled_quantity,
-                            average_price=order.average_price,
-                        )
-                    )
-                    run.fed.append((order.pk, order.status, order.filled_quantity))
+                for pk, update in news.get(config.pk, ()):
+                    strategy.on_order_update(update)
+                    run.fed.append((pk, update.status, update.filled_quantity))
                 run.intents = list(strategy.on_market_data(snapshot, signal=signal))
                 for intent in run.intents:
                     if intent.symbol != symbol:
@@ -129,14 +120,18 @@ class StrategyManager:
         return runs
 
 
-def _order_news(config_ids: list[int]) -> dict[int, list[Order]]:
-    news: dict[int, list[Order]] = {}
-    for order in (
-        Order.objects.filter(strategy_id__in=config_ids, strategy_update_pending=True)
-        .only(
-            "pk", "strategy_id", "intent_key", "side", "status", "filled_quantity", "average_price"
-        )
-        .order_by("pk")
+def _order_news(config_ids: list[int]) -> dict[int, list[tuple[int, OrderUpdate]]]:
+    news: dict[int, list[tuple[int, OrderUpdate]]] = {}
+    decimal = Order._meta.get_field("filled_quantity").to_python  # SQLite hands back floats
+    for pk, strategy_id, key, side, status, filled, average in tick_store.order_news(
+        strategy_ids=config_ids
     ):
-        news.setdefault(order.strategy_id, []).append(order)
+        update = OrderUpdate(
+            key=key,
+            side=side,
+            status=status,
+            filled_quantity=decimal(filled),
+            average_price=decimal(average) if average is not None else None,
+        )
+        news.setdefault(strategy_id, []).append((pk, update))
     return news

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
@@ -32,8 +31,8 @@ from trading.models import (
     OrderStatus,
     StrategyConfig,
     StrategyStatus,
-    TraderHeartbeat,
 )
+from trading.services import tick_store
 from trading.services.fills import positions_mark, publish_position
 from trading.services.orders import order_create, orders_sync
 from trading.services.risk import risk_state_get
@@ -135,10 +134,10 @@ def _place_intents(
 
 
 def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
-    """Persist what the strategies changed: new states in one statement, the rare
-    errored or finished status one by one, and the order news they consumed."""
+    """Persist what the strategies changed: new states, the rare errored or finished
+    status, and the order news they consumed."""
     now = timezone.now()
-    changed_states = []
+    states, fed = [], []
     for run in runs:
         config = run.config
         if run.error:
@@ -156,46 +155,28 @@ def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
             )
         elif run.new_state is not None:
             # Under the symbol's lock nobody else writes this state: the version is ours.
-            config.state, config.state_version, config.state_updated_at = (
-                run.new_state,
-                config.state_version + 1,
-                now,
-            )
-            changed_states.append(config)
+            states.append((config.pk, run.new_state, config.state_version + 1))
+            manager.remember(config, config.state_version + 1, run.new_state)
         if run.error or run.finished:
             manager.forget(config.pk)
             transaction.on_commit(lambda pk=config.pk: _publish_strategy_status(pk))
         else:
             # The news fed to the strategy is consumed, unless the order moved on
             # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
-            for pk, status, filled in run.fed:
-                Order.objects.filter(pk=pk, status=status, filled_quantity=filled).update(
-                    strategy_update_pending=False
-                )
-    if changed_states:
-        StrategyConfig.objects.bulk_update(
-            changed_states, ["state", "state_version", "state_updated_at"]
-        )
-        for config in changed_states:
-            manager.remember(config, config.state_version, config.state)
+            fed.extend(run.fed)
+    tick_store.strategy_states_save(states=states, now=now)
+    tick_store.news_consumed(fed=fed)
 
 
 def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> None:
-    now = timezone.now()
-    fields = {
-        "last_tick_at": now,
-        "last_tick_ms": Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
-        "runner": RUNNER,
-    }
-    if mid is not None:
-        fields["last_mid"] = mid
-    if error:
-        fields.update(last_error=error, last_error_at=now)
-    updated = TraderHeartbeat.objects.filter(symbol=symbol).update(
-        tick_count=F("tick_count") + 1, **fields
+    tick_store.heartbeat(
+        symbol=symbol,
+        now=timezone.now(),
+        tick_ms=Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
+        runner=RUNNER,
+        mid=mid,
+        error=error,
     )
-    if not updated:
-        TraderHeartbeat.objects.get_or_create(symbol=symbol, defaults={**fields, "tick_count": 1})
 
 
 def _publish_strategy_status(config_id: int) -> None:

@@ -92,7 +92,7 @@ def _worker(
 
     # Simulated time starts at the real minute (exchange and record timestamps agree)
     # and moves one second per round, faster than real time once rounds are quick.
-    start = datetime.fromtimestamp(start_at, UTC).replace(second=0, microsecond=0)
+    start = datetime.fromtimestamp(start_at, UTC).replace(microsecond=0)
 
     class BenchClock:
         now = start
