@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
@@ -45,8 +44,7 @@ class StrategyRun:
 
 @dataclass
 class _Cached:
-    updated_at: datetime
-    state_version: int
+    config: StrategyConfig
     strategy: Strategy
     dumped: dict[str, Any]
 
@@ -56,13 +54,28 @@ class StrategyManager:
         self.exchange = exchange
         self._cache: dict[int, _Cached] = {}
 
+    def _configs(self, symbol: str) -> list[StrategyConfig]:
+        """The active configs, loading in full only those whose cached copy is outdated."""
+        versions = tick_store.active_strategy_versions(symbol=symbol)
+        stale = [
+            pk
+            for pk, updated_at, version in versions
+            if (cached := self._cache.get(pk)) is None
+            or cached.config.updated_at != updated_at
+            or cached.config.state_version != version
+        ]
+        loaded = tick_store.strategies_load(ids=stale)
+        for pk in stale:
+            self._cache.pop(pk, None)
+        return [
+            loaded[pk] if pk in loaded else self._cache[pk].config
+            for pk, _, _ in versions
+            if pk in loaded or pk in self._cache
+        ]
+
     def _instance(self, config: StrategyConfig) -> tuple[Strategy, dict[str, Any]]:
         cached = self._cache.get(config.pk)
-        if (
-            cached
-            and cached.updated_at == config.updated_at
-            and cached.state_version == config.state_version
-        ):
+        if cached is not None and cached.config is config:
             return cached.strategy, cached.dumped
         strategy = build_strategy(
             kind=config.kind,
@@ -71,16 +84,14 @@ class StrategyManager:
             state=config.state,
             rules=self.exchange.symbol_rules(config.symbol),
         )
-        self._cache[config.pk] = _Cached(
-            config.updated_at, config.state_version, strategy, config.state
-        )
+        self._cache[config.pk] = _Cached(config, strategy, config.state)
         return strategy, config.state
 
     def remember(self, config: StrategyConfig, state_version: int, dumped: dict[str, Any]) -> None:
         """After the tick saved a strategy's state: the instance is current at that version."""
         cached = self._cache.get(config.pk)
         if cached is not None:
-            cached.state_version = state_version
+            config.state, config.state_version = dumped, state_version
             cached.dumped = dumped
 
     def forget(self, config_id: int) -> None:
@@ -89,7 +100,7 @@ class StrategyManager:
     def run(
         self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
     ) -> list[StrategyRun]:
-        configs = tick_store.active_strategies(symbol=symbol)
+        configs = self._configs(symbol)
         if not configs:
             return []
         news = _order_news([c.pk for c in configs])

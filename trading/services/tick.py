@@ -17,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -81,12 +82,13 @@ def tick_run(
     marked = positions_mark(exchange_name=exchange.name, symbol=symbol, mark_price=snapshot.mid)
     runs = manager.run(symbol=symbol, snapshot=snapshot, signal=signal)
 
+    # Orders and the states that produced them commit together. A tick without orders
+    # writes independent rows (states, news flags, heartbeat) and needs no transaction.
+    trading = any(run.intents or run.error or run.finished for run in runs)
     try:
-        with transaction.atomic():
+        with transaction.atomic() if trading else nullcontext():
             risk_state = (
-                risk_state_get(exchange_name=exchange.name, symbol=symbol)
-                if any(run.intents for run in runs)
-                else None
+                risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
             )
             for run in runs:
                 result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))

@@ -105,31 +105,49 @@ _CONFIG_FIELDS = (
     "state_updated_at",
     "state_version",
 )
-_CONFIG_SQL = (
-    f"SELECT {', '.join(_CONFIG_FIELDS)} FROM trading_strategyconfig "
-    "WHERE symbol = %s AND is_active AND status = %s ORDER BY symbol, name"
-)
 
 
-def active_strategies(*, symbol: str) -> list[StrategyConfig]:
-    """The symbol's active, healthy strategy configs (model instances, as from the ORM)."""
+def _aware(value: Any) -> Any:
+    # SQLite stores naive UTC.
+    return (
+        value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+    )
+
+
+def active_strategy_versions(*, symbol: str) -> list[tuple[int, datetime, int]]:
+    """(id, updated_at, state_version) of the symbol's active, healthy strategies: enough
+    to tell whether an instance kept in memory is still current."""
     with connection.cursor() as cursor:
-        cursor.execute(_CONFIG_SQL, [symbol, StrategyStatus.OK])
+        cursor.execute(
+            "SELECT id, updated_at, state_version FROM trading_strategyconfig "
+            "WHERE symbol = %s AND is_active AND status = %s ORDER BY name",
+            [symbol, StrategyStatus.OK],
+        )
+        return [(pk, _aware(updated), version) for pk, updated, version in cursor.fetchall()]
+
+
+def strategies_load(*, ids: list[int]) -> dict[int, StrategyConfig]:
+    """Full configs (params and state decoded), as model instances."""
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_CONFIG_FIELDS)} FROM trading_strategyconfig WHERE id IN ({_placeholders(ids)})",
+            ids,
+        )
         rows = cursor.fetchall()
     fields = [StrategyConfig._meta.get_field(name) for name in _CONFIG_FIELDS]
-    configs = []
+    configs = {}
     for row in rows:
         values = {}
         for field, value in zip(fields, row, strict=True):
             if hasattr(field, "from_db_value"):  # JSON
                 value = field.from_db_value(value, None, connection)
-            elif isinstance(value, datetime) and value.tzinfo is None:  # SQLite stores naive UTC
-                value = value.replace(tzinfo=UTC)
-            values[field.attname] = value
+            values[field.attname] = _aware(value)
         values["is_active"] = bool(values["is_active"])
         config = StrategyConfig(**values)
         config._state.adding, config._state.db = False, connection.alias
-        configs.append(config)
+        configs[config.pk] = config
     return configs
 
 
