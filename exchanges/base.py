@@ -265,6 +265,11 @@ class Exchange(abc.ABC):
 
     #: Registry name: "paper", "dry-run", "binance".
     name: str
+    #: How long after a request was sent the exchange may still execute it. A "no such
+    #: order" answer to a lookup is final only once this has passed since the send
+    #: (Binance drops requests older than recvWindow); 0 for exchanges that answer
+    #: synchronously.
+    request_expiry_seconds: float = 0.0
 
     # --- markets --------------------------------------------------------------------
     @abc.abstractmethod

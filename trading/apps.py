@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class TradingConfig(AppConfig):
     name = "trading"
     verbose_name = "Trading"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_create_schedules, sender=self)
+
+
+def _create_schedules(sender, **kwargs) -> None:
+    """Each `migrate` makes sure beat has a tick task per configured symbol."""
+    from django.conf import settings
+
+    from trading.services.schedules import schedules_sync
+
+    schedules_sync(symbols=settings.TRADING_SYMBOLS, tick_seconds=settings.TICK_SECONDS)

@@ -64,6 +64,9 @@ class StrategyConfig(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     state_updated_at = models.DateTimeField(null=True, blank=True)
+    #: Bumped on every state save; with updated_at (which state saves leave alone) it
+    #: tells a process whether its in-memory strategy instance is still current.
+    state_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["symbol", "name"]
@@ -213,6 +216,10 @@ class Order(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
+    #: Set whenever status or filled quantity changes; the next tick of the order's
+    #: strategy reads it (OrderUpdate) and clears it in the transaction that saves the
+    #: strategy's state, so a strategy hears of every change exactly once.
+    strategy_update_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -229,6 +236,11 @@ class Order(models.Model):
                 fields=["exchange", "symbol"],
                 name="order_active",
                 condition=Q(status__in=sorted(ACTIVE_STATUSES)),
+            ),
+            models.Index(
+                fields=["strategy"],
+                name="order_strategy_update_pending",
+                condition=Q(strategy_update_pending=True),
             ),
         ]
         constraints = [
@@ -386,8 +398,8 @@ class Fill(models.Model):
         return self.price * self.quantity
 
 
-class Position(models.Model):
-    """The account's position per symbol and position side, as the fills built it."""
+class PositionBook(models.Model):
+    """The running numbers of a position; trading.accounting keeps them."""
 
     exchange = models.CharField(max_length=20)
     symbol = models.CharField(max_length=20)
@@ -405,6 +417,21 @@ class Position(models.Model):
     marked_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.quantity) * (self.mark_price or self.entry_price)
+
+
+class Position(PositionBook):
+    """The account's position per symbol and position side, as the fills built it."""
 
     class Meta:
         ordering = ["symbol", "position_side"]
@@ -429,9 +456,93 @@ class Position(models.Model):
     def __str__(self) -> str:
         return f"{self.symbol} {self.position_side} {self.quantity}"
 
-    @property
-    def is_flat(self) -> bool:
-        return self.quantity == 0
+
+class StrategyPosition(PositionBook):
+    """One strategy's share of a position: the fills of its own orders only, so PnL can
+    be reported per strategy when several trade one symbol."""
+
+    strategy = models.ForeignKey(StrategyConfig, on_delete=models.PROTECT, related_name="positions")
+
+    class Meta:
+        ordering = ["strategy", "symbol", "position_side"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "exchange", "symbol", "position_side"],
+                name="strategy_position_unique",
+            ),
+            _choices_check("position_side", PositionSide, "strategy_position_side_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy_id}: {self.symbol} {self.position_side} {self.quantity}"
+
+
+class RealizedPnlHour(models.Model):
+    """Realised PnL net of fees per exchange and UTC hour, kept with the fills (same
+    transaction), so the daily loss guard sums at most 24 rows instead of every fill."""
+
+    exchange = models.CharField(max_length=20)
+    hour = models.DateTimeField()
+    realized_net = models.DecimalField(**MONEY, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "hour"], name="realized_pnl_hour_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.hour:%Y-%m-%d %H}:00 {self.realized_net}"
+
+
+class TraderHeartbeat(models.Model):
+    """Last tick per symbol: what the health check and the dashboard show."""
+
+    symbol = models.CharField(max_length=20, unique=True)
+    last_tick_at = models.DateTimeField()
+    last_tick_ms = models.DecimalField(max_digits=12, decimal_places=3)
+    last_mid = models.DecimalField(**MONEY, null=True, blank=True)
+    tick_count = models.PositiveBigIntegerField(default=0)
+    #: host:pid of the process that ran the last tick.
+    runner = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} @ {self.last_tick_at:%H:%M:%S}"
+
+
+class MarginMode(models.TextChoices):
+    ISOLATED = "isolated", "Isolated"
+    CROSS = "cross", "Cross"
+
+
+class FuturesSettings(models.Model):
+    """Leverage and margin mode last applied to a symbol, and the account's position mode."""
+
+    exchange = models.CharField(max_length=20)
+    symbol = models.CharField(max_length=20)
+    leverage = models.PositiveSmallIntegerField()
+    margin_mode = models.CharField(max_length=10, choices=MarginMode.choices)
+    hedge_mode = models.BooleanField()
+    applied_at = models.DateTimeField()
+    #: What the exchange answered to each call (changed, or "no need to change").
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "futures settings"
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "symbol"], name="futures_settings_unique"),
+            models.CheckConstraint(
+                condition=Q(leverage__gte=1) & Q(leverage__lte=125), name="futures_leverage_range"
+            ),
+            _choices_check("margin_mode", MarginMode, "futures_margin_mode_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol}: {self.leverage}x {self.margin_mode}"
 
 
 class RiskLimits(models.Model):

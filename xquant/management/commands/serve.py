@@ -12,6 +12,7 @@ import logging
 from django.core.management.base import BaseCommand
 
 logger = logging.getLogger(__name__)
+_background_tasks: set = set()
 
 
 class Command(BaseCommand):
@@ -20,8 +21,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-trader",
+            action="store_true",
+            help="serve only; run the trading loop elsewhere (runtrader, Celery beat)",
+        )
 
-    def handle(self, *args, host: str, port: int, **options) -> None:
+    def handle(self, *args, host: str, port: int, no_trader: bool = False, **options) -> None:
         # Importing daphne.server installs the asyncio Twisted reactor; it must happen
         # before anything else imports twisted.internet.reactor.
         from daphne.endpoints import build_endpoint_description_strings
@@ -35,6 +41,11 @@ class Command(BaseCommand):
         def ready() -> None:
             logger.info("xQuant is serving at %s (exchange: %s)", url, settings.EXCHANGE)
 
+        if not no_trader:
+            from twisted.internet import reactor
+
+            reactor.callWhenRunning(_start_embedded_trader)
+
         server = Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
@@ -42,3 +53,39 @@ class Command(BaseCommand):
             verbosity=0,
         )
         server.run()
+
+
+def _start_embedded_trader() -> None:
+    """Run the trading loop as a task on daphne's event loop.
+
+    Each round runs in a worker thread (sync_to_async); the events it publishes are sent
+    from there through async_to_sync, which hands them to this same loop, where the
+    in-memory channel layer and the websocket consumers live.
+    """
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.conf import settings
+
+    from exchanges.registry import get_exchange
+    from trading.services.trader import Trader
+
+    trader = Trader(
+        exchange=get_exchange(), symbols=settings.TRADING_SYMBOLS, interval=settings.TICK_SECONDS
+    )
+
+    async def loop() -> None:
+        try:
+            await sync_to_async(trader.start, thread_sensitive=False)()
+        except Exception:
+            logger.exception("trader start-up failed; trading loop not running")
+            return
+        while True:
+            started = asyncio.get_running_loop().time()
+            await sync_to_async(trader.run_round, thread_sensitive=False)()
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(0.0, trader.interval - elapsed))
+
+    # The loop keeps only a weak reference to tasks: hold this one for the process's life.
+    _background_tasks.add(asyncio.ensure_future(loop()))
+    logger.info("trading loop started in the web server process")

@@ -1,0 +1,968 @@
+"""The order manager: gets each order onto the exchange once, and records everything.
+
+An order's life:
+1. `order_create` — exchange filters (tick/step/min qty/min notional), then the risk
+   guards, then a row with its client order id, all before any network call. A refused
+   order is kept too, REJECTED with the reason (local filter code or "risk.<guard>").
+2. `order_submit` — the status moves PENDING → SUBMITTING (committed) *before* the
+   request goes out, then the retry policy runs by error type:
+   - time drift → sync the clock, send again (the exchange refused the request);
+   - rate limited → wait (Retry-After, or exponential backoff with jitter), send again;
+   - exchange unreachable before sending → back off, send again;
+   - outcome unknown (timeout, 5xx, dropped connection) → look the order up by client
+     order id, and send again only on a definite "no such order", which is trusted only
+     once the request can no longer execute (Exchange.request_expiry_seconds);
+   - rejected / insufficient funds / auth → no retry; REJECTED with the exchange's code.
+   Every exchange call is an OrderAttempt row. An order left SUBMITTING (crash, lookups
+   that kept failing) is resolved the same way by `order_submit` again or reconciliation.
+3. `order_apply_state` / `orders_sync` — exchange status and fills flow back into the
+   order, the positions and the strategy's pending update.
+
+One intent never produces two exchange orders: the client order id is fixed before the
+first send and reused for every resend; a resend happens only after the exchange
+definitively says it has no order with that id; and (strategy, intent key) is unique in
+the database.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from exchanges.base import Exchange, ExchangeOrder, OrderRequest, OrderState
+from exchanges.errors import (
+    ExchangeAuthError,
+    ExchangeError,
+    ExchangeUnavailableError,
+    InsufficientFundsError,
+    OrderNotFoundError,
+    OrderRejectedError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    TimeDriftError,
+)
+from trading.models import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    AttemptAction,
+    AttemptOutcome,
+    Fill,
+    Order,
+    OrderAttempt,
+    OrderSource,
+    OrderStatus,
+    StrategyConfig,
+    order_can_transition,
+)
+from trading.risk import ProposedOrder, RiskState, risk_check
+from trading.services import tick_store
+from trading.services.fills import fills_record
+from trading.strategies.base import OrderIntent
+from xquant import realtime
+from xquant.errors import ConflictError, RetryableError, ValidationError
+
+logger = logging.getLogger("trading.orders")
+
+FILL_CLOCK_MARGIN = timedelta(seconds=60)
+
+#: Binance's duplicate newClientOrderId among open orders: the order exists.
+DUPLICATE_CLIENT_ORDER_ID = "-4116"
+
+STATUS_FROM_EXCHANGE = {
+    OrderState.NEW: OrderStatus.OPEN,
+    OrderState.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    OrderState.FILLED: OrderStatus.FILLED,
+    OrderState.CANCELED: OrderStatus.CANCELED,
+    OrderState.REJECTED: OrderStatus.REJECTED,
+    OrderState.EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    #: Sends of one order (not counting lookups and clock syncs).
+    max_sends: int = 5
+    #: Lookups by client order id after an unknown outcome before leaving the order
+    #: SUBMITTING for reconciliation.
+    max_lookups: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    #: A longer wait asked by the exchange (an IP ban) gives the order up as not sent.
+    max_retry_after: float = 60.0
+    #: An order not yet on the exchange this long after it was decided (the trader was
+    #: down) is not sent any more: the market has moved on and its strategy re-plans.
+    stale_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with equal jitter, at least what the exchange asked."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        return max(delay, retry_after or 0.0)
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+Sleep = Callable[[float], None]
+
+
+def new_client_order_id() -> str:
+    """32 characters from Binance's allowed set, unique across processes and restarts."""
+    return f"xq{uuid.uuid4().hex[:30]}"
+
+
+# --- creating -------------------------------------------------------------------------
+
+
+def order_create(
+    *,
+    intent: OrderIntent,
+    exchange: Exchange,
+    source: str,
+    risk_state: RiskState,
+    strategy: StrategyConfig | None = None,
+    reference_price: Decimal | None = None,
+) -> Order:
+    """Turn an intent into a persisted order: PENDING and ready to submit, or REJECTED
+    with the filter's or guard's reason. Sends nothing.
+
+    If the strategy already has an order for this intent key, that order is returned.
+    """
+    if intent.quantity <= 0:
+        raise ValidationError(
+            f"quantity {intent.quantity} must be positive",
+            extra={"fields": {"quantity": ["Must be greater than zero."]}},
+        )
+    if intent.order_type == "LIMIT" and (intent.price is None or intent.price <= 0):
+        raise ValidationError(
+            "a LIMIT order needs a positive price",
+            extra={"fields": {"price": ["Required for LIMIT orders."]}},
+        )
+    rules = exchange.symbol_rules(intent.symbol)
+    order = Order(
+        client_order_id=new_client_order_id(),
+        exchange=exchange.name,
+        symbol=intent.symbol,
+        side=intent.side,
+        order_type=intent.order_type,
+        position_side=intent.position_side,
+        reduce_only=intent.reduce_only,
+        time_in_force=intent.time_in_force or ("GTC" if intent.order_type == "LIMIT" else ""),
+        quantity=intent.quantity,
+        price=intent.price,
+        reference_price=reference_price,
+        strategy=strategy,
+        source=source,
+        intent_key=intent.key if strategy is not None else "",
+        reason=intent.reason[:200],
+        strategy_update_pending=strategy is not None,
+    )
+    try:
+        request = rules.normalize(_request(order), reference_price)
+    except OrderRejectedError as exc:
+        return _save_refused(order, exc.record_code, exc.message)
+    order.quantity, order.price = request.quantity, request.price
+
+    valuation = order.price if order.price is not None else reference_price
+    if valuation is None:
+        raise ValidationError(
+            f"no price to value the {order.symbol} market order at (no market data)"
+        )
+    decision = risk_check(
+        ProposedOrder(
+            symbol=order.symbol,
+            side=order.side,
+            position_side=order.position_side,
+            quantity=order.quantity,
+            price=valuation,
+            reduce_only=order.reduce_only,
+        ),
+        risk_state,
+    )
+    if not decision.allowed:
+        logger.warning(
+            "risk guard %s refused %s %s %s: %s",
+            decision.guard,
+            order.side,
+            order.quantity,
+            order.symbol,
+            decision.reason,
+        )
+        order = _save_refused(order, f"risk.{decision.guard}", decision.reason)
+        transaction.on_commit(lambda: _publish_risk_trip(order, decision.guard, decision.reason))
+        return order
+    return _save_new(order)
+
+
+def order_place(
+    *,
+    intent: OrderIntent,
+    exchange: Exchange,
+    source: str,
+    submit: bool = True,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> Order:
+    """A manual order (API, admin): the same filters, risk guards and submission as a
+    strategy's, outside a tick. Market orders are valued at the current mid."""
+    from trading.services.risk import risk_state_get
+
+    reference_price = None
+    if intent.order_type == "MARKET" or intent.price is None:
+        reference_price = exchange.market_snapshot(intent.symbol).mid
+    with transaction.atomic():
+        order = order_create(
+            intent=intent,
+            exchange=exchange,
+            source=source,
+            risk_state=risk_state_get(exchange_name=exchange.name, symbol=intent.symbol),
+            reference_price=reference_price,
+        )
+    if submit and order.status == OrderStatus.PENDING:
+        order = order_submit(order=order, exchange=exchange, policy=policy)
+    return order
+
+
+def _save_new(order: Order) -> Order:
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        existing = Order.objects.filter(
+            strategy=order.strategy, intent_key=order.intent_key
+        ).first()
+        if existing is None or not order.intent_key:
+            raise
+        logger.info(
+            "intent %s of strategy %s already has order %s; not creating another",
+            order.intent_key,
+            order.strategy_id,
+            existing.client_order_id,
+        )
+        return existing
+    transaction.on_commit(lambda: publish_order(order))
+    return order
+
+
+def _save_refused(order: Order, code: str, message: str) -> Order:
+    order.status = OrderStatus.REJECTED
+    order.error_code = code[:64]
+    order.error_message = message
+    order.closed_at = timezone.now()
+    return _save_new(order)
+
+
+def _request(order: Order) -> OrderRequest:
+    return OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        client_order_id=order.client_order_id,
+        price=order.price,
+        position_side=order.position_side,
+        reduce_only=order.reduce_only,
+        time_in_force=order.time_in_force or None,
+    )
+
+
+# --- attempts -------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Another process is working this order; this one steps back."""
+
+
+def _claim_attempt(order: Order) -> int:
+    """Reserve the next attempt number. Two processes can never both send the same order:
+    the number is claimed with a compare-and-set on attempt_count."""
+    claimed = Order.objects.filter(pk=order.pk, attempt_count=order.attempt_count).update(
+        attempt_count=F("attempt_count") + 1
+    )
+    if not claimed:
+        raise _Stop
+    order.attempt_count += 1
+    return order.attempt_count
+
+
+def _log_attempt(
+    order: Order,
+    number: int,
+    action: str,
+    outcome: str,
+    started_at: datetime,
+    started: float,
+    error: ExchangeError | None = None,
+) -> None:
+    retry_after = getattr(error, "retry_after", None)
+    OrderAttempt.objects.create(
+        order=order,
+        number=number,
+        action=action,
+        outcome=outcome,
+        error_code=(error.record_code if error else "")[:64],
+        error_message=error.message if error else "",
+        retry_after=Decimal(str(round(retry_after, 3))) if retry_after is not None else None,
+        started_at=started_at,
+        duration_ms=Decimal(str(round((time.monotonic() - started) * 1000, 3))),
+    )
+    if error is not None:
+        logger.info(
+            "order %s %s attempt %d: %s (%s)",
+            order.client_order_id,
+            action,
+            number,
+            outcome,
+            error.message,
+        )
+
+
+class _Lookup(enum.Enum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNDECIDED = "undecided"
+
+
+# --- submitting -----------------------------------------------------------------------
+
+
+def order_submit(
+    *,
+    order: Order,
+    exchange: Exchange,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    sleep: Sleep = time.sleep,
+) -> Order:
+    """Get a PENDING order onto the exchange exactly once (see the module docstring).
+
+    Safe to call again for the same order at any time: a SUBMITTING order is looked up
+    before anything is sent; an order already placed or finished is returned as is.
+    """
+    if order.status != OrderStatus.PENDING:
+        order.refresh_from_db()
+    try:
+        if order.status == OrderStatus.PENDING:
+            if _is_stale(order, policy):
+                return _cancel_unsent(
+                    order, f"not sent within {policy.stale_after:.0f} s of being decided (stale)"
+                )
+            # One statement moves it to SUBMITTING and claims the first attempt; if the
+            # in-memory order was stale (another process moved it), nothing matches.
+            now = timezone.now()
+            moved = Order.objects.filter(
+                pk=order.pk, status=OrderStatus.PENDING, attempt_count=order.attempt_count
+            ).update(
+                status=OrderStatus.SUBMITTING,
+                submitted_at=now,
+                updated_at=now,
+                attempt_count=F("attempt_count") + 1,
+            )
+            if not moved:
+                order.refresh_from_db()
+                return order
+            order.status, order.submitted_at, order.updated_at = OrderStatus.SUBMITTING, now, now
+            order.attempt_count += 1
+            return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
+        elif order.status == OrderStatus.SUBMITTING:
+            # A previous process may have sent it: find out first.
+            last_send = (
+                order.attempts.filter(action=AttemptAction.SUBMIT).order_by("-number").first()
+            )
+            sent_at = (
+                last_send.started_at if last_send else (order.submitted_at or order.created_at)
+            )
+            if _lookup(order, exchange, policy, sleep, sent_at) is not _Lookup.NOT_FOUND:
+                return order
+            if _is_stale(order, policy) or policy.max_sends == 0:
+                return _reject(
+                    order,
+                    "not_sent",
+                    "the exchange has no order with this client order id: it never got there; "
+                    "not sent again because it is stale",
+                )
+        else:
+            return order
+        return _send(order, exchange, policy, sleep)
+    except _Stop:
+        logger.info("order %s is being worked by another process", order.client_order_id)
+        order.refresh_from_db()
+        return order
+
+
+def _is_stale(order: Order, policy: RetryPolicy) -> bool:
+    return (timezone.now() - order.created_at).total_seconds() > policy.stale_after
+
+
+def _cancel_unsent(order: Order, message: str) -> Order:
+    moved = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+        status=OrderStatus.CANCELED,
+        error_code="not_sent",
+        error_message=message,
+        closed_at=timezone.now(),
+        updated_at=timezone.now(),
+        strategy_update_pending=order.strategy_id is not None,
+    )
+    order.refresh_from_db()
+    if moved:
+        logger.warning("order %s cancelled unsent: %s", order.client_order_id, message)
+        publish_order(order)
+    return order
+
+
+def _send(
+    order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep, claimed: int | None = None
+) -> Order:
+    request = _request(order)
+    sends = 0
+    last_error: ExchangeError | None = None
+    while sends < policy.max_sends:
+        sends += 1
+        number = claimed if claimed is not None else _claim_attempt(order)
+        claimed = None
+        started_at, started = timezone.now(), time.monotonic()
+        try:
+            state = exchange.create_order(request)
+        except TimeDriftError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.TIME_DRIFT,
+                started_at,
+                started,
+                exc,
+            )
+            _sync_time(order, exchange)
+            last_error = exc
+        except RateLimitedError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.RATE_LIMITED,
+                started_at,
+                started,
+                exc,
+            )
+            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+                return _reject(
+                    order,
+                    exc.record_code,
+                    f"not sent: the exchange asks to wait {exc.retry_after:.0f} s ({exc.message})",
+                )
+            last_error = exc
+            sleep(policy.delay(sends, exc.retry_after))
+        except ExchangeUnavailableError as exc:
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.ERROR, started_at, started, exc
+            )
+            last_error = exc
+            sleep(policy.delay(sends))
+        except OutcomeUnknownError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.UNKNOWN,
+                started_at,
+                started,
+                exc,
+            )
+            if _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND:
+                return order
+            last_error = exc
+        except InsufficientFundsError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.INSUFFICIENT_FUNDS,
+                started_at,
+                started,
+                exc,
+            )
+            return _reject(order, exc.record_code, exc.message)
+        except OrderRejectedError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.REJECTED,
+                started_at,
+                started,
+                exc,
+            )
+            # A duplicate client order id means the exchange already holds our order.
+            if (
+                exc.exchange_code == DUPLICATE_CLIENT_ORDER_ID
+                and _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND
+            ):
+                return order
+            return _reject(order, exc.record_code, exc.message)
+        except ExchangeAuthError as exc:
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.AUTH, started_at, started, exc
+            )
+            logger.error("exchange refused our credentials: %s", exc.message)
+            return _reject(order, exc.record_code, exc.message)
+        except ExchangeError as exc:
+            # Unclassified: it may or may not have been placed, so treat it as unknown.
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.SUBMIT,
+                AttemptOutcome.UNKNOWN,
+                started_at,
+                started,
+                exc,
+            )
+            if _lookup(order, exchange, policy, sleep, started_at) is not _Lookup.NOT_FOUND:
+                return order
+            last_error = exc
+        else:
+            _log_attempt(
+                order, number, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED, started_at, started
+            )
+            return order_apply_state(order=order, state=state, exchange=exchange)
+    detail = last_error.message if last_error else "no answer"
+    return _reject(
+        order,
+        last_error.record_code if last_error else "retries_exhausted",
+        f"not sent after {sends} attempts; last error: {detail}",
+    )
+
+
+def _sync_time(order: Order, exchange: Exchange) -> None:
+    number = _claim_attempt(order)
+    started_at, started = timezone.now(), time.monotonic()
+    try:
+        offset = exchange.sync_time()
+    except ExchangeError as exc:
+        _log_attempt(
+            order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ERROR, started_at, started, exc
+        )
+    else:
+        _log_attempt(
+            order, number, AttemptAction.SYNC_TIME, AttemptOutcome.ACCEPTED, started_at, started
+        )
+        logger.info("exchange clock offset is now %d ms", offset)
+
+
+def _lookup(
+    order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep, sent_at: datetime
+) -> _Lookup:
+    """Ask the exchange for the order by its client order id, after a send whose outcome
+    is unknown. FOUND applies what the exchange says; NOT_FOUND is final (the request can
+    no longer execute); UNDECIDED leaves the order SUBMITTING for a later pass."""
+    wait = exchange.request_expiry_seconds - (timezone.now() - sent_at).total_seconds()
+    if wait > 0:
+        sleep(wait)
+    for lookup in range(1, policy.max_lookups + 1):
+        number = _claim_attempt(order)
+        started_at, started = timezone.now(), time.monotonic()
+        try:
+            state = exchange.fetch_order(order.symbol, order.client_order_id)
+        except OrderNotFoundError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.LOOKUP,
+                AttemptOutcome.NOT_FOUND,
+                started_at,
+                started,
+                exc,
+            )
+            return _Lookup.NOT_FOUND
+        except TimeDriftError as exc:
+            _log_attempt(
+                order,
+                number,
+                AttemptAction.LOOKUP,
+                AttemptOutcome.TIME_DRIFT,
+                started_at,
+                started,
+                exc,
+            )
+            _sync_time(order, exchange)
+        except ExchangeError as exc:
+            outcome = (
+                AttemptOutcome.RATE_LIMITED
+                if isinstance(exc, RateLimitedError)
+                else AttemptOutcome.ERROR
+            )
+            _log_attempt(order, number, AttemptAction.LOOKUP, outcome, started_at, started, exc)
+            sleep(policy.delay(lookup, getattr(exc, "retry_after", None)))
+        else:
+            _log_attempt(
+                order, number, AttemptAction.LOOKUP, AttemptOutcome.FOUND, started_at, started
+            )
+            order_apply_state(order=order, state=state, exchange=exchange)
+            return _Lookup.FOUND
+    logger.warning(
+        "order %s: outcome still unknown after %d lookups; reconciliation will resolve it",
+        order.client_order_id,
+        policy.max_lookups,
+    )
+    return _Lookup.UNDECIDED
+
+
+def _reject(order: Order, code: str, message: str) -> Order:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status in TERMINAL_STATUSES:
+            return locked
+        locked.status = OrderStatus.REJECTED
+        locked.error_code = code[:64]
+        locked.error_message = message
+        locked.closed_at = timezone.now()
+        locked.strategy_update_pending = locked.strategy_id is not None
+        locked.save()
+        transaction.on_commit(lambda: publish_order(locked))
+    logger.warning("order %s rejected [%s]: %s", locked.client_order_id, code, message)
+    order.refresh_from_db()
+    return order
+
+
+# --- applying exchange state ----------------------------------------------------------
+
+
+def order_apply_state(*, order: Order, state: ExchangeOrder, exchange: Exchange) -> Order:
+    """Bring the order in line with what the exchange reports, and record new fills."""
+    new_status = STATUS_FROM_EXCHANGE[state.status]
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        previous = (locked.status, locked.filled_quantity)
+        if locked.status != new_status and not order_can_transition(locked.status, new_status):
+            # A stale answer (e.g. "open" after we recorded the fill): keep what we know.
+            logger.debug(
+                "order %s: ignoring %s after %s", locked.client_order_id, new_status, locked.status
+            )
+            new_status = locked.status
+        locked.exchange_order_id = locked.exchange_order_id or state.exchange_order_id or None
+        locked.status = new_status
+        locked.filled_quantity = max(
+            locked.filled_quantity, min(state.filled_quantity, locked.quantity)
+        )
+        if new_status == OrderStatus.FILLED:
+            locked.filled_quantity = locked.quantity
+        if state.average_price:
+            locked.average_price = state.average_price
+        if new_status in TERMINAL_STATUSES and locked.closed_at is None:
+            locked.closed_at = timezone.now()
+        if new_status == OrderStatus.REJECTED and not locked.error_code:
+            locked.error_code, locked.error_message = (
+                "exchange.rejected",
+                "the exchange rejected the order",
+            )
+        changed = previous != (locked.status, locked.filled_quantity)
+        if changed and locked.strategy_id is not None:
+            locked.strategy_update_pending = True
+        locked.save(
+            update_fields=[
+                "exchange_order_id",
+                "status",
+                "filled_quantity",
+                "average_price",
+                "closed_at",
+                "error_code",
+                "error_message",
+                "strategy_update_pending",
+                "updated_at",
+            ]
+        )
+        if changed:
+            transaction.on_commit(lambda: publish_order(locked))
+    if locked.filled_quantity > previous[1]:
+        order_fetch_fills(order=locked, exchange=exchange)
+    _copy_into(order, locked)
+    return order
+
+
+def _copy_into(order: Order, source: Order) -> None:
+    if order is not source:
+        for field in order._meta.concrete_fields:
+            setattr(order, field.attname, getattr(source, field.attname))
+
+
+def order_fetch_fills(
+    *, order: Order, exchange: Exchange, mark_price: Decimal | None = None
+) -> list[Fill]:
+    """Record the fills the exchange has for this order that we do not have yet."""
+    if not order.exchange_order_id:
+        return []
+    try:
+        fills = exchange.fetch_fills(order.symbol, exchange_order_id=order.exchange_order_id)
+    except ExchangeError as exc:
+        logger.warning(
+            "could not fetch fills of %s yet (reconciliation will): %s",
+            order.client_order_id,
+            exc.message,
+        )
+        return []
+    recorded = fills_record(order=order, fills=fills, mark_price=mark_price)
+    _totals_from_fills(order, fills)
+    return recorded
+
+
+def _totals_from_fills(order: Order, fills: list) -> None:
+    """Filled quantity and average price from every fill of the order, when they say
+    more than the order record (fills can arrive before the status)."""
+    quantity = sum((f.quantity for f in fills), Decimal("0"))
+    if quantity <= 0:
+        return
+    average = (sum((f.quantity * f.price for f in fills), Decimal("0")) / quantity).quantize(
+        Decimal("0.000000000001")
+    )
+    if quantity <= order.filled_quantity and order.average_price == average:
+        return
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if quantity > locked.filled_quantity:
+            locked.filled_quantity = min(quantity, locked.quantity)
+            if locked.status in (OrderStatus.OPEN, OrderStatus.SUBMITTING):
+                locked.status = OrderStatus.PARTIALLY_FILLED
+            if locked.filled_quantity == locked.quantity and locked.status in ACTIVE_STATUSES:
+                locked.status = OrderStatus.FILLED
+                locked.closed_at = locked.closed_at or timezone.now()
+            locked.strategy_update_pending = locked.strategy_id is not None
+            transaction.on_commit(lambda: publish_order(locked))
+        locked.average_price = average
+        locked.save(
+            update_fields=[
+                "filled_quantity",
+                "status",
+                "closed_at",
+                "strategy_update_pending",
+                "average_price",
+                "updated_at",
+            ]
+        )
+    _copy_into(order, locked)
+
+
+def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None = None) -> int:
+    """Follow this symbol's working orders on the exchange: new fills, and orders that
+    left the book (filled, canceled, expired). Returns how many orders changed.
+
+    Every tick calls it, so the common cases are cheap: no working order, one query;
+    working orders all still on the book and unfilled since, one exchange call more.
+    """
+    working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
+    if not working:
+        return 0
+    try:
+        on_book = {o.client_order_id: o for o in exchange.fetch_open_orders(symbol)}
+    except ExchangeError as exc:
+        logger.warning("could not follow %s orders: %s", symbol, exc.message)
+        return 0
+    if all(cid in on_book and on_book[cid].filled_quantity <= filled for _, cid, filled in working):
+        return 0
+    active = list(Order.objects.filter(pk__in=[pk for pk, _, _ in working]))
+    # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
+    since = min(o.submitted_at or o.created_at for o in active) - FILL_CLOCK_MARGIN
+    by_exchange_id = {o.exchange_order_id: o for o in active if o.exchange_order_id}
+    try:
+        fills = exchange.fetch_fills(symbol, since=since)
+    except ExchangeError as exc:
+        logger.warning("could not fetch %s fills: %s", symbol, exc.message)
+        return 0
+    fills_by_order: dict[str, list] = {}
+    for fill in fills:
+        if fill.exchange_order_id in by_exchange_id:
+            fills_by_order.setdefault(fill.exchange_order_id, []).append(fill)
+    changed: set[int] = set()
+    for exchange_order_id, order_fills in fills_by_order.items():
+        order = by_exchange_id[exchange_order_id]
+        if fills_record(order=order, fills=order_fills, mark_price=mark_price):
+            _totals_from_fills(order, order_fills)
+            changed.add(order.pk)
+    for order in active:
+        if order.status in OPEN_STATUSES and order.client_order_id not in on_book:
+            before = (order.status, order.filled_quantity)
+            order = order_refresh(order=order, exchange=exchange)
+            if (order.status, order.filled_quantity) != before:
+                changed.add(order.pk)
+    return len(changed)
+
+
+def order_refresh(*, order: Order, exchange: Exchange) -> Order:
+    """Ask the exchange where the order stands and apply it."""
+    try:
+        state = exchange.fetch_order(order.symbol, order.client_order_id)
+    except OrderNotFoundError:
+        return _resolve_unknown_to_exchange(order)
+    except ExchangeError as exc:
+        logger.warning("could not refresh order %s: %s", order.client_order_id, exc.message)
+        return order
+    return order_apply_state(order=order, state=state, exchange=exchange)
+
+
+def _resolve_unknown_to_exchange(order: Order) -> Order:
+    """The exchange has no such order although we recorded it open: it is over. Which
+    way it ended cannot be known without the exchange, so it is marked expired with a
+    message saying so; never silently dropped."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status in TERMINAL_STATUSES:
+            return locked
+        locked.status = OrderStatus.EXPIRED
+        locked.error_code = "reconcile.not_on_exchange"
+        locked.error_message = (
+            "the exchange no longer knows this order (it was open in our record); "
+            "marked expired with the fills we have"
+        )
+        locked.closed_at = timezone.now()
+        locked.strategy_update_pending = locked.strategy_id is not None
+        locked.save()
+        transaction.on_commit(lambda: publish_order(locked))
+    logger.warning("order %s is unknown to the exchange; marked expired", locked.client_order_id)
+    order.refresh_from_db()
+    return order
+
+
+# --- cancelling -----------------------------------------------------------------------
+
+
+def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order:
+    """Cancel a working order. An order never sent is cancelled locally."""
+    order.refresh_from_db()
+    if order.status == OrderStatus.PENDING:
+        order = _cancel_unsent(order, reason or "cancelled before it was sent")
+        if order.status == OrderStatus.CANCELED:
+            return order
+    if order.status in TERMINAL_STATUSES:
+        raise ConflictError(
+            f"order {order.client_order_id} is already {order.status}; there is nothing to cancel"
+        )
+    if order.status == OrderStatus.SUBMITTING:
+        raise ConflictError(
+            f"order {order.client_order_id} is being submitted; cancel it once the exchange has answered"
+        )
+    try:
+        number = _claim_attempt(order)
+    except _Stop:
+        raise RetryableError(f"order {order.client_order_id} is busy; try again") from None
+    started_at, started = timezone.now(), time.monotonic()
+    try:
+        state = exchange.cancel_order(order.symbol, order.client_order_id)
+    except OrderNotFoundError as exc:
+        # Not open any more: it filled or expired in the meantime.
+        _log_attempt(
+            order, number, AttemptAction.CANCEL, AttemptOutcome.NOT_FOUND, started_at, started, exc
+        )
+        return order_refresh(order=order, exchange=exchange)
+    except ExchangeError as exc:
+        _log_attempt(
+            order, number, AttemptAction.CANCEL, AttemptOutcome.ERROR, started_at, started, exc
+        )
+        raise
+    _log_attempt(order, number, AttemptAction.CANCEL, AttemptOutcome.ACCEPTED, started_at, started)
+    if reason:
+        Order.objects.filter(pk=order.pk).update(error_message=reason)
+    return order_apply_state(order=order, state=state, exchange=exchange)
+
+
+def orders_cancel_all(
+    *, exchange: Exchange, reason: str, symbols: list[str] | None = None
+) -> dict[str, Any]:
+    """Cancel every working order we know of, and any open order the exchange has on
+    our symbols that we do not know of."""
+    canceled, failed = 0, []
+    working = Order.objects.filter(exchange=exchange.name, status__in=ACTIVE_STATUSES)
+    if symbols:
+        working = working.filter(symbol__in=symbols)
+    known_symbols = set(symbols or [])
+    for order in working:
+        known_symbols.add(order.symbol)
+        try:
+            if order.status == OrderStatus.SUBMITTING:
+                # Resolve by lookup only: nothing is sent while cancelling everything.
+                order = order_submit(
+                    order=order, exchange=exchange, policy=RetryPolicy(max_sends=0)
+                )
+                if order.status not in OPEN_STATUSES:
+                    continue
+            result = order_cancel(order=order, exchange=exchange, reason=reason)
+            canceled += result.status == OrderStatus.CANCELED
+        except (ExchangeError, ConflictError, RetryableError) as exc:
+            failed.append({"client_order_id": order.client_order_id, "error": str(exc)})
+    if not symbols:
+        from django.conf import settings
+
+        known_symbols.update(settings.TRADING_SYMBOLS)
+    for symbol in sorted(known_symbols):
+        try:
+            for state in exchange.fetch_open_orders(symbol):
+                if not Order.objects.filter(client_order_id=state.client_order_id).exists():
+                    exchange.cancel_order(symbol, state.client_order_id)
+                    canceled += 1
+        except ExchangeError as exc:
+            failed.append({"symbol": symbol, "error": exc.message})
+    if failed:
+        logger.error("could not cancel everything (%s): %s", reason, failed)
+    return {"canceled": canceled, "failed": failed}
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+def order_payload(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.pk,
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": order.exchange_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "order_type": order.order_type,
+        "position_side": order.position_side,
+        "quantity": order.quantity,
+        "price": order.price,
+        "status": order.status,
+        "filled_quantity": order.filled_quantity,
+        "average_price": order.average_price,
+        "strategy_id": order.strategy_id,
+        "source": order.source,
+        "reason": order.reason,
+        "error_code": order.error_code,
+        "error_message": order.error_message,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def publish_order(order: Order) -> None:
+    realtime.publish(realtime.DASHBOARD_GROUP, "order.updated", order_payload(order))
+
+
+def _publish_risk_trip(order: Order, guard: str, reason: str) -> None:
+    realtime.publish(
+        realtime.DASHBOARD_GROUP,
+        "risk.tripped",
+        {"guard": guard, "reason": reason, "order": order_payload(order)},
+    )
+
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "OrderSource",
+    "RetryPolicy",
+    "order_apply_state",
+    "order_cancel",
+    "order_create",
+    "order_fetch_fills",
+    "order_place",
+    "order_refresh",
+    "order_submit",
+    "orders_cancel_all",
+    "orders_sync",
+]

@@ -1,0 +1,242 @@
+"""Reconciliation, both ways, at start-up and periodically while trading.
+
+- Ours but not settled: PENDING orders are submitted (or cancelled as stale);
+  SUBMITTING ones are looked up by client order id and resolved; open ones are followed
+  for fills and status; an order the exchange does not know is resolved, with a message.
+- Theirs but not ours: open orders, fills and positions that exist only on the exchange
+  are adopted (source "reconciliation"), so the record matches the account.
+
+Nothing is dropped silently: every change is logged and counted in the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchanges.base import Exchange, ExchangeOrder
+from exchanges.errors import ExchangeError
+from trading.models import Fill, Order, OrderSource, OrderStatus, Position
+from trading.services.fills import fills_record, publish_position
+from trading.services.orders import (
+    DEFAULT_RETRY_POLICY,
+    STATUS_FROM_EXCHANGE,
+    RetryPolicy,
+    order_fetch_fills,
+    order_submit,
+    orders_sync,
+    publish_order,
+)
+
+logger = logging.getLogger("trading.reconciliation")
+
+#: How far back fills are compared when we have none recorded for a symbol.
+FILL_LOOKBACK = timedelta(days=1)
+
+
+@dataclass
+class ReconcileReport:
+    resolved_orders: list[str] = field(default_factory=list)
+    adopted_orders: list[str] = field(default_factory=list)
+    adopted_fills: list[str] = field(default_factory=list)
+    corrected_positions: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.resolved_orders
+            or self.adopted_orders
+            or self.adopted_fills
+            or self.corrected_positions
+        )
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.resolved_orders)} orders resolved, {len(self.adopted_orders)} orders adopted, "
+            f"{len(self.adopted_fills)} fills adopted, {len(self.corrected_positions)} positions corrected"
+            + (f", {len(self.errors)} errors" if self.errors else "")
+        )
+
+
+def reconcile(
+    *,
+    exchange: Exchange,
+    symbols: list[str],
+    settle_after: timedelta = timedelta(seconds=0),
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> ReconcileReport:
+    """Bring the record and the exchange account into agreement for these symbols.
+
+    `settle_after` leaves alone PENDING/SUBMITTING orders younger than that (a running
+    trader is still working them); at start-up it is zero.
+    """
+    report = ReconcileReport()
+    for symbol in symbols:
+        try:
+            _settle_unsent(exchange, symbol, settle_after, policy, report)
+            orders_sync(exchange=exchange, symbol=symbol)
+            _adopt_open_orders(exchange, symbol, report)
+            _adopt_fills(exchange, symbol, report)
+            _correct_positions(exchange, symbol, report)
+        except ExchangeError as exc:
+            report.errors.append(f"{symbol}: {exc.message}")
+            logger.warning("reconciliation of %s incomplete: %s", symbol, exc.message)
+    if report.changed or report.errors:
+        logger.warning("reconciliation: %s", report.summary())
+    else:
+        logger.info("reconciliation: record and exchange agree for %s", ", ".join(symbols))
+    return report
+
+
+def _settle_unsent(exchange, symbol, settle_after, policy, report) -> None:
+    cutoff = timezone.now() - settle_after
+    for order in Order.objects.filter(
+        exchange=exchange.name,
+        symbol=symbol,
+        status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTING],
+        updated_at__lte=cutoff,
+    ):
+        before = order.status
+        order = order_submit(order=order, exchange=exchange, policy=policy)
+        if order.status != before:
+            report.resolved_orders.append(f"{order.client_order_id}: {before} → {order.status}")
+
+
+def _adopt_open_orders(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
+    for state in exchange.fetch_open_orders(symbol):
+        if Order.objects.filter(client_order_id=state.client_order_id).exists():
+            continue
+        order = _adopt_order(exchange, state)
+        report.adopted_orders.append(order.client_order_id)
+        order_fetch_fills(order=order, exchange=exchange)
+
+
+def _adopt_order(exchange: Exchange, state: ExchangeOrder) -> Order:
+    status = STATUS_FROM_EXCHANGE[state.status]
+    order = Order.objects.create(
+        client_order_id=state.client_order_id[:36],
+        exchange=exchange.name,
+        exchange_order_id=state.exchange_order_id,
+        symbol=state.symbol,
+        side=state.side,
+        order_type=state.order_type,
+        position_side=state.position_side,
+        reduce_only=state.reduce_only and state.position_side == "BOTH",
+        quantity=state.quantity,
+        price=state.price,
+        status=status,
+        filled_quantity=state.quantity if status == OrderStatus.FILLED else state.filled_quantity,
+        average_price=state.average_price,
+        source=OrderSource.RECONCILIATION,
+        reason="found on the exchange, not placed by xQuant",
+        submitted_at=state.updated_at,
+    )
+    logger.warning(
+        "adopted %s order %s found only on the exchange", state.symbol, order.client_order_id
+    )
+    transaction.on_commit(lambda: publish_order(order))
+    return order
+
+
+def _adopt_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
+    latest = (
+        Fill.objects.filter(exchange=exchange.name, symbol=symbol)
+        .order_by("-executed_at")
+        .values_list("executed_at", flat=True)
+        .first()
+    )
+    since = (latest - timedelta(minutes=5)) if latest else timezone.now() - FILL_LOOKBACK
+    fills = exchange.fetch_fills(symbol, since=since)
+    by_exchange_id: dict[str, list] = {}
+    for fill in fills:
+        by_exchange_id.setdefault(fill.exchange_order_id, []).append(fill)
+    for exchange_order_id, order_fills in by_exchange_id.items():
+        order = Order.objects.filter(
+            exchange=exchange.name, symbol=symbol, exchange_order_id=exchange_order_id
+        ).first()
+        if order is None:
+            order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, order_fills)
+            report.adopted_orders.append(order.client_order_id)
+        for row in fills_record(order=order, fills=order_fills):
+            report.adopted_fills.append(row.trade_id)
+
+
+def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order:
+    """A trade of an order we never saw (placed elsewhere and already finished): the
+    order is recorded from its fills, as filled."""
+    quantity = sum((f.quantity for f in fills), Decimal("0"))
+    cost = sum((f.quantity * f.price for f in fills), Decimal("0"))
+    first = fills[0]
+    known_id = next((f.client_order_id for f in fills if f.client_order_id), None)
+    client_order_id = (
+        known_id
+        if known_id and not Order.objects.filter(client_order_id=known_id).exists()
+        else None
+    )
+    order = Order.objects.create(
+        client_order_id=(client_order_id or f"adopted-{exchange_order_id}")[:36],
+        exchange=exchange.name,
+        exchange_order_id=exchange_order_id,
+        symbol=symbol,
+        side=first.side,
+        order_type="MARKET",
+        position_side=first.position_side,
+        quantity=quantity,
+        status=OrderStatus.FILLED,
+        filled_quantity=quantity,
+        average_price=(cost / quantity).quantize(Decimal("0.000000000001")),
+        source=OrderSource.RECONCILIATION,
+        reason="trades found on the exchange for an order xQuant did not place",
+        submitted_at=first.executed_at,
+        closed_at=fills[-1].executed_at,
+    )
+    logger.warning(
+        "adopted %s order %s from %d fills found only on the exchange",
+        symbol,
+        exchange_order_id,
+        len(fills),
+    )
+    return order
+
+
+def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
+    theirs = {p.position_side: p for p in exchange.fetch_positions([symbol]) if p.symbol == symbol}
+    ours = {
+        p.position_side: p for p in Position.objects.filter(exchange=exchange.name, symbol=symbol)
+    }
+    for side in set(theirs) | set(ours):
+        exchange_position = theirs.get(side)
+        quantity = exchange_position.quantity if exchange_position else Decimal("0")
+        position = ours.get(side)
+        if position is not None and position.quantity == quantity:
+            continue
+        if position is None and quantity == 0:
+            continue
+        position = position or Position(exchange=exchange.name, symbol=symbol, position_side=side)
+        logger.warning(
+            "%s %s position: record says %s, exchange says %s; taking the exchange's",
+            symbol,
+            side,
+            position.quantity,
+            quantity,
+        )
+        report.corrected_positions.append(
+            f"{symbol} {side}: {position.quantity.normalize():f} → {quantity.normalize():f}"
+        )
+        position.quantity = quantity
+        position.entry_price = (
+            exchange_position.entry_price if exchange_position and quantity else Decimal("0")
+        )
+        if exchange_position and exchange_position.mark_price:
+            position.mark_price = exchange_position.mark_price
+            position.unrealized_pnl = exchange_position.unrealized_pnl
+        elif quantity == 0:
+            position.unrealized_pnl = Decimal("0")
+        position.save()
+        publish_position(position)

@@ -1,0 +1,186 @@
+"""Risk state for the guards, limits changes and the kill switch."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import DecimalField, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from exchanges.base import Exchange
+from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
+from trading.risk import RiskState
+from trading.selectors import risk_limits_get
+from xquant import realtime
+from xquant.errors import ValidationError
+
+logger = logging.getLogger("trading.risk")
+
+ZERO = Decimal("0")
+_SUM = {"output_field": DecimalField(max_digits=30, decimal_places=12)}
+
+
+def trading_day_start(now: datetime, reset_hour_utc: int) -> datetime:
+    """Start of the trading day that contains `now` (UTC), which begins at the reset hour."""
+    now = now.astimezone(UTC)
+    start = now.replace(hour=reset_hour_utc, minute=0, second=0, microsecond=0)
+    return start if start <= now else start - timedelta(days=1)
+
+
+def loss_today(*, exchange_name: str, limits: RiskLimits, now: datetime | None = None) -> Decimal:
+    """Today's loss as a positive number: realised PnL net of fees since the day started,
+    plus the unrealised PnL of the open positions (marked at the last mid)."""
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
+    unrealized = Position.objects.filter(exchange=exchange_name).aggregate(
+        total=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM)
+    )["total"]
+    return -(realized + unrealized)
+
+
+def risk_state_get(
+    *, exchange_name: str, symbol: str | None = None, now: datetime | None = None
+) -> RiskState:
+    """What the guards need; with `symbol`, positions and working orders of that symbol
+    only (the per-symbol guards look no further), the loss always account-wide.
+
+    Every order placement reads this, so it is two statements: the limits with today's
+    realised and unrealised PnL, then the symbol's positions and working orders."""
+    limits = risk_limits_get()
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
+    positions: dict[tuple[str, str], Decimal] = {}
+    unrealized = ZERO
+    working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
+    for kind, row_symbol, position_side, side, quantity, unrealized_pnl in _exposure_rows(
+        exchange_name
+    ):
+        if kind == "position":
+            unrealized += Decimal(unrealized_pnl)
+            if symbol is None or row_symbol == symbol:
+                positions[(row_symbol, position_side)] = Decimal(quantity)
+        elif symbol is None or row_symbol == symbol:
+            working[(row_symbol, position_side, side)] += Decimal(quantity)
+    return RiskState(
+        max_order_notional=limits.max_order_notional,
+        max_position_notional=limits.max_position_notional,
+        daily_loss_limit=limits.daily_loss_limit,
+        kill_switch_engaged=limits.kill_switch_engaged,
+        kill_switch_reason=limits.kill_switch_reason,
+        loss_today=-(realized + unrealized),
+        positions=positions,
+        working=dict(working),
+    )
+
+
+_ACTIVE = sorted(ACTIVE_STATUSES)
+_EXPOSURE_SQL = (
+    "SELECT 'position', symbol, position_side, '', quantity, unrealized_pnl FROM trading_position "
+    "WHERE exchange = %s UNION ALL "
+    "SELECT 'order', symbol, position_side, side, quantity - filled_quantity, 0 FROM trading_order "
+    f"WHERE exchange = %s AND status IN ({', '.join(['%s'] * len(_ACTIVE))})"
+)
+
+
+def _exposure_rows(exchange_name: str) -> list[tuple]:
+    """Every position (with its unrealised PnL) and every working order's remainder."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE])
+        return cursor.fetchall()
+
+
+_LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")
+
+
+@transaction.atomic
+def risk_limits_update(**changes: Any) -> RiskLimits:
+    """Change one or more limits. Values must be positive; the reset hour 0-23."""
+    limits = risk_limits_get()
+    limits = RiskLimits.objects.select_for_update().get(pk=limits.pk)
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if name in _LIMIT_FIELDS:
+            if value is None or Decimal(value) <= 0:
+                errors[name] = [f"Must be a positive amount of USDT (got {value})."]
+            else:
+                setattr(limits, name, Decimal(value))
+        elif name == "day_reset_hour_utc":
+            if not isinstance(value, int) or not 0 <= value <= 23:
+                errors[name] = [f"Must be an hour from 0 to 23 (got {value})."]
+            else:
+                limits.day_reset_hour_utc = value
+        else:
+            errors[name] = ["Not a risk limit."]
+    if errors:
+        raise ValidationError(
+            "Invalid risk limits: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+            extra={"fields": errors},
+        )
+    limits.save()
+    logger.info("risk limits changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+    transaction.on_commit(
+        lambda: realtime.publish(
+            realtime.DASHBOARD_GROUP, "risk.limits", risk_limits_payload(limits)
+        )
+    )
+    return limits
+
+
+def risk_limits_payload(limits: RiskLimits) -> dict[str, Any]:
+    return {
+        "max_order_notional": limits.max_order_notional,
+        "max_position_notional": limits.max_position_notional,
+        "daily_loss_limit": limits.daily_loss_limit,
+        "day_reset_hour_utc": limits.day_reset_hour_utc,
+        "kill_switch_engaged": limits.kill_switch_engaged,
+        "kill_switch_reason": limits.kill_switch_reason,
+        "kill_switch_changed_at": limits.kill_switch_changed_at,
+    }
+
+
+def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
+    """Stop all trading now: refuse every new order and cancel every open order.
+
+    The flag is committed first, so no tick can place an order while the cancels run.
+    Returns what was cancelled and what could not be (with why).
+    """
+    from trading.services.orders import orders_cancel_all
+
+    with transaction.atomic():
+        limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        limits.kill_switch_engaged = True
+        limits.kill_switch_reason = reason.strip()[:200] or "engaged"
+        limits.kill_switch_changed_at = timezone.now()
+        limits.save()
+    logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
+    result = orders_cancel_all(
+        exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}"
+    )
+    realtime.publish(
+        realtime.DASHBOARD_GROUP,
+        "risk.kill_switch",
+        {**risk_limits_payload(limits), "canceled": result["canceled"], "failed": result["failed"]},
+    )
+    return {"engaged": True, "reason": limits.kill_switch_reason, **result}
+
+
+def kill_switch_release(*, reason: str = "") -> RiskLimits:
+    with transaction.atomic():
+        limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        limits.kill_switch_engaged = False
+        limits.kill_switch_reason = reason.strip()[:200]
+        limits.kill_switch_changed_at = timezone.now()
+        limits.save()
+    logger.warning("kill switch released%s", f": {reason}" if reason else "")
+    realtime.publish(realtime.DASHBOARD_GROUP, "risk.kill_switch", risk_limits_payload(limits))
+    return limits

@@ -1,0 +1,148 @@
+"""The strategy manager: runs the active strategies of a symbol on a snapshot.
+
+It keeps the strategy instances of this process between ticks and rebuilds one from the
+database whenever its config or state changed elsewhere (another process ticked it, an
+operator edited it), so instances are never trusted beyond what the database says. A
+strategy that raises is isolated: logged, marked errored, skipped until switched on
+again; the others run on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchanges.base import Exchange, MarketSnapshot
+from trading.models import Order, StrategyConfig
+from trading.services import tick_store
+from trading.strategies.base import (
+    ExternalSignal,
+    OrderIntent,
+    OrderUpdate,
+    Strategy,
+    build_strategy,
+)
+
+logger = logging.getLogger("trading.strategies")
+
+
+@dataclass
+class StrategyRun:
+    """One strategy's part of a tick."""
+
+    config: StrategyConfig
+    strategy: Strategy | None
+    intents: list[OrderIntent] = field(default_factory=list)
+    #: Orders whose news was fed to the strategy: (pk, status, filled) as fed.
+    fed: list[tuple[int, str, Any]] = field(default_factory=list)
+    error: str = ""
+    #: New JSON state, or None when it did not change.
+    new_state: dict[str, Any] | None = None
+    finished: bool = False
+
+
+@dataclass
+class _Cached:
+    config: StrategyConfig
+    strategy: Strategy
+    dumped: dict[str, Any]
+
+
+class StrategyManager:
+    def __init__(self, exchange: Exchange):
+        self.exchange = exchange
+        self._cache: dict[int, _Cached] = {}
+
+    def _configs(self, symbol: str) -> list[StrategyConfig]:
+        """The active configs, loading in full only those whose cached copy is outdated."""
+        versions = tick_store.active_strategy_versions(symbol=symbol)
+        stale = [
+            pk
+            for pk, updated_at, version in versions
+            if (cached := self._cache.get(pk)) is None
+            or cached.config.updated_at != updated_at
+            or cached.config.state_version != version
+        ]
+        loaded = tick_store.strategies_load(ids=stale)
+        for pk in stale:
+            self._cache.pop(pk, None)
+        return [
+            loaded[pk] if pk in loaded else self._cache[pk].config
+            for pk, _, _ in versions
+            if pk in loaded or pk in self._cache
+        ]
+
+    def _instance(self, config: StrategyConfig) -> tuple[Strategy, dict[str, Any]]:
+        cached = self._cache.get(config.pk)
+        if cached is not None and cached.config is config:
+            return cached.strategy, cached.dumped
+        strategy = build_strategy(
+            kind=config.kind,
+            symbol=config.symbol,
+            params=config.params,
+            state=config.state,
+            rules=self.exchange.symbol_rules(config.symbol),
+        )
+        self._cache[config.pk] = _Cached(config, strategy, config.state)
+        return strategy, config.state
+
+    def remember(self, config: StrategyConfig, state_version: int, dumped: dict[str, Any]) -> None:
+        """After the tick saved a strategy's state: the instance is current at that version."""
+        cached = self._cache.get(config.pk)
+        if cached is not None:
+            config.state, config.state_version = dumped, state_version
+            cached.dumped = dumped
+
+    def forget(self, config_id: int) -> None:
+        self._cache.pop(config_id, None)
+
+    def run(
+        self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
+    ) -> list[StrategyRun]:
+        configs = self._configs(symbol)
+        if not configs:
+            return []
+        news = _order_news([c.pk for c in configs])
+        runs = []
+        for config in configs:
+            run = StrategyRun(config=config, strategy=None)
+            runs.append(run)
+            try:
+                strategy, before = self._instance(config)
+                run.strategy = strategy
+                for pk, update in news.get(config.pk, ()):
+                    strategy.on_order_update(update)
+                    run.fed.append((pk, update.status, update.filled_quantity))
+                run.intents = list(strategy.on_market_data(snapshot, signal=signal))
+                for intent in run.intents:
+                    if intent.symbol != symbol:
+                        raise ValueError(
+                            f"intent {intent.key} is for {intent.symbol}, not {symbol}"
+                        )
+                after = strategy.dump_state()
+                run.new_state = after if after != before else None
+                run.finished = strategy.finished
+            except Exception as exc:  # a broken strategy must not stop the others
+                logger.exception("strategy %s (%s) failed on %s", config.name, config.kind, symbol)
+                run.error = f"{type(exc).__name__}: {exc}"
+                run.intents = []
+                self.forget(config.pk)
+        return runs
+
+
+def _order_news(config_ids: list[int]) -> dict[int, list[tuple[int, OrderUpdate]]]:
+    news: dict[int, list[tuple[int, OrderUpdate]]] = {}
+    decimal = Order._meta.get_field("filled_quantity").to_python  # SQLite hands back floats
+    for pk, strategy_id, key, side, status, filled, average in tick_store.order_news(
+        strategy_ids=config_ids
+    ):
+        update = OrderUpdate(
+            key=key,
+            side=side,
+            status=status,
+            filled_quantity=decimal(filled),
+            average_price=decimal(average) if average is not None else None,
+        )
+        news.setdefault(strategy_id, []).append((pk, update))
+    return news

@@ -1,0 +1,232 @@
+"""One trading tick of one symbol: market data → strategies → orders → exchange.
+
+    snapshot → follow working orders (fills, status) → mark positions to the mid →
+    strategies (fed their order news) → intents → filters + risk → orders persisted
+    together with the strategies' new state (one transaction) → submitted → events.
+
+Orders and strategy state are committed together before anything is sent: a crash
+after the commit leaves PENDING orders that are submitted (or, if stale, cancelled) on
+restart, and a strategy never re-emits an intent it already turned into an order.
+The caller holds the symbol's lock (trading.locks), so ticks of a symbol never overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchanges.base import Exchange, MarketSnapshot
+from exchanges.errors import ExchangeError
+from trading.models import (
+    Order,
+    OrderSource,
+    OrderStatus,
+    StrategyConfig,
+    StrategyStatus,
+)
+from trading.services import tick_store
+from trading.services.fills import positions_mark, publish_position
+from trading.services.orders import order_create, orders_sync
+from trading.services.risk import risk_state_get
+from trading.services.strategy_manager import StrategyManager, StrategyRun
+from trading.strategies.base import ExternalSignal
+from xquant import realtime
+
+logger = logging.getLogger("trading.tick")
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+#: Called with each order to send once the tick has committed (inline submission, or a
+#: Celery task).
+Submitter = Callable[[Order], object]
+
+
+@dataclass
+class TickResult:
+    symbol: str
+    mid: Decimal | None = None
+    orders: list[Order] = field(default_factory=list)
+    duration_ms: float = 0.0
+    error: str = ""
+
+
+def tick_run(
+    *,
+    symbol: str,
+    exchange: Exchange,
+    manager: StrategyManager,
+    submit: Submitter,
+    signal: ExternalSignal | None = None,
+    on_snapshot: Callable[[MarketSnapshot], object] | None = None,
+) -> TickResult:
+    started = time.perf_counter()
+    result = TickResult(symbol=symbol)
+    try:
+        snapshot = exchange.market_snapshot(symbol)
+    except ExchangeError as exc:
+        result.error = f"no market data: {exc.message}"
+        logger.warning("%s tick skipped: %s", symbol, result.error)
+        _heartbeat(symbol, started, None, error=result.error)
+        return result
+    result.mid = snapshot.mid
+
+    orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid)
+    marked = positions_mark(exchange_name=exchange.name, symbol=symbol, mark_price=snapshot.mid)
+    runs = manager.run(symbol=symbol, snapshot=snapshot, signal=signal)
+
+    # Orders and the states that produced them commit together. A tick without orders
+    # writes independent rows (states, news flags, heartbeat) and needs no transaction.
+    trading = any(run.intents or run.error or run.finished for run in runs)
+    try:
+        with transaction.atomic() if trading else nullcontext():
+            risk_state = (
+                risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
+            )
+            for run in runs:
+                result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))
+            _save_strategies(runs, manager)
+            _heartbeat(symbol, started, snapshot.mid)
+    except Exception:
+        # Nothing of this tick was kept: instances that moved ahead of the database
+        # are rebuilt from it next time.
+        for run in runs:
+            manager.forget(run.config.pk)
+        raise
+
+    for order in result.orders:
+        if order.status == OrderStatus.PENDING:
+            submit(order)
+    _log_and_publish(result, snapshot, marked)
+    if on_snapshot is not None:
+        on_snapshot(snapshot)
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _place_intents(
+    run: StrategyRun, exchange: Exchange, snapshot: MarketSnapshot, risk_state
+) -> list[Order]:
+    orders = []
+    for intent in run.intents:
+        try:
+            order = order_create(
+                intent=intent,
+                exchange=exchange,
+                source=OrderSource.STRATEGY,
+                strategy=run.config,
+                reference_price=snapshot.mid,
+                risk_state=risk_state,
+            )
+        except Exception as exc:
+            logger.exception(
+                "strategy %s: intent %s could not become an order", run.config.name, intent.key
+            )
+            run.error = f"intent {intent.key}: {type(exc).__name__}: {exc}"
+            break
+        orders.append(order)
+    return orders
+
+
+def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
+    """Persist what the strategies changed: new states, the rare errored or finished
+    status, and the order news they consumed."""
+    now = timezone.now()
+    states, fed = [], []
+    for run in runs:
+        config = run.config
+        if run.error:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.ERRORED, last_error=run.error, updated_at=now
+            )
+        elif run.finished:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.FINISHED,
+                is_active=False,
+                updated_at=now,
+                state=run.new_state if run.new_state is not None else config.state,
+                state_version=config.state_version + 1,
+                state_updated_at=now,
+            )
+        elif run.new_state is not None:
+            # Under the symbol's lock nobody else writes this state: the version is ours.
+            states.append((config.pk, run.new_state, config.state_version + 1))
+            manager.remember(config, config.state_version + 1, run.new_state)
+        if run.error or run.finished:
+            manager.forget(config.pk)
+            transaction.on_commit(lambda pk=config.pk: _publish_strategy_status(pk))
+        else:
+            # The news fed to the strategy is consumed, unless the order moved on
+            # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
+            fed.extend(run.fed)
+    tick_store.strategy_states_save(states=states, now=now)
+    tick_store.news_consumed(fed=fed)
+
+
+def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> None:
+    tick_store.heartbeat(
+        symbol=symbol,
+        now=timezone.now(),
+        tick_ms=Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
+        runner=RUNNER,
+        mid=mid,
+        error=error,
+    )
+
+
+def _publish_strategy_status(config_id: int) -> None:
+    config = StrategyConfig.objects.filter(pk=config_id).first()
+    if config is not None:
+        realtime.publish(
+            realtime.DASHBOARD_GROUP,
+            "strategy.status",
+            {
+                "id": config.pk,
+                "name": config.name,
+                "status": config.status,
+                "is_active": config.is_active,
+                "last_error": config.last_error,
+            },
+        )
+
+
+def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> None:
+    for order in result.orders:
+        if order.status == OrderStatus.REJECTED:
+            logger.info(
+                "%s tick: %s %s %s refused [%s] %s",
+                result.symbol,
+                order.side,
+                order.quantity,
+                order.symbol,
+                order.error_code,
+                order.error_message,
+            )
+        else:
+            logger.info(
+                "%s tick: %s %s %s %s (%s) by %s",
+                result.symbol,
+                order.side,
+                order.quantity,
+                order.order_type,
+                order.price or "",
+                order.reason,
+                order.strategy.name if order.strategy else "manual",
+            )
+    price = {
+        "symbol": snapshot.symbol,
+        "bid": snapshot.bid,
+        "ask": snapshot.ask,
+        "mid": snapshot.mid,
+        "timestamp": snapshot.timestamp,
+    }
+    realtime.publish(realtime.DASHBOARD_GROUP, "price", price)
+    for position in marked:
+        publish_position(position)
