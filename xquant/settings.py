@@ -225,7 +225,7 @@ API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/minute")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="6000/minute")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "xquant.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -255,7 +255,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name per choice set (the strategy params spell their choices without labels).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "trading.models.OrderSide",
+        "OrderTypeEnum": "trading.models.OrderType",
+        "PositionSideEnum": "trading.models.PositionSide",
+        "OrderStatusEnum": "trading.models.OrderStatus",
+        "StrategyStatusEnum": "trading.models.StrategyStatus",
+        "ParamsSideEnum": ["BUY", "SELL"],
+        "ParamsPositionSideEnum": ["BOTH", "LONG", "SHORT"],
+        "ParamsOrderTypeEnum": ["MARKET", "LIMIT"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "xquant.api.schema.postprocess_optional_trailing_slash",
+    ],
 }
 
 # --- auth, i18n, static -------------------------------------------------------------
