@@ -53,6 +53,7 @@ class StrictParamsSchema(StrictSerializerSchema):
     target_class = "trading.strategies.params.StrictParams"
 
 
+SUCCESS_DESCRIPTIONS = {"200": "OK.", "201": "Created.", "204": "Done; no content."}
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: `fields` says which field and what is allowed.",
     "401": "No credentials, or wrong ones.",
@@ -83,8 +84,10 @@ class AutoSchema(SpectacularAutoSchema):
                     ErrorSerializer, code, direction=direction
                 )
         for code, response in responses.items():
-            if code in ERROR_DESCRIPTIONS and not response.get("description"):
-                response["description"] = ERROR_DESCRIPTIONS[code]
+            if not response.get("description"):
+                response["description"] = ERROR_DESCRIPTIONS.get(code) or SUCCESS_DESCRIPTIONS.get(
+                    code, ""
+                )
         return dict(sorted(responses.items()))
 
     def _default_error_codes(self) -> list[str]:
