@@ -111,7 +111,7 @@ def test_the_walk_finds_every_kind_of_url_and_each_sample_path_resolves_to_its_v
     for endpoint in ENDPOINTS:
         match = resolve(endpoint.path)
         assert match.func == endpoint.callback, (endpoint.path, match.func, endpoint.callback)
-    assert PUBLIC <= paths, PUBLIC - paths
+    assert paths >= PUBLIC, PUBLIC - paths
 
 
 PROTECTED = [e for e in ENDPOINTS if e.path not in PUBLIC]

@@ -46,7 +46,7 @@ def prediction_service():
     state = {"status": 200, "paths": []}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
+        def do_GET(self):
             state["paths"].append(self.path)
             self.send_response(state["status"])
             self.end_headers()
