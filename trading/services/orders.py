@@ -685,8 +685,10 @@ def order_fetch_fills(
 
 def _totals_from_fills(order: Order) -> None:
     """Filled quantity and average price from the recorded fills, when they say more."""
-    totals = order.fills.aggregate(quantity=Sum("quantity"), cost=Sum(F("quantity") * F("price")))
-    quantity, cost = totals["quantity"] or Decimal("0"), totals["cost"] or Decimal("0")
+    # The alias must not be a field name: Django refuses Sum(F("quantity") * ...) once
+    # "quantity" names an aggregate (FieldError).
+    totals = order.fills.aggregate(filled=Sum("quantity"), cost=Sum(F("quantity") * F("price")))
+    quantity, cost = totals["filled"] or Decimal("0"), totals["cost"] or Decimal("0")
     if quantity <= 0:
         return
     with transaction.atomic():
