@@ -269,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "xquant.api.schema.postprocess_optional_trailing_slash",
+        "xquant.api.schema.postprocess_decimal_inputs",
     ],
 }
 

@@ -186,7 +186,10 @@ GOOD = {
         ({"order_type": "MARKET"}, "price", "MARKET order takes no price"),
         ({"order_type": "STOP"}, "order_type", "not a valid choice"),
         ({"reduce_only": True, "position_side": "LONG"}, "reduce_only", "one-way"),
-        ({"reduce_only": "perhaps"}, "reduce_only", "valid boolean"),
+        ({"reduce_only": "perhaps"}, "reduce_only", "true or false"),
+        ({"reduce_only": 1}, "reduce_only", "true or false"),
+        ({"side": 1}, "side", "not a valid choice"),
+        ({"reason": 7}, "reason", "must be a string"),
         ({"leverage": 10}, "leverage", "Unknown field"),
     ],
 )
@@ -214,3 +217,21 @@ def test_place_with_a_json_array_body_is_400(api):
     response = api.post("/api/orders", [GOOD], format="json")
     assert response.status_code == 400
     assert "dictionary" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=0", "page"),
+        ("page=abc", "page"),
+        ("page=", "page"),
+        ("page=1&page=2", "page"),
+        ("page_size=0", "page_size"),
+        ("page_size=501", "page_size"),
+        ("page_size=ten", "page_size"),
+    ],
+)
+def test_bad_paging_is_400_not_a_silent_default(api, query, field):
+    response = api.get(f"/api/orders?{query}")
+    assert response.status_code == 400
+    assert field in error_fields(response)

@@ -134,7 +134,9 @@ def test_create_with_a_taken_name_is_409(api):
         ({"symbol": "btc/usdt"}, "symbol", "BTCUSDT"),
         ({"params": ["BUY"]}, "params", "JSON object"),
         ({"params": {**TWAP_PARAMS, "slices": 0}}, "params.slices", "greater than or equal to 1"),
-        ({"params": {**TWAP_PARAMS, "slices": "many"}}, "params.slices", "valid integer"),
+        ({"params": {**TWAP_PARAMS, "slices": "many"}}, "params.slices", "whole number"),
+        ({"params": {**TWAP_PARAMS, "slices": "5"}}, "params.slices", "whole number"),
+        ({"params": {**TWAP_PARAMS, "slices": 2.5}}, "params.slices", "whole number"),
         (
             {"params": {**TWAP_PARAMS, "total_quantity": "-1"}},
             "params.total_quantity",
@@ -146,7 +148,9 @@ def test_create_with_a_taken_name_is_409(api):
             "digits",
         ),
         ({"params": {**TWAP_PARAMS, "slicez": 5}}, "params.slicez", "Unknown parameter"),
-        ({"is_active": "maybe"}, "is_active", "valid boolean"),
+        ({"is_active": "maybe"}, "is_active", "true or false"),
+        ({"is_active": 0}, "is_active", "true or false"),
+        ({"name": 42}, "name", "must be a string"),
         ({"owner": "me"}, "owner", "Unknown field"),
     ],
 )

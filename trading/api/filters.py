@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters as filters
 from django import forms
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from trading.models import (
@@ -34,6 +37,47 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, converted to UTC here: PostgreSQL refuses some offsets Python accepts
+    (beyond ±15:59), and a value must never reach the database it cannot take."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date and time out of range.", code="invalid") from None
+
+
+class DateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("help_text", "ISO 8601, e.g. 2024-05-01T12:00:00Z.")
+        super().__init__(*args, **kwargs)
+
+
+class StrictBooleanField(forms.Field):
+    """true or false (also 1/0): anything else is an error, not "no filter"."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError("Must be true or false.", code="invalid") from None
+
+
+@extend_schema_field({"type": "boolean"})
+class BooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class SymbolFilter(filters.CharFilter):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("max_length", 20)
@@ -47,7 +91,7 @@ class SymbolFilter(filters.CharFilter):
 class StrategyFilter(filters.FilterSet):
     symbol = SymbolFilter()
     kind = filters.ChoiceFilter(choices=StrategyKind.choices)
-    is_active = filters.BooleanFilter()
+    is_active = BooleanFilter()
     status = filters.ChoiceFilter(choices=StrategyStatus.choices)
 
     class Meta:
@@ -63,10 +107,10 @@ class OrderFilter(filters.FilterSet):
     side = filters.ChoiceFilter(choices=OrderSide.choices)
     source = filters.ChoiceFilter(choices=OrderSource.choices)
     strategy = IdFilter(field_name="strategy_id", help_text="Strategy id.")
-    created_after = filters.IsoDateTimeFilter(
+    created_after = DateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive."
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
     )
 
@@ -80,10 +124,10 @@ class FillFilter(filters.FilterSet):
     side = filters.ChoiceFilter(choices=OrderSide.choices)
     strategy = IdFilter(field_name="strategy_id", help_text="Strategy id.")
     order = IdFilter(field_name="order_id", help_text="Order id.")
-    executed_after = filters.IsoDateTimeFilter(
+    executed_after = DateTimeFilter(
         field_name="executed_at", lookup_expr="gte", help_text="ISO 8601, inclusive."
     )
-    executed_before = filters.IsoDateTimeFilter(
+    executed_before = DateTimeFilter(
         field_name="executed_at", lookup_expr="lt", help_text="ISO 8601, exclusive."
     )
 
@@ -95,7 +139,7 @@ class FillFilter(filters.FilterSet):
 class PositionFilter(filters.FilterSet):
     symbol = SymbolFilter()
     exchange = filters.CharFilter(max_length=20)
-    open = filters.BooleanFilter(method="filter_open", help_text="true: only non-flat positions.")
+    open = BooleanFilter(method="filter_open", help_text="true: only non-flat positions.")
 
     class Meta:
         model = Position

@@ -38,7 +38,7 @@ from trading.strategies.params import (
     validate_params,
 )
 from trading.strategies.summary import state_summary
-from xquant.api.serializers import StrictInputSerializer
+from xquant.api.serializers import StrictInputSerializer, json_type_errors
 from xquant.errors import ValidationError
 
 MONEY = {"max_digits": 30, "decimal_places": 12}
@@ -116,6 +116,11 @@ class StrategyParamsField(serializers.JSONField):
 def check_params(kind: str, params: dict[str, Any], field: str = "params") -> None:
     """Validate params for a kind here, so that each bad parameter is reported as
     `params.<name>` next to the other fields (the service validates again on save)."""
+    serializer = PARAMS_BY_KIND.get(kind)
+    if serializer is not None:
+        errors = json_type_errors(serializer().fields, params)
+        if errors:
+            raise serializers.ValidationError({field: errors})
     try:
         validate_params(kind, params)
     except ValidationError as exc:
@@ -372,6 +377,9 @@ ORDER_FIELDS = [
 
 class OrderSerializer(ModelOutputSerializer):
     strategy_name = serializers.CharField(read_only=True, allow_null=True)
+    time_in_force = serializers.CharField(
+        read_only=True, help_text="GTC, IOC, FOK or GTX for LIMIT orders; empty for MARKET."
+    )
     error_code = serializers.CharField(
         read_only=True,
         help_text="Why a rejected order was refused: risk.<guard> (risk guard), local.<filter> "

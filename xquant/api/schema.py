@@ -74,6 +74,15 @@ class AutoSchema(SpectacularAutoSchema):
     pages, 415 for request bodies, 429 (throttling) everywhere. Views document the rest
     (409, 502-504) with @extend_schema."""
 
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        # django-filter ignores a filter given empty (?symbol=): say so, so that clients
+        # and fuzzers know an empty value is not an error.
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -128,4 +137,29 @@ def postprocess_optional_trailing_slash(result, generator, request, public):
                 pass
         paths[path] = operations
     result["paths"] = paths
+    return result
+
+
+def postprocess_decimal_inputs(result, generator, request, public):
+    """Request bodies take a decimal as a string ("0.01") or a JSON number (0.01), as
+    DRF's DecimalField does; responses always give strings. Say so in the schema."""
+
+    def widen(node):
+        if isinstance(node, dict):
+            if node.get("type") == "string" and node.get("format") == "decimal":
+                number = {"type": "number"}
+                described = {k: node.pop(k) for k in ("description", "default") if k in node}
+                string = dict(node)
+                node.clear()
+                node.update(oneOf=[string, number], **described)
+                return
+            for value in node.values():
+                widen(value)
+        elif isinstance(node, list):
+            for value in node:
+                widen(value)
+
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            widen(component)
     return result
