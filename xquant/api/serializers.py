@@ -24,15 +24,16 @@ def json_type_errors(
         if field is None or field.read_only or value is None:
             continue
         if isinstance(field, serializers.BooleanField):
-            if not isinstance(value, bool):
-                errors[name] = ["Must be true or false."]
+            wrong, message = not isinstance(value, bool), "Must be true or false."
         elif isinstance(field, serializers.IntegerField):
             integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-            if isinstance(value, bool) or not integral:
-                errors[name] = ["Must be a whole number."]
+            wrong, message = isinstance(value, bool) or not integral, "Must be a whole number."
         elif isinstance(field, serializers.CharField):
-            if not isinstance(value, str):
-                errors[name] = ["Must be a string."]
+            wrong, message = not isinstance(value, str), "Must be a string."
+        else:
+            wrong, message = False, ""
+        if wrong:
+            errors[name] = [message]
     return errors
 
 
