@@ -64,7 +64,9 @@ def test_limit_order_below_the_market_rests_open_and_can_be_cancelled(api, paper
     assert placed.json()["time_in_force"] == "GTC"
     order_id = placed.json()["id"]
 
-    cancelled = api.post(f"/api/orders/{order_id}/cancel", {"reason": "changed my mind"}, format="json")
+    cancelled = api.post(
+        f"/api/orders/{order_id}/cancel", {"reason": "changed my mind"}, format="json"
+    )
 
     assert cancelled.status_code == 200, cancelled.json()
     assert cancelled.json()["status"] == "canceled"
@@ -109,7 +111,9 @@ def test_order_below_the_exchange_minimum_is_rejected_before_sending(api, paper)
 
 def test_kill_switch_refuses_orders_and_engaging_cancels_open_ones(api, paper):
     mid = paper.market_snapshot("BTCUSDT").mid
-    resting = place(api, order_type="LIMIT", price=str((mid * Decimal("0.5")).quantize(Decimal("1"))))
+    resting = place(
+        api, order_type="LIMIT", price=str((mid * Decimal("0.5")).quantize(Decimal("1")))
+    )
     assert resting.json()["status"] == "open"
 
     engaged = api.post(
@@ -257,3 +261,37 @@ def test_health_names_an_exchange_that_does_not_answer(paper, monkeypatch, clien
     assert response.json()["checks"]["exchange"]["message"] == (
         "the paper exchange does not answer: paper exchange unreachable (test)"
     )
+
+
+# --- the real Binance connector, against the loopback emulator ------------------------
+
+
+def test_futures_settings_reach_binance_through_the_connector(api, binance_emulator_settings):
+    emulator = binance_emulator_settings
+
+    response = api.post(
+        "/api/futures/settings",
+        {"symbol": "BTCUSDT", "leverage": 7, "margin_mode": "isolated"},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["exchange"] == "binance"
+    leverage = emulator.received("POST", "/fapi/v1/leverage")
+    assert [(r.params["symbol"], r.params["leverage"]) for r in leverage] == [("BTCUSDT", "7")]
+    margin = emulator.received("POST", "/fapi/v1/marginType")
+    assert [r.params["marginType"] for r in margin] == ["ISOLATED"]
+    assert FuturesSettings.objects.get(exchange="binance", symbol="BTCUSDT").leverage == 7
+
+
+def test_manual_order_reaches_binance_once_with_its_client_order_id(api, binance_emulator_settings):
+    emulator = binance_emulator_settings
+
+    response = place(api, order_type="MARKET", quantity="0.002")
+
+    assert response.status_code == 201, response.json()
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.exchange == "binance"
+    sent = emulator.orders_with_client_id(order.client_order_id)
+    assert len(sent) == 1
+    assert response.json()["status"] in ("open", "filled", "partially_filled")
