@@ -287,6 +287,17 @@ SPECTACULAR_SETTINGS = {
         "ParamsSideEnum": ["BUY", "SELL"],
         "ParamsPositionSideEnum": ["BOTH", "LONG", "SHORT"],
         "ParamsOrderTypeEnum": ["MARKET", "LIMIT"],
+        "TechnicalSignalEnum": ["ma_cross", "rsi"],
+        "HealthStatusEnum": ["ok", "failing"],
+        "HealthCheckStatusEnum": ["ok", "failing", "skipped"],
+        # Research (prediction) choice sets whose field names collide with the above.
+        "SignalDirectionEnum": ["long", "short", "flat"],
+        "BacktestStatusEnum": [
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("finished", "Finished"),
+            ("failed", "Failed"),
+        ],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -53,7 +53,12 @@ class StrictParamsSchema(StrictSerializerSchema):
     target_class = "trading.strategies.params.StrictParams"
 
 
-SUCCESS_DESCRIPTIONS = {"200": "OK.", "201": "Created.", "204": "Done; no content."}
+SUCCESS_DESCRIPTIONS = {
+    "200": "OK.",
+    "201": "Created.",
+    "202": "Accepted; the work goes on in the background.",
+    "204": "Done; no content.",
+}
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: `fields` says which field and what is allowed.",
     "401": "No credentials, or wrong ones.",
