@@ -12,8 +12,9 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test lint format lock vendor
+.PHONY: install run test lint format lock bench vendor
 
 install: $(STAMP)
 
@@ -34,6 +35,15 @@ test: install
 	scripts/ensure_browser.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV=test \
 	XQUANT_ENV_FILE=/nonexistent $(BIN)/pytest $(PYTEST_ARGS)
+
+# Speed figures for the README: a throwaway PostgreSQL database, Redis as in production.
+bench: install
+	scripts/ensure_services.sh
+	$(BIN)/python scripts/recreate_database.py $(BENCH_DATABASE_URL)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  $(BIN)/python manage.py bench_tick --symbols 100 --strategies 5
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ catalogue does not list still trades offline.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -165,6 +166,7 @@ CATALOGUE: dict[str, SymbolSpec] = {
 _GENERIC_BASE_PRICE = D("10")
 
 
+@functools.lru_cache(maxsize=4096)
 def symbol_spec(symbol: str) -> SymbolSpec | None:
     """The spec of a catalogue symbol, generic rules for another `…USDT` symbol, else None."""
     spec = CATALOGUE.get(symbol)

@@ -4,16 +4,32 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from trading.models import Fill, Order, OrderAttempt, Position, RiskLimits, StrategyConfig
+from trading.models import (
+    Fill,
+    FuturesSettings,
+    Order,
+    OrderAttempt,
+    OrderSide,
+    OrderSource,
+    OrderType,
+    Position,
+    PositionSide,
+    RiskLimits,
+    StrategyConfig,
+    StrategyPosition,
+    TraderHeartbeat,
+)
 from trading.selectors import risk_limits_get
 from trading.services.strategies import (
     strategy_config_set_active,
@@ -163,6 +179,33 @@ class OrderAttemptInline(admin.TabularInline):
         return False
 
 
+class PlaceOrderForm(forms.Form):
+    symbol = forms.CharField(max_length=20, help_text="Exchange symbol, e.g. BTCUSDT.")
+    side = forms.ChoiceField(choices=OrderSide.choices)
+    order_type = forms.ChoiceField(choices=OrderType.choices, initial=OrderType.LIMIT)
+    quantity = forms.DecimalField(
+        max_digits=30, decimal_places=12, min_value=Decimal("0.000000000001")
+    )
+    price = forms.DecimalField(
+        max_digits=30,
+        decimal_places=12,
+        min_value=Decimal("0.000000000001"),
+        required=False,
+        help_text="Required for LIMIT orders.",
+    )
+    position_side = forms.ChoiceField(choices=PositionSide.choices, initial=PositionSide.BOTH)
+    reduce_only = forms.BooleanField(required=False)
+
+    def clean_symbol(self) -> str:
+        return self.cleaned_data["symbol"].strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("order_type") == OrderType.LIMIT and not cleaned.get("price"):
+            self.add_error("price", "A LIMIT order needs a price.")
+        return cleaned
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = [
@@ -184,6 +227,58 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["strategy"]
     inlines = [OrderAttemptInline]
+    change_list_template = "admin/trading/order/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("place/", self.admin_site.admin_view(self.place_view), name="trading_order_place"),
+            *super().get_urls(),
+        ]
+
+    def place_view(self, request: HttpRequest):
+        """A manual order, through the same filters, risk guards and order manager."""
+        from exchanges.errors import ExchangeError
+        from exchanges.registry import get_exchange
+        from trading.services.orders import order_place
+        from trading.strategies.base import OrderIntent
+
+        if not request.user.has_perm("trading.add_order") and not request.user.is_superuser:
+            messages.error(request, "You may not place orders.")
+            return HttpResponseRedirect(reverse("admin:trading_order_changelist"))
+        form = PlaceOrderForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            intent = OrderIntent(
+                key="",
+                symbol=data["symbol"],
+                side=data["side"],
+                quantity=data["quantity"],
+                order_type=data["order_type"],
+                price=data["price"] if data["order_type"] == OrderType.LIMIT else None,
+                position_side=data["position_side"],
+                reduce_only=data["reduce_only"],
+                reason=f"manual (admin: {request.user.get_username()})",
+            )
+            try:
+                order = order_place(
+                    intent=intent, exchange=get_exchange(), source=OrderSource.ADMIN
+                )
+            except (ValidationError, ExchangeError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                level = messages.ERROR if order.status == "rejected" else messages.SUCCESS
+                detail = f": {order.error_message}" if order.error_message else ""
+                messages.add_message(
+                    request, level, f"Order {order.client_order_id} is {order.status}{detail}"
+                )
+                return HttpResponseRedirect(reverse("admin:trading_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Place an order",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trading/order/place.html", context)
 
 
 @admin.register(Fill)
@@ -226,6 +321,48 @@ class PositionAdmin(ReadOnlyAdmin):
     search_fields = ["symbol"]
 
 
+@admin.register(StrategyPosition)
+class StrategyPositionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "strategy",
+        "symbol",
+        "position_side",
+        "quantity",
+        "entry_price",
+        "mark_price",
+        "unrealized_pnl",
+        "realized_pnl",
+        "fees_paid",
+        "updated_at",
+    ]
+    list_filter = ["strategy", "symbol", "position_side"]
+    list_select_related = ["strategy"]
+
+
+@admin.register(TraderHeartbeat)
+class TraderHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = [
+        "symbol",
+        "last_tick_at",
+        "last_tick_ms",
+        "last_mid",
+        "tick_count",
+        "runner",
+        "last_error_at",
+    ]
+
+
+@admin.register(FuturesSettings)
+class FuturesSettingsAdmin(ReadOnlyAdmin):
+    list_display = ["symbol", "exchange", "leverage", "margin_mode", "hedge_mode", "applied_at"]
+
+
+class KillSwitchForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, help_text="Kept on the risk record and shown on the dashboard."
+    )
+
+
 @admin.register(RiskLimits)
 class RiskLimitsAdmin(admin.ModelAdmin):
     list_display = [
@@ -249,7 +386,60 @@ class RiskLimitsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    change_form_template = "admin/trading/risklimits/change_form.html"
+
     def changelist_view(self, request, extra_context=None):
         # A single row: go straight to it, creating it from the settings defaults.
         limits = risk_limits_get()
         return HttpResponseRedirect(reverse("admin:trading_risklimits_change", args=[limits.pk]))
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service, so the change is validated, logged and published.
+        from trading.services.risk import risk_limits_update
+
+        risk_limits_update(**{name: form.cleaned_data[name] for name in form.changed_data})
+
+    def get_urls(self):
+        return [
+            path(
+                "kill-switch/",
+                self.admin_site.admin_view(self.kill_switch_view),
+                name="trading_risklimits_kill_switch",
+            ),
+            *super().get_urls(),
+        ]
+
+    def kill_switch_view(self, request: HttpRequest):
+        """Engage (with a reason, cancelling open orders) or release the kill switch."""
+        from exchanges.registry import get_exchange
+        from trading.services.risk import kill_switch_engage, kill_switch_release
+
+        limits = risk_limits_get()
+        change_url = reverse("admin:trading_risklimits_change", args=[limits.pk])
+        if not self.has_change_permission(request, limits):
+            messages.error(request, "You may not change the kill switch.")
+            return HttpResponseRedirect(change_url)
+        form = KillSwitchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reason = f"{form.cleaned_data['reason']} (admin: {request.user.get_username()})"
+            if limits.kill_switch_engaged:
+                kill_switch_release(reason=reason)
+                messages.success(request, "Kill switch released: orders are allowed again.")
+            else:
+                result = kill_switch_engage(reason=reason, exchange=get_exchange())
+                messages.warning(
+                    request, f"Kill switch engaged; {result['canceled']} open orders cancelled."
+                )
+                for failure in result["failed"]:
+                    messages.error(request, f"Could not cancel: {failure}")
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release the kill switch"
+            if limits.kill_switch_engaged
+            else "Engage the kill switch",
+            "form": form,
+            "limits": limits,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trading/risklimits/kill_switch.html", context)

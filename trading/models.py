@@ -477,6 +477,23 @@ class StrategyPosition(PositionBook):
         return f"{self.strategy_id}: {self.symbol} {self.position_side} {self.quantity}"
 
 
+class RealizedPnlHour(models.Model):
+    """Realised PnL net of fees per exchange and UTC hour, kept with the fills (same
+    transaction), so the daily loss guard sums at most 24 rows instead of every fill."""
+
+    exchange = models.CharField(max_length=20)
+    hour = models.DateTimeField()
+    realized_net = models.DecimalField(**MONEY, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "hour"], name="realized_pnl_hour_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.hour:%Y-%m-%d %H}:00 {self.realized_net}"
+
+
 class TraderHeartbeat(models.Model):
     """Last tick per symbol: what the health check and the dashboard show."""
 

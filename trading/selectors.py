@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
-from django.db.models import DecimalField, QuerySet, Sum
+from django.db.models import DecimalField, F, Prefetch, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trading.models import (
     Fill,
+    FuturesSettings,
     Order,
+    OrderAttempt,
     Position,
     RiskLimits,
     StrategyConfig,
@@ -52,12 +54,12 @@ def risk_limits_get() -> RiskLimits:
     return limits
 
 
-# --- dashboard reads ----------------------------------------------------------------
+# --- orders, fills, positions ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class OrderFilters:
-    """What the Orders page can filter on; every field optional."""
+    """What the dashboard's Orders page filters on; every field optional."""
 
     symbol: str | None = None
     status: str | None = None
@@ -68,9 +70,16 @@ class OrderFilters:
     created_to: date | None = None
 
 
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def order_list(*, filters: OrderFilters | None = None) -> QuerySet[Order]:
-    """Orders newest first, with their strategy, narrowed by `filters`."""
-    queryset = Order.objects.select_related("strategy")
+    """Orders newest first, with their strategy's name (one join, no per-row query),
+    narrowed by `filters`."""
+    queryset = Order.objects.annotate(strategy_name=F("strategy__name")).order_by(
+        "-created_at", "-id"
+    )
     if filters is None:
         return queryset
     if filters.symbol:
@@ -90,63 +99,88 @@ def order_list(*, filters: OrderFilters | None = None) -> QuerySet[Order]:
     return queryset
 
 
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def order_get(*, order_id: int) -> Order:
-    """One order with its strategy, attempts and fills; NotFoundError if there is none."""
-    try:
-        return (
-            Order.objects.select_related("strategy")
-            .prefetch_related("attempts", "fills")
-            .get(pk=order_id)
-        )
-    except Order.DoesNotExist:
-        raise NotFoundError(f"There is no order #{order_id}.") from None
-
-
 def order_symbols() -> list[str]:
     """Symbols that have orders, and those the trader ticks: the Orders filter's choices."""
     traded = set(Order.objects.values_list("symbol", flat=True).distinct())
     return sorted(traded | set(settings.TRADING_SYMBOLS))
 
 
-def strategy_get(*, strategy_id: int) -> StrategyConfig:
-    try:
-        return StrategyConfig.objects.get(pk=strategy_id)
-    except StrategyConfig.DoesNotExist:
-        raise NotFoundError(f"There is no strategy #{strategy_id}.") from None
+def order_get(*, order_id: int) -> Order:
+    """One order with its attempts and fills; NotFoundError when there is none."""
+    order = (
+        order_list()
+        .prefetch_related(
+            Prefetch("attempts", queryset=OrderAttempt.objects.order_by("number")),
+            Prefetch("fills", queryset=Fill.objects.order_by("executed_at", "id")),
+        )
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise NotFoundError(f"order {order_id} does not exist")
+    return order
 
 
-def fill_list(
-    *, strategy_id: int | None = None, symbol: str | None = None, order_id: int | None = None
-) -> QuerySet[Fill]:
-    """Fills newest first."""
-    queryset = Fill.objects.select_related("strategy", "order")
+def fill_list(*, strategy_id: int | None = None, order_id: int | None = None) -> QuerySet[Fill]:
+    queryset = Fill.objects.annotate(
+        client_order_id=F("order__client_order_id"), strategy_name=F("strategy__name")
+    ).order_by("-executed_at", "-id")
     if strategy_id is not None:
         queryset = queryset.filter(strategy_id=strategy_id)
-    if symbol is not None:
-        queryset = queryset.filter(symbol=symbol)
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)
     return queryset
 
 
-def position_list_open(*, exchange_name: str | None = None) -> QuerySet[Position]:
-    queryset = Position.objects.exclude(quantity=0)
+def position_list(
+    *, open_only: bool = False, exchange_name: str | None = None
+) -> QuerySet[Position]:
+    """Positions per symbol and side. mark_price and unrealized_pnl are kept at the
+    latest mid by every trading tick (marked_at says when)."""
+    queryset = Position.objects.order_by("exchange", "symbol", "position_side")
     if exchange_name is not None:
         queryset = queryset.filter(exchange=exchange_name)
+    return queryset.exclude(quantity=0) if open_only else queryset
+
+
+def strategy_position_list(*, strategy_id: int | None = None) -> QuerySet[StrategyPosition]:
+    queryset = StrategyPosition.objects.annotate(strategy_name=F("strategy__name")).order_by(
+        "strategy_id", "exchange", "symbol", "position_side"
+    )
+    if strategy_id is not None:
+        queryset = queryset.filter(strategy_id=strategy_id)
     return queryset
 
 
-def strategy_position_list(*, strategy: StrategyConfig) -> QuerySet[StrategyPosition]:
-    """Every book of one strategy, flat ones included: they still hold its realised PnL."""
-    return StrategyPosition.objects.filter(strategy=strategy)
+def strategy_pnl(*, strategy: StrategyConfig) -> dict[str, Any]:
+    """A strategy's PnL from its own fills: realised (net of fees), unrealised at the last
+    mid, and per position."""
+    positions = list(strategy_position_list(strategy_id=strategy.pk))
+    realized = sum((p.realized_pnl for p in positions), ZERO)
+    unrealized = sum((p.unrealized_pnl for p in positions), ZERO)
+    return {
+        "strategy_id": strategy.pk,
+        "strategy_name": strategy.name,
+        "realized_pnl": realized,
+        "unrealized_pnl": unrealized,
+        "fees_paid": sum((p.fees_paid for p in positions), ZERO),
+        "total_pnl": realized + unrealized,
+        "positions": positions,
+    }
 
 
-def heartbeat_list() -> QuerySet[TraderHeartbeat]:
-    return TraderHeartbeat.objects.all()
+def strategy_get(*, strategy_id: int) -> StrategyConfig:
+    strategy = StrategyConfig.objects.filter(pk=strategy_id).first()
+    if strategy is None:
+        raise NotFoundError(f"strategy {strategy_id} does not exist")
+    return strategy
+
+
+def futures_settings_list() -> QuerySet[FuturesSettings]:
+    return FuturesSettings.objects.order_by("exchange", "symbol")
+
+
+# --- the dashboard ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -190,87 +224,6 @@ def pnl_today(*, exchange_name: str | None = None, now: datetime | None = None) 
 
 
 @dataclass(frozen=True)
-class SymbolHealth:
-    symbol: str
-    heartbeat: TraderHeartbeat | None
-    #: No tick for longer than three intervals (or never).
-    stale: bool
-    #: The latest tick failed (it stored its error at the same moment).
-    failing: bool
-
-
-@dataclass(frozen=True)
-class Health:
-    database_ok: bool
-    database_error: str
-    exchange_name: str
-    symbols: list[SymbolHealth]
-    kill_switch_engaged: bool
-    kill_switch_reason: str
-
-    @property
-    def trader_ok(self) -> bool:
-        return bool(self.symbols) and not any(s.stale for s in self.symbols)
-
-    @property
-    def exchange_ok(self) -> bool | None:
-        """None when nothing ticked yet: the trader is the one that talks to the exchange."""
-        seen = [s for s in self.symbols if s.heartbeat is not None and not s.stale]
-        if not seen:
-            return None
-        return not any(s.failing for s in seen)
-
-    @property
-    def exchange_error(self) -> str:
-        for s in self.symbols:
-            if s.failing and s.heartbeat is not None:
-                return s.heartbeat.last_error
-        return ""
-
-
-def stale_after_seconds() -> float:
-    """The same threshold as `manage.py trader_health`."""
-    return max(30.0, 3 * settings.TICK_SECONDS)
-
-
-def health_get(*, now: datetime | None = None) -> Health:
-    """Database, exchange (as the trader last saw it), trader heartbeat per symbol, and
-    the kill switch: what the Overview's health widget shows."""
-    now = now or timezone.now()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        database_ok, database_error = True, ""
-    except DatabaseError as exc:
-        database_ok, database_error = False, str(exc)
-        return Health(False, database_error, settings.EXCHANGE, [], False, "")
-    beats = {beat.symbol: beat for beat in heartbeat_list()}
-    cutoff = now - timedelta(seconds=stale_after_seconds())
-    symbols = []
-    for symbol in sorted(set(settings.TRADING_SYMBOLS) | set(beats)):
-        beat = beats.get(symbol)
-        symbols.append(
-            SymbolHealth(
-                symbol=symbol,
-                heartbeat=beat,
-                stale=beat is None or beat.last_tick_at < cutoff,
-                failing=beat is not None
-                and beat.last_error_at is not None
-                and beat.last_error_at >= beat.last_tick_at,
-            )
-        )
-    limits = risk_limits_get()
-    return Health(
-        database_ok=database_ok,
-        database_error=database_error,
-        exchange_name=settings.EXCHANGE,
-        symbols=symbols,
-        kill_switch_engaged=limits.kill_switch_engaged,
-        kill_switch_reason=limits.kill_switch_reason,
-    )
-
-
-@dataclass(frozen=True)
 class PriceRow:
     symbol: str
     mid: Decimal | None
@@ -279,7 +232,7 @@ class PriceRow:
 
 def price_board() -> list[PriceRow]:
     """Last mid per traded symbol as the trader saw it; live events take over from here."""
-    beats = {beat.symbol: beat for beat in heartbeat_list()}
+    beats = {beat.symbol: beat for beat in TraderHeartbeat.objects.all()}
     return [
         PriceRow(
             symbol=symbol,
@@ -310,3 +263,40 @@ def strategy_pnl_by_id() -> dict[int, StrategyPnl]:
         row["strategy_id"]: StrategyPnl(realized=row["realized"], unrealized=row["unrealized"])
         for row in rows
     }
+
+
+# --- trading loop ---------------------------------------------------------------------
+
+
+def heartbeat_stale_after() -> timedelta:
+    """A symbol whose last tick is older than this is stale: three tick intervals, but
+    never under 30 s, so a slow tick under load is not an outage (as trader_health)."""
+    return timedelta(seconds=max(30.0, 3 * settings.TICK_SECONDS))
+
+
+def trader_heartbeats(
+    *, symbols: list[str] | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Last tick per configured symbol, and whether it is stale (or never happened)."""
+    now = now or timezone.now()
+    symbols = list(symbols if symbols is not None else settings.TRADING_SYMBOLS)
+    stale_after = heartbeat_stale_after()
+    beats = {b.symbol: b for b in TraderHeartbeat.objects.filter(symbol__in=symbols)}
+    rows = []
+    for symbol in symbols:
+        beat = beats.get(symbol)
+        if beat is None:
+            rows.append({"symbol": symbol, "stale": True, "last_tick_at": None})
+            continue
+        age = (now - beat.last_tick_at).total_seconds()
+        rows.append(
+            {
+                "symbol": symbol,
+                "stale": now - beat.last_tick_at > stale_after,
+                "last_tick_at": beat.last_tick_at,
+                "age_seconds": round(age, 3),
+                "tick_count": beat.tick_count,
+                "last_error": beat.last_error,
+            }
+        )
+    return rows

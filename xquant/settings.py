@@ -247,7 +247,7 @@ API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/minute")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="6000/minute")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "xquant.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -277,7 +277,33 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name per choice set (the strategy params spell their choices without labels).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "trading.models.OrderSide",
+        "OrderTypeEnum": "trading.models.OrderType",
+        "PositionSideEnum": "trading.models.PositionSide",
+        "OrderStatusEnum": "trading.models.OrderStatus",
+        "StrategyStatusEnum": "trading.models.StrategyStatus",
+        "ParamsSideEnum": ["BUY", "SELL"],
+        "ParamsPositionSideEnum": ["BOTH", "LONG", "SHORT"],
+        "ParamsOrderTypeEnum": ["MARKET", "LIMIT"],
+        "TechnicalSignalEnum": ["ma_cross", "rsi"],
+        "HealthStatusEnum": ["ok", "failing"],
+        "HealthCheckStatusEnum": ["ok", "failing", "skipped"],
+        # Research (prediction) choice sets whose field names collide with the above.
+        "SignalDirectionEnum": ["long", "short", "flat"],
+        "BacktestStatusEnum": [
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("finished", "Finished"),
+            ("failed", "Failed"),
+        ],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "xquant.api.schema.postprocess_optional_trailing_slash",
+        "xquant.api.schema.postprocess_decimal_inputs",
+    ],
 }
 
 # --- auth, i18n, static -------------------------------------------------------------

@@ -7,3 +7,6 @@ urlpatterns = [
     path("api/", include("xquant.api.urls")),
     path("", include("trading.urls")),
 ]
+
+handler404 = "xquant.api.views.not_found"
+handler500 = "xquant.api.views.server_error"

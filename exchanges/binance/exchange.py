@@ -94,6 +94,10 @@ class BinanceExchange(Exchange):
         ) or PRODUCTION_BASE_URL
         self.timeout = settings.EXCHANGE_TIMEOUT_SECONDS if timeout is None else timeout
         self._recv_window_ms = recv_window_ms
+        # Binance refuses a signed request whose timestamp is older than recvWindow when
+        # it gets to it, so once that much time (plus a margin for clock error) has
+        # passed since a send, "no such order" is final.
+        self.request_expiry_seconds = recv_window_ms / 1000 + 1.0
         #: Exchange clock minus ours, in milliseconds (set by sync_time).
         self.time_offset_ms = 0
         budget = settings.EXCHANGE_WEIGHT_BUDGET if weight_budget is None else weight_budget

@@ -218,17 +218,18 @@ class PaperExchange(Exchange):
         return self.ledger.to_exchange_order(order)
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
-        def read() -> list[PaperOrder]:
-            return list(
-                PaperOrder.objects.filter(
-                    account_id=self.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
-                ).order_by("id")
-            )
-
-        orders = read()
-        if orders and self.ledger.match_resting(symbol, candidates=orders):
-            orders = read()
-        return [self.ledger.to_exchange_order(order) for order in orders]
+        orders = self.ledger.open_orders(symbol)
+        book = self.feed.snapshot(symbol, self.clock())
+        crossed = [
+            int(o.exchange_order_id)
+            for o in orders
+            if o.order_type == LIMIT
+            and (o.price >= book.ask if o.side == BUY else o.price <= book.bid)
+        ]
+        if crossed:
+            self.ledger.fill_resting(crossed, book)
+            orders = self.ledger.open_orders(symbol)
+        return orders
 
     def fetch_fills(
         self,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.utils.dateparse import parse_datetime
 
 from exchanges.base import BOTH, BUY, LIMIT, ExchangeOrder, MarketSnapshot, OrderState
 from exchanges.errors import OrderNotFoundError, OrderRejectedError
@@ -36,6 +37,28 @@ _CROSSED_ORDERS_SQL = f"""
       AND order_type = 'LIMIT'
       AND ((side = 'BUY' AND price >= %s) OR (side <> 'BUY' AND price <= %s))
 """  # noqa: S608 - the table name is ours, the values are parameters
+
+
+_OPEN_ORDERS_SQL = f"""
+    SELECT id, client_order_id, status, side, order_type, quantity, filled_quantity, price,
+           average_price, position_side, reduce_only, updated_at
+      FROM {PaperOrder._meta.db_table}
+     WHERE account_name = %s AND symbol = %s AND status IN ('NEW', 'PARTIALLY_FILLED')
+     ORDER BY id
+"""  # noqa: S608 - the table name is ours, the values are parameters
+
+
+def _decimal(value) -> Decimal | None:
+    # SQLite hands back floats (exact for the 8 decimals the paper tables keep).
+    return (
+        None if value is None else Decimal(str(value)) if not isinstance(value, Decimal) else value
+    )
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class PaperLedger:
@@ -294,6 +317,44 @@ class PaperLedger:
                 exchange_code="-2013",
             )
         return order
+
+    def open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        """The symbol's open orders, read in plain SQL: every tick of a symbol with
+        working orders asks for them."""
+        with connection.cursor() as cursor:
+            cursor.execute(_OPEN_ORDERS_SQL, [self.account_name, symbol])
+            rows = cursor.fetchall()
+        return [
+            ExchangeOrder(
+                symbol=symbol,
+                client_order_id=client_order_id,
+                exchange_order_id=str(pk),
+                status=OrderState(status),
+                side=side,
+                order_type=order_type,
+                quantity=_decimal(quantity),
+                filled_quantity=_decimal(filled),
+                price=_decimal(price),
+                average_price=_decimal(average),
+                position_side=position_side or BOTH,
+                reduce_only=bool(reduce_only),
+                updated_at=_aware(updated_at),
+            )
+            for (
+                pk,
+                client_order_id,
+                status,
+                side,
+                order_type,
+                quantity,
+                filled,
+                price,
+                average,
+                position_side,
+                reduce_only,
+                updated_at,
+            ) in rows
+        ]
 
     @staticmethod
     def to_exchange_order(order: PaperOrder) -> ExchangeOrder:

@@ -60,26 +60,24 @@ def test_overview_shows_health_per_symbol_and_marks_a_stale_trader(trader, setti
     health = html[html.index("<h2>Health</h2>") : html.index("<h2>Prices</h2>")]
     assert re.search(r'data-heartbeat="BTCUSDT">\s*<td><span class="dot ok">', health)
     assert re.search(r'data-heartbeat="ETHUSDT">\s*<td><span class="dot bad">', health)
-    assert "not ticking" in health
+    assert re.search(r'data-check="trader"><span class="dot bad">', health)
+    assert "no recent tick for ETHUSDT" in health
+    assert re.search(r'data-check="database"><span class="dot ok">', health)
+    assert re.search(r'data-check="exchange"><span class="dot ok">', health)
     # Prices start from the trader's last mids; live events take over in the browser.
     assert 'data-price-symbol="BTCUSDT"' in html
     assert "65,000.00" in html
     assert "3,400.00" in html
 
 
-def test_overview_health_shows_the_exchange_error_of_the_latest_tick(trader, settings):
-    settings.TRADING_SYMBOLS = ["BTCUSDT"]
-    now = timezone.now()
-    TraderHeartbeat.objects.create(
-        symbol="BTCUSDT",
-        last_tick_at=now,
-        last_tick_ms=Decimal("1"),
-        last_error="no market data: exchange unreachable",
-        last_error_at=now,
-    )
+def test_overview_health_says_which_dependency_fails(trader, settings):
+    """The widget runs the same checks as GET /api/health: here Redis on a port where
+    nothing listens."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
     html = page(trader, "/?fragment=health")
-    assert re.search(r'data-check="exchange"><span class="dot bad">', html)
-    assert "no market data: exchange unreachable" in html
+    assert re.search(r'data-check="redis"><span class="dot bad">', html)
+    assert "cannot connect to Redis" in html
+    assert re.search(r'data-check="database"><span class="dot ok">', html)
 
 
 def test_overview_todays_pnl_counts_fills_since_the_day_reset_net_of_fees(trader, settings):

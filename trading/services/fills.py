@@ -13,22 +13,30 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
-from trading.models import Fill, Order, Position, PositionBook, StrategyPosition
+from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour, StrategyPosition
 from xquant import realtime
 
 logger = logging.getLogger("trading.fills")
 
 
 def _book_for_update(model: type[PositionBook], **key: Any) -> PositionBook:
-    book, _ = model.objects.select_for_update().get_or_create(**key)
-    return book
+    book = model.objects.select_for_update().filter(**key).first()
+    if book is not None:
+        return book
+    try:
+        with transaction.atomic():
+            return model.objects.create(**key)
+    except IntegrityError:  # created by another process a moment ago
+        return model.objects.select_for_update().get(**key)
 
 
 def _apply(book: PositionBook, fill: Fill, mark: Decimal | None) -> Decimal:
+    """Apply a fill to a book in memory (the caller saves it); returns realised PnL."""
     was_flat = book.quantity == 0
     realized = apply_fill(
         book,
@@ -46,80 +54,142 @@ def _apply(book: PositionBook, fill: Fill, mark: Decimal | None) -> Decimal:
     book.mark_price = mark
     book.unrealized_pnl = unrealized_pnl(book.quantity, book.entry_price, mark)
     book.marked_at = fill.executed_at
-    book.save()
     return realized
 
 
-def _apply_to_books(order: Order, row: Fill, mark_price: Decimal | None) -> Position:
-    account = _book_for_update(
-        Position, exchange=order.exchange, symbol=row.symbol, position_side=row.position_side
+def fills_record(
+    *, order: Order, fills: list[ExchangeFill], mark_price: Decimal | None = None
+) -> list[Fill]:
+    """Record exchange fills of `order` not recorded before, and apply them to the
+    account position and the strategy's book, all in one transaction. Returns the new
+    Fill rows (in execution order)."""
+    if not fills:
+        return []
+    known = set(
+        Fill.objects.filter(
+            exchange=order.exchange, symbol=order.symbol, trade_id__in=[f.trade_id for f in fills]
+        ).values_list("trade_id", flat=True)
     )
+    new = sorted(
+        (f for f in fills if f.trade_id not in known), key=lambda f: (f.executed_at, f.trade_id)
+    )
+    if not new:
+        return []
     try:
         with transaction.atomic():
-            row.realized_pnl = _apply(account, row, mark_price)
-            row.save(update_fields=["realized_pnl"])
-            if order.strategy_id is not None:
-                book = _book_for_update(
-                    StrategyPosition,
-                    strategy_id=order.strategy_id,
-                    exchange=order.exchange,
-                    symbol=row.symbol,
-                    position_side=row.position_side,
-                )
-                _apply(book, row, mark_price)
-    except AccountingError as exc:
-        # The exchange says the trade happened, so the fill stays recorded; the position
-        # it contradicts is out of step with the exchange, and reconciliation (which
-        # takes the exchange's positions as the truth) puts it right.
-        logger.error(
-            "fill %s of order %s does not fit the recorded position (%s); left for reconciliation",
-            row.trade_id,
-            order.client_order_id,
-            exc,
-        )
-        account.refresh_from_db()
-    return account
+            rows, account = _record(order, new, mark_price)
+    except IntegrityError:
+        # Another process recorded some of them meanwhile: go one by one.
+        return [
+            row
+            for fill in new
+            if (row := fill_record(order=order, fill=fill, mark_price=mark_price))
+        ]
+    transaction.on_commit(lambda: _publish_fills(rows, account))
+    return rows
 
 
 def fill_record(
     *, order: Order, fill: ExchangeFill, mark_price: Decimal | None = None
 ) -> Fill | None:
-    """Record one exchange fill of `order` and apply it to the positions.
-
-    Returns the new Fill, or None when this trade was recorded before.
-    """
+    """Record one exchange fill of `order`; None when this trade was recorded before."""
     if Fill.objects.filter(
         exchange=order.exchange, symbol=fill.symbol, trade_id=fill.trade_id
     ).exists():
         return None
     try:
         with transaction.atomic():
-            row = Fill(
-                order=order,
-                strategy_id=order.strategy_id,
-                exchange=order.exchange,
-                symbol=fill.symbol,
-                trade_id=fill.trade_id,
-                side=fill.side,
-                position_side=fill.position_side,
-                price=fill.price,
-                quantity=fill.quantity,
-                fee=fill.fee,
-                fee_asset=fill.fee_asset,
-                is_maker=fill.is_maker,
-                executed_at=fill.executed_at,
-            )
-            row.save()
-            account = _apply_to_books(order, row, mark_price)
+            rows, account = _record(order, [fill], mark_price)
     except IntegrityError:
-        # Another process recorded the same trade a moment ago.
         logger.info("fill %s of %s already recorded", fill.trade_id, fill.symbol)
         return None
-    transaction.on_commit(lambda: _publish_fill(row, account))
-    return row
+    transaction.on_commit(lambda: _publish_fills(rows, account))
+    return rows[0]
 
 
-def _publish_fill(fill: Fill, position: Position) -> None:
+def _record(
+    order: Order, fills: list[ExchangeFill], mark_price: Decimal | None
+) -> tuple[list[Fill], Position]:
+    position_side = fills[0].position_side
+    account = _book_for_update(
+        Position, exchange=order.exchange, symbol=order.symbol, position_side=position_side
+    )
+    book = None
+    if order.strategy_id is not None:
+        book = _book_for_update(
+            StrategyPosition,
+            strategy_id=order.strategy_id,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            position_side=position_side,
+        )
+    rows = []
+    for fill in fills:
+        row = Fill(
+            order=order,
+            strategy_id=order.strategy_id,
+            exchange=order.exchange,
+            symbol=fill.symbol,
+            trade_id=fill.trade_id,
+            side=fill.side,
+            position_side=fill.position_side,
+            price=fill.price,
+            quantity=fill.quantity,
+            fee=fill.fee,
+            fee_asset=fill.fee_asset,
+            is_maker=fill.is_maker,
+            executed_at=fill.executed_at,
+        )
+        try:
+            row.realized_pnl = _apply(account, row, mark_price)
+            if book is not None:
+                _apply(book, row, mark_price)
+        except AccountingError as exc:
+            # The exchange says the trade happened, so the fill is recorded; the position
+            # it contradicts is out of step with the exchange, and reconciliation (which
+            # takes the exchange's positions as the truth) puts it right.
+            logger.error(
+                "fill %s of order %s does not fit the recorded position (%s); left for reconciliation",
+                row.trade_id,
+                order.client_order_id,
+                exc,
+            )
+        rows.append(row)
+    Fill.objects.bulk_create(rows)
+    account.save()
+    if book is not None:
+        book.save()
+    _add_realized_by_hour(order.exchange, rows)
+    return rows, account
+
+
+def _add_realized_by_hour(exchange: str, rows: list[Fill]) -> None:
+    by_hour: dict = {}
+    for row in rows:
+        hour = row.executed_at.replace(minute=0, second=0, microsecond=0)
+        by_hour[hour] = by_hour.get(hour, Decimal("0")) + row.realized_pnl - row.fee
+    for hour, amount in by_hour.items():
+        if not RealizedPnlHour.objects.filter(exchange=exchange, hour=hour).update(
+            realized_net=F("realized_net") + amount
+        ):
+            try:
+                with transaction.atomic():
+                    RealizedPnlHour.objects.create(
+                        exchange=exchange, hour=hour, realized_net=amount
+                    )
+            except IntegrityError:  # another process created the hour meanwhile
+                RealizedPnlHour.objects.filter(exchange=exchange, hour=hour).update(
+                    realized_net=F("realized_net") + amount
+                )
+
+
+def _publish_fills(rows: list[Fill], position: Position) -> None:
+    for row in rows:
+        _publish_fill(row)
+    publish_position(position)
+
+
+def _publish_fill(fill: Fill) -> None:
     realtime.publish(
         realtime.DASHBOARD_GROUP,
         "fill.created",
@@ -137,7 +207,6 @@ def _publish_fill(fill: Fill, position: Position) -> None:
             "executed_at": fill.executed_at,
         },
     )
-    publish_position(position)
 
 
 def position_payload(position: Position) -> dict[str, Any]:
@@ -159,22 +228,10 @@ def publish_position(position: Position) -> None:
 
 
 def positions_mark(*, exchange_name: str, symbol: str, mark_price: Decimal) -> list[Position]:
-    """Mark every book of a symbol to the mid: unrealised PnL of accounts and strategies.
+    """Mark every open book of a symbol (account and strategies) to the mid; returns the
+    account positions that are open (their PnL moved)."""
+    from trading.services import tick_store
 
-    Returns the account positions that are not flat (their PnL moved).
-    """
-    now = timezone.now()
-    changed: list[Position] = []
-    for model in (Position, StrategyPosition):
-        books = list(
-            model.objects.filter(exchange=exchange_name, symbol=symbol).exclude(quantity=0)
-        )
-        for book in books:
-            book.mark_price = mark_price
-            book.unrealized_pnl = unrealized_pnl(book.quantity, book.entry_price, mark_price)
-            book.marked_at = now
-        if books:
-            model.objects.bulk_update(books, ["mark_price", "unrealized_pnl", "marked_at"])
-        if model is Position:
-            changed = books
-    return changed
+    return tick_store.positions_mark(
+        exchange=exchange_name, symbol=symbol, mark_price=mark_price, now=timezone.now()
+    )

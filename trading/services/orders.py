@@ -33,12 +33,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from exchanges.base import Exchange, ExchangeOrder, OrderRequest, OrderState
@@ -68,12 +68,15 @@ from trading.models import (
     order_can_transition,
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
-from trading.services.fills import fill_record
+from trading.services import tick_store
+from trading.services.fills import fills_record
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
 
 logger = logging.getLogger("trading.orders")
+
+FILL_CLOCK_MARGIN = timedelta(seconds=60)
 
 #: Binance's duplicate newClientOrderId among open orders: the order exists.
 DUPLICATE_CLIENT_ORDER_ID = "-4116"
@@ -222,7 +225,7 @@ def order_place(
             intent=intent,
             exchange=exchange,
             source=source,
-            risk_state=risk_state_get(exchange_name=exchange.name),
+            risk_state=risk_state_get(exchange_name=exchange.name, symbol=intent.symbol),
             reference_price=reference_price,
         )
     if submit and order.status == OrderStatus.PENDING:
@@ -345,21 +348,31 @@ def order_submit(
     Safe to call again for the same order at any time: a SUBMITTING order is looked up
     before anything is sent; an order already placed or finished is returned as is.
     """
-    order.refresh_from_db()
+    if order.status != OrderStatus.PENDING:
+        order.refresh_from_db()
     try:
         if order.status == OrderStatus.PENDING:
             if _is_stale(order, policy):
                 return _cancel_unsent(
                     order, f"not sent within {policy.stale_after:.0f} s of being decided (stale)"
                 )
-            moved = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+            # One statement moves it to SUBMITTING and claims the first attempt; if the
+            # in-memory order was stale (another process moved it), nothing matches.
+            now = timezone.now()
+            moved = Order.objects.filter(
+                pk=order.pk, status=OrderStatus.PENDING, attempt_count=order.attempt_count
+            ).update(
                 status=OrderStatus.SUBMITTING,
-                submitted_at=timezone.now(),
-                updated_at=timezone.now(),
+                submitted_at=now,
+                updated_at=now,
+                attempt_count=F("attempt_count") + 1,
             )
-            order.refresh_from_db()
             if not moved:
+                order.refresh_from_db()
                 return order
+            order.status, order.submitted_at, order.updated_at = OrderStatus.SUBMITTING, now, now
+            order.attempt_count += 1
+            return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
         elif order.status == OrderStatus.SUBMITTING:
             # A previous process may have sent it: find out first.
             last_send = (
@@ -406,13 +419,16 @@ def _cancel_unsent(order: Order, message: str) -> Order:
     return order
 
 
-def _send(order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep) -> Order:
+def _send(
+    order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep, claimed: int | None = None
+) -> Order:
     request = _request(order)
     sends = 0
     last_error: ExchangeError | None = None
     while sends < policy.max_sends:
         sends += 1
-        number = _claim_attempt(order)
+        number = claimed if claimed is not None else _claim_attempt(order)
+        claimed = None
         started_at, started = timezone.now(), time.monotonic()
         try:
             state = exchange.create_order(request)
@@ -651,17 +667,31 @@ def order_apply_state(*, order: Order, state: ExchangeOrder, exchange: Exchange)
         changed = previous != (locked.status, locked.filled_quantity)
         if changed and locked.strategy_id is not None:
             locked.strategy_update_pending = True
-        locked.save()
+        locked.save(
+            update_fields=[
+                "exchange_order_id",
+                "status",
+                "filled_quantity",
+                "average_price",
+                "closed_at",
+                "error_code",
+                "error_message",
+                "strategy_update_pending",
+                "updated_at",
+            ]
+        )
         if changed:
             transaction.on_commit(lambda: publish_order(locked))
-    if locked.filled_quantity > _recorded_fill_quantity(locked):
+    if locked.filled_quantity > previous[1]:
         order_fetch_fills(order=locked, exchange=exchange)
-    order.refresh_from_db()
+    _copy_into(order, locked)
     return order
 
 
-def _recorded_fill_quantity(order: Order) -> Decimal:
-    return order.fills.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
+def _copy_into(order: Order, source: Order) -> None:
+    if order is not source:
+        for field in order._meta.concrete_fields:
+            setattr(order, field.attname, getattr(source, field.attname))
 
 
 def order_fetch_fills(
@@ -673,23 +703,27 @@ def order_fetch_fills(
     try:
         fills = exchange.fetch_fills(order.symbol, exchange_order_id=order.exchange_order_id)
     except ExchangeError as exc:
-        logger.warning("could not fetch fills of %s yet: %s", order.client_order_id, exc.message)
+        logger.warning(
+            "could not fetch fills of %s yet (reconciliation will): %s",
+            order.client_order_id,
+            exc.message,
+        )
         return []
-    recorded = [
-        row for fill in fills if (row := fill_record(order=order, fill=fill, mark_price=mark_price))
-    ]
-    if recorded:
-        _totals_from_fills(order)
+    recorded = fills_record(order=order, fills=fills, mark_price=mark_price)
+    _totals_from_fills(order, fills)
     return recorded
 
 
-def _totals_from_fills(order: Order) -> None:
-    """Filled quantity and average price from the recorded fills, when they say more."""
-    # The alias must not be a field name: Django refuses Sum(F("quantity") * ...) once
-    # "quantity" names an aggregate (FieldError).
-    totals = order.fills.aggregate(filled=Sum("quantity"), cost=Sum(F("quantity") * F("price")))
-    quantity, cost = totals["filled"] or Decimal("0"), totals["cost"] or Decimal("0")
+def _totals_from_fills(order: Order, fills: list) -> None:
+    """Filled quantity and average price from every fill of the order, when they say
+    more than the order record (fills can arrive before the status)."""
+    quantity = sum((f.quantity for f in fills), Decimal("0"))
     if quantity <= 0:
+        return
+    average = (sum((f.quantity * f.price for f in fills), Decimal("0")) / quantity).quantize(
+        Decimal("0.000000000001")
+    )
+    if quantity <= order.filled_quantity and order.average_price == average:
         return
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -702,43 +736,63 @@ def _totals_from_fills(order: Order) -> None:
                 locked.closed_at = locked.closed_at or timezone.now()
             locked.strategy_update_pending = locked.strategy_id is not None
             transaction.on_commit(lambda: publish_order(locked))
-        locked.average_price = (cost / quantity).quantize(Decimal("0.000000000001"))
-        locked.save()
+        locked.average_price = average
+        locked.save(
+            update_fields=[
+                "filled_quantity",
+                "status",
+                "closed_at",
+                "strategy_update_pending",
+                "average_price",
+                "updated_at",
+            ]
+        )
+    _copy_into(order, locked)
 
 
 def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None = None) -> int:
     """Follow this symbol's working orders on the exchange: new fills, and orders that
     left the book (filled, canceled, expired). Returns how many orders changed.
 
-    Cheap when nothing works: one query and no exchange call.
+    Every tick calls it, so the common cases are cheap: no working order, one query;
+    working orders all still on the book and unfilled since, one exchange call more.
     """
-    active = list(
-        Order.objects.filter(exchange=exchange.name, symbol=symbol, status__in=OPEN_STATUSES)
-    )
-    if not active:
+    working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
+    if not working:
         return 0
-    before = {o.pk: (o.status, o.filled_quantity) for o in active}
-    since = min(o.submitted_at or o.created_at for o in active)
+    try:
+        on_book = {o.client_order_id: o for o in exchange.fetch_open_orders(symbol)}
+    except ExchangeError as exc:
+        logger.warning("could not follow %s orders: %s", symbol, exc.message)
+        return 0
+    if all(cid in on_book and on_book[cid].filled_quantity <= filled for _, cid, filled in working):
+        return 0
+    active = list(Order.objects.filter(pk__in=[pk for pk, _, _ in working]))
+    # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
+    since = min(o.submitted_at or o.created_at for o in active) - FILL_CLOCK_MARGIN
     by_exchange_id = {o.exchange_order_id: o for o in active if o.exchange_order_id}
     try:
         fills = exchange.fetch_fills(symbol, since=since)
-        open_ids = {o.client_order_id for o in exchange.fetch_open_orders(symbol)}
     except ExchangeError as exc:
-        logger.warning("could not sync %s orders: %s", symbol, exc.message)
+        logger.warning("could not fetch %s fills: %s", symbol, exc.message)
         return 0
-    touched: set[int] = set()
+    fills_by_order: dict[str, list] = {}
     for fill in fills:
-        order = by_exchange_id.get(fill.exchange_order_id)
-        if order is not None and fill_record(order=order, fill=fill, mark_price=mark_price):
-            touched.add(order.pk)
+        if fill.exchange_order_id in by_exchange_id:
+            fills_by_order.setdefault(fill.exchange_order_id, []).append(fill)
+    changed: set[int] = set()
+    for exchange_order_id, order_fills in fills_by_order.items():
+        order = by_exchange_id[exchange_order_id]
+        if fills_record(order=order, fills=order_fills, mark_price=mark_price):
+            _totals_from_fills(order, order_fills)
+            changed.add(order.pk)
     for order in active:
-        if order.pk in touched:
-            _totals_from_fills(order)
-        order.refresh_from_db()
-        if order.status in OPEN_STATUSES and order.client_order_id not in open_ids:
-            order_refresh(order=order, exchange=exchange)
-    changed = Order.objects.filter(pk__in=before).values_list("pk", "status", "filled_quantity")
-    return sum(1 for pk, status, filled in changed if before[pk] != (status, filled))
+        if order.status in OPEN_STATUSES and order.client_order_id not in on_book:
+            before = (order.status, order.filled_quantity)
+            order = order_refresh(order=order, exchange=exchange)
+            if (order.status, order.filled_quantity) != before:
+                changed.add(order.pk)
+    return len(changed)
 
 
 def order_refresh(*, order: Order, exchange: Exchange) -> Order:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from exchanges.base import Exchange, ExchangeOrder
 from exchanges.errors import ExchangeError
 from trading.models import Fill, Order, OrderSource, OrderStatus, Position
-from trading.services.fills import fill_record, publish_position
+from trading.services.fills import fills_record, publish_position
 from trading.services.orders import (
     DEFAULT_RETRY_POLICY,
     STATUS_FROM_EXCHANGE,
@@ -163,9 +163,8 @@ def _adopt_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> No
         if order is None:
             order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, order_fills)
             report.adopted_orders.append(order.client_order_id)
-        for fill in order_fills:
-            if fill_record(order=order, fill=fill):
-                report.adopted_fills.append(fill.trade_id)
+        for row in fills_record(order=order, fills=order_fills):
+            report.adopted_fills.append(row.trade_id)
 
 
 def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order:
@@ -174,8 +173,14 @@ def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order
     quantity = sum((f.quantity for f in fills), Decimal("0"))
     cost = sum((f.quantity * f.price for f in fills), Decimal("0"))
     first = fills[0]
+    known_id = next((f.client_order_id for f in fills if f.client_order_id), None)
+    client_order_id = (
+        known_id
+        if known_id and not Order.objects.filter(client_order_id=known_id).exists()
+        else None
+    )
     order = Order.objects.create(
-        client_order_id=f"adopted-{exchange_order_id}"[:36],
+        client_order_id=(client_order_id or f"adopted-{exchange_order_id}")[:36],
         exchange=exchange.name,
         exchange_order_id=exchange_order_id,
         symbol=symbol,
@@ -221,7 +226,9 @@ def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport)
             position.quantity,
             quantity,
         )
-        report.corrected_positions.append(f"{symbol} {side}: {position.quantity} → {quantity}")
+        report.corrected_positions.append(
+            f"{symbol} {side}: {position.quantity.normalize():f} → {quantity.normalize():f}"
+        )
         position.quantity = quantity
         position.entry_price = (
             exchange_position.entry_price if exchange_position and quantity else Decimal("0")

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import DecimalField, F, Sum
+from django.db import connection, transaction
+from django.db.models import DecimalField, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.base import Exchange
-from trading.models import ACTIVE_STATUSES, Fill, Order, Position, RiskLimits
+from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
 from xquant import realtime
@@ -37,39 +37,66 @@ def loss_today(*, exchange_name: str, limits: RiskLimits, now: datetime | None =
     """Today's loss as a positive number: realised PnL net of fees since the day started,
     plus the unrealised PnL of the open positions (marked at the last mid)."""
     day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
-    realized = Fill.objects.filter(exchange=exchange_name, executed_at__gte=day_start).aggregate(
-        total=Coalesce(Sum(F("realized_pnl") - F("fee"), **_SUM), ZERO, **_SUM)
-    )["total"]
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
     unrealized = Position.objects.filter(exchange=exchange_name).aggregate(
         total=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM)
     )["total"]
     return -(realized + unrealized)
 
 
-def risk_state_get(*, exchange_name: str, now: datetime | None = None) -> RiskState:
+def risk_state_get(
+    *, exchange_name: str, symbol: str | None = None, now: datetime | None = None
+) -> RiskState:
+    """What the guards need; with `symbol`, positions and working orders of that symbol
+    only (the per-symbol guards look no further), the loss always account-wide.
+
+    Every order placement reads this, so it is two statements: the limits with today's
+    realised and unrealised PnL, then the symbol's positions and working orders."""
     limits = risk_limits_get()
-    positions = {
-        (row["symbol"], row["position_side"]): row["quantity"]
-        for row in Position.objects.filter(exchange=exchange_name).values(
-            "symbol", "position_side", "quantity"
-        )
-    }
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    realized = RealizedPnlHour.objects.filter(
+        exchange=exchange_name, hour__gte=day_start
+    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
+    positions: dict[tuple[str, str], Decimal] = {}
+    unrealized = ZERO
     working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for row in Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES).values(
-        "symbol", "position_side", "side", "quantity", "filled_quantity"
+    for kind, row_symbol, position_side, side, quantity, unrealized_pnl in _exposure_rows(
+        exchange_name
     ):
-        key = (row["symbol"], row["position_side"], row["side"])
-        working[key] += row["quantity"] - row["filled_quantity"]
+        if kind == "position":
+            unrealized += Decimal(unrealized_pnl)
+            if symbol is None or row_symbol == symbol:
+                positions[(row_symbol, position_side)] = Decimal(quantity)
+        elif symbol is None or row_symbol == symbol:
+            working[(row_symbol, position_side, side)] += Decimal(quantity)
     return RiskState(
         max_order_notional=limits.max_order_notional,
         max_position_notional=limits.max_position_notional,
         daily_loss_limit=limits.daily_loss_limit,
         kill_switch_engaged=limits.kill_switch_engaged,
         kill_switch_reason=limits.kill_switch_reason,
-        loss_today=loss_today(exchange_name=exchange_name, limits=limits, now=now),
+        loss_today=-(realized + unrealized),
         positions=positions,
         working=dict(working),
     )
+
+
+_ACTIVE = sorted(ACTIVE_STATUSES)
+_EXPOSURE_SQL = (
+    "SELECT 'position', symbol, position_side, '', quantity, unrealized_pnl FROM trading_position "
+    "WHERE exchange = %s UNION ALL "
+    "SELECT 'order', symbol, position_side, side, quantity - filled_quantity, 0 FROM trading_order "
+    f"WHERE exchange = %s AND status IN ({', '.join(['%s'] * len(_ACTIVE))})"
+)
+
+
+def _exposure_rows(exchange_name: str) -> list[tuple]:
+    """Every position (with its unrealised PnL) and every working order's remainder."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE])
+        return cursor.fetchall()
 
 
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")

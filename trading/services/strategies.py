@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from trading.models import StrategyConfig, StrategyKind, StrategyStatus
 from trading.strategies.params import normalize_params
@@ -132,3 +133,84 @@ def strategy_config_set_active_many(*, strategies: list[StrategyConfig], active:
             strategy_config_set_active(strategy=strategy, active=active)
             changed += 1
     return changed
+
+
+TECHNICAL_SIGNALS = ("ma_cross", "rsi")
+
+
+def strategy_config_create_technical(
+    *,
+    symbol: str,
+    strategy_type: str,
+    params: dict[str, Any],
+    name: str | None = None,
+    is_active: bool = True,
+) -> StrategyConfig:
+    """A Technical strategy from `{symbol, strategy_type, params}` (the dashboard's form):
+    strategy_type ma_cross or rsi becomes the `signal` parameter. Active by default, so it
+    trades from the next tick. Without a name it is called "<strategy_type> <symbol>"
+    (numbered if that is taken)."""
+    if strategy_type not in TECHNICAL_SIGNALS:
+        allowed = ", ".join(TECHNICAL_SIGNALS)
+        raise ValidationError(
+            f"Unknown strategy type {strategy_type!r}. Allowed: {allowed}.",
+            extra={"fields": {"strategy_type": [f"Allowed: {allowed}."]}},
+        )
+    if not isinstance(params, dict):
+        raise ValidationError(
+            "Parameters must be a JSON object.",
+            extra={"fields": {"params": ["Must be a JSON object."]}},
+        )
+    if "signal" in params and params["signal"] != strategy_type:
+        raise ValidationError(
+            f"params.signal {params['signal']!r} contradicts strategy_type {strategy_type!r}; "
+            "leave signal out.",
+            extra={"fields": {"params.signal": ["Leave out: strategy_type sets it."]}},
+        )
+    symbol = _validate_symbol(symbol)
+    if name is None:
+        base = f"{strategy_type} {symbol}"
+        taken = set(
+            StrategyConfig.objects.filter(name__startswith=base).values_list("name", flat=True)
+        )
+        name = base
+        number = 2
+        while name in taken:
+            name, number = f"{base} #{number}", number + 1
+    return strategy_config_create(
+        name=name,
+        kind=StrategyKind.TECHNICAL,
+        symbol=symbol,
+        params={**params, "signal": strategy_type},
+        is_active=is_active,
+    )
+
+
+@transaction.atomic
+def strategy_config_delete(*, strategy: StrategyConfig) -> None:
+    """Delete a strategy that never traded. One with orders keeps its history: it can
+    only be deactivated (its orders, fills and PnL stay attributed to it)."""
+    locked = StrategyConfig.objects.select_for_update().filter(pk=strategy.pk).first()
+    if locked is None:
+        return
+    orders = locked.orders.count()
+    if orders:
+        raise ConflictError(
+            f"Strategy {locked.name!r} has {orders} order(s) and cannot be deleted, so that "
+            "its trading history stays attributed to it; deactivate it instead "
+            f'(POST /api/strategies/{locked.pk}/toggle with {{"active": false}}).',
+            code="strategy_has_orders",
+        )
+    strategy_id = locked.pk
+    try:
+        locked.delete()
+    except ProtectedError:
+        # Fills or positions without orders cannot happen through the services, but
+        # the database protects the history all the same.
+        raise ConflictError(
+            f"Strategy {locked.name!r} has trading history and cannot be deleted; "
+            "deactivate it instead.",
+            code="strategy_has_orders",
+        ) from None
+    locked.pk = strategy_id  # for the event: delete() clears it
+    transaction.on_commit(lambda: _publish_strategy(locked, "strategy.deleted"))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
-from trading.models import Order, StrategyConfig, StrategyStatus
+from trading.models import Order, StrategyConfig
+from trading.services import tick_store
 from trading.strategies.base import (
     ExternalSignal,
     OrderIntent,
@@ -44,8 +44,7 @@ class StrategyRun:
 
 @dataclass
 class _Cached:
-    updated_at: datetime
-    state_version: int
+    config: StrategyConfig
     strategy: Strategy
     dumped: dict[str, Any]
 
@@ -55,13 +54,28 @@ class StrategyManager:
         self.exchange = exchange
         self._cache: dict[int, _Cached] = {}
 
+    def _configs(self, symbol: str) -> list[StrategyConfig]:
+        """The active configs, loading in full only those whose cached copy is outdated."""
+        versions = tick_store.active_strategy_versions(symbol=symbol)
+        stale = [
+            pk
+            for pk, updated_at, version in versions
+            if (cached := self._cache.get(pk)) is None
+            or cached.config.updated_at != updated_at
+            or cached.config.state_version != version
+        ]
+        loaded = tick_store.strategies_load(ids=stale)
+        for pk in stale:
+            self._cache.pop(pk, None)
+        return [
+            loaded[pk] if pk in loaded else self._cache[pk].config
+            for pk, _, _ in versions
+            if pk in loaded or pk in self._cache
+        ]
+
     def _instance(self, config: StrategyConfig) -> tuple[Strategy, dict[str, Any]]:
         cached = self._cache.get(config.pk)
-        if (
-            cached
-            and cached.updated_at == config.updated_at
-            and cached.state_version == config.state_version
-        ):
+        if cached is not None and cached.config is config:
             return cached.strategy, cached.dumped
         strategy = build_strategy(
             kind=config.kind,
@@ -70,16 +84,14 @@ class StrategyManager:
             state=config.state,
             rules=self.exchange.symbol_rules(config.symbol),
         )
-        self._cache[config.pk] = _Cached(
-            config.updated_at, config.state_version, strategy, config.state
-        )
+        self._cache[config.pk] = _Cached(config, strategy, config.state)
         return strategy, config.state
 
     def remember(self, config: StrategyConfig, state_version: int, dumped: dict[str, Any]) -> None:
         """After the tick saved a strategy's state: the instance is current at that version."""
         cached = self._cache.get(config.pk)
         if cached is not None:
-            cached.state_version = state_version
+            config.state, config.state_version = dumped, state_version
             cached.dumped = dumped
 
     def forget(self, config_id: int) -> None:
@@ -88,9 +100,7 @@ class StrategyManager:
     def run(
         self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
     ) -> list[StrategyRun]:
-        configs = list(
-            StrategyConfig.objects.filter(symbol=symbol, is_active=True, status=StrategyStatus.OK)
-        )
+        configs = self._configs(symbol)
         if not configs:
             return []
         news = _order_news([c.pk for c in configs])
@@ -101,17 +111,9 @@ class StrategyManager:
             try:
                 strategy, before = self._instance(config)
                 run.strategy = strategy
-                for order in news.get(config.pk, ()):
-                    strategy.on_order_update(
-                        OrderUpdate(
-                            key=order.intent_key,
-                            side=order.side,
-                            status=order.status,
-                            filled_quantity=order.filled_quantity,
-                            average_price=order.average_price,
-                        )
-                    )
-                    run.fed.append((order.pk, order.status, order.filled_quantity))
+                for pk, update in news.get(config.pk, ()):
+                    strategy.on_order_update(update)
+                    run.fed.append((pk, update.status, update.filled_quantity))
                 run.intents = list(strategy.on_market_data(snapshot, signal=signal))
                 for intent in run.intents:
                     if intent.symbol != symbol:
@@ -129,14 +131,18 @@ class StrategyManager:
         return runs
 
 
-def _order_news(config_ids: list[int]) -> dict[int, list[Order]]:
-    news: dict[int, list[Order]] = {}
-    for order in (
-        Order.objects.filter(strategy_id__in=config_ids, strategy_update_pending=True)
-        .only(
-            "pk", "strategy_id", "intent_key", "side", "status", "filled_quantity", "average_price"
-        )
-        .order_by("pk")
+def _order_news(config_ids: list[int]) -> dict[int, list[tuple[int, OrderUpdate]]]:
+    news: dict[int, list[tuple[int, OrderUpdate]]] = {}
+    decimal = Order._meta.get_field("filled_quantity").to_python  # SQLite hands back floats
+    for pk, strategy_id, key, side, status, filled, average in tick_store.order_news(
+        strategy_ids=config_ids
     ):
-        news.setdefault(order.strategy_id, []).append(order)
+        update = OrderUpdate(
+            key=key,
+            side=side,
+            status=status,
+            filled_quantity=decimal(filled),
+            average_price=decimal(average) if average is not None else None,
+        )
+        news.setdefault(strategy_id, []).append((pk, update))
     return news

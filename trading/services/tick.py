@@ -17,11 +17,11 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
@@ -32,8 +32,8 @@ from trading.models import (
     OrderStatus,
     StrategyConfig,
     StrategyStatus,
-    TraderHeartbeat,
 )
+from trading.services import tick_store
 from trading.services.fills import positions_mark, publish_position
 from trading.services.orders import order_create, orders_sync
 from trading.services.risk import risk_state_get
@@ -82,16 +82,17 @@ def tick_run(
     marked = positions_mark(exchange_name=exchange.name, symbol=symbol, mark_price=snapshot.mid)
     runs = manager.run(symbol=symbol, snapshot=snapshot, signal=signal)
 
+    # Orders and the states that produced them commit together. A tick without orders
+    # writes independent rows (states, news flags, heartbeat) and needs no transaction.
+    trading = any(run.intents or run.error or run.finished for run in runs)
     try:
-        with transaction.atomic():
+        with transaction.atomic() if trading else nullcontext():
             risk_state = (
-                risk_state_get(exchange_name=exchange.name)
-                if any(run.intents for run in runs)
-                else None
+                risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
             )
             for run in runs:
                 result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))
-                _save_strategy(run, manager)
+            _save_strategies(runs, manager)
             _heartbeat(symbol, started, snapshot.mid)
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database
@@ -116,15 +117,14 @@ def _place_intents(
     orders = []
     for intent in run.intents:
         try:
-            with transaction.atomic():
-                order = order_create(
-                    intent=intent,
-                    exchange=exchange,
-                    source=OrderSource.STRATEGY,
-                    strategy=run.config,
-                    reference_price=snapshot.mid,
-                    risk_state=risk_state,
-                )
+            order = order_create(
+                intent=intent,
+                exchange=exchange,
+                source=OrderSource.STRATEGY,
+                strategy=run.config,
+                reference_price=snapshot.mid,
+                risk_state=risk_state,
+            )
         except Exception as exc:
             logger.exception(
                 "strategy %s: intent %s could not become an order", run.config.name, intent.key
@@ -135,53 +135,50 @@ def _place_intents(
     return orders
 
 
-def _save_strategy(run: StrategyRun, manager: StrategyManager) -> None:
-    config = run.config
-    updates: dict = {}
-    if run.new_state is not None and not run.error:
-        updates.update(
-            state=run.new_state,
-            state_version=F("state_version") + 1,
-            state_updated_at=timezone.now(),
-        )
-    if run.error:
-        updates.update(
-            status=StrategyStatus.ERRORED, last_error=run.error, updated_at=timezone.now()
-        )
-    elif run.finished:
-        updates.update(status=StrategyStatus.FINISHED, is_active=False, updated_at=timezone.now())
-    if updates:
-        StrategyConfig.objects.filter(pk=config.pk).update(**updates)
-        if "state" in updates:
+def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
+    """Persist what the strategies changed: new states, the rare errored or finished
+    status, and the order news they consumed."""
+    now = timezone.now()
+    states, fed = [], []
+    for run in runs:
+        config = run.config
+        if run.error:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.ERRORED, last_error=run.error, updated_at=now
+            )
+        elif run.finished:
+            StrategyConfig.objects.filter(pk=config.pk).update(
+                status=StrategyStatus.FINISHED,
+                is_active=False,
+                updated_at=now,
+                state=run.new_state if run.new_state is not None else config.state,
+                state_version=config.state_version + 1,
+                state_updated_at=now,
+            )
+        elif run.new_state is not None:
+            # Under the symbol's lock nobody else writes this state: the version is ours.
+            states.append((config.pk, run.new_state, config.state_version + 1))
             manager.remember(config, config.state_version + 1, run.new_state)
         if run.error or run.finished:
             manager.forget(config.pk)
-            transaction.on_commit(lambda: _publish_strategy_status(config.pk))
-    # The news fed to the strategy is consumed, unless the order moved on meanwhile (a
-    # submission in another process): then the next tick feeds the newer state.
-    if not run.error:
-        for pk, status, filled in run.fed:
-            Order.objects.filter(pk=pk, status=status, filled_quantity=filled).update(
-                strategy_update_pending=False
-            )
+            transaction.on_commit(lambda pk=config.pk: _publish_strategy_status(pk))
+        else:
+            # The news fed to the strategy is consumed, unless the order moved on
+            # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
+            fed.extend(run.fed)
+    tick_store.strategy_states_save(states=states, now=now)
+    tick_store.news_consumed(fed=fed)
 
 
 def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> None:
-    now = timezone.now()
-    fields = {
-        "last_tick_at": now,
-        "last_tick_ms": Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
-        "runner": RUNNER,
-    }
-    if mid is not None:
-        fields["last_mid"] = mid
-    if error:
-        fields.update(last_error=error, last_error_at=now)
-    updated = TraderHeartbeat.objects.filter(symbol=symbol).update(
-        tick_count=F("tick_count") + 1, **fields
+    tick_store.heartbeat(
+        symbol=symbol,
+        now=timezone.now(),
+        tick_ms=Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
+        runner=RUNNER,
+        mid=mid,
+        error=error,
     )
-    if not updated:
-        TraderHeartbeat.objects.get_or_create(symbol=symbol, defaults={**fields, "tick_count": 1})
 
 
 def _publish_strategy_status(config_id: int) -> None:

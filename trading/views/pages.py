@@ -8,21 +8,22 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 
 from trading.forms import KillSwitchForm, OrderFilterForm
+from trading.health import health_report
 from trading.selectors import (
     OrderFilters,
     fill_list,
-    health_get,
+    heartbeat_stale_after,
     order_get,
     order_list,
     pnl_today,
-    position_list_open,
+    position_list,
     price_board,
     risk_limits_get,
-    stale_after_seconds,
     strategy_get,
     strategy_list,
+    strategy_pnl,
     strategy_pnl_by_id,
-    strategy_position_list,
+    trader_heartbeats,
 )
 from trading.strategy_progress import strategy_progress
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
@@ -55,13 +56,20 @@ def _pnl_context() -> dict:
     return {"pnl": pnl, "risk": limits, "loss_today": loss, "loss_used_percent": used}
 
 
+def _health_context() -> dict:
+    # The same checks as GET /api/health (database, Redis, exchange, trader, prediction).
+    return {
+        "report": health_report(),
+        "beats": trader_heartbeats(),
+        "stale_after": heartbeat_stale_after().total_seconds(),
+        "risk": risk_limits_get(),
+    }
+
+
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     fragments = {
-        "health": Fragment(
-            "trading/fragments/health.html",
-            lambda: {"health": health_get(), "stale_after": stale_after_seconds()},
-        ),
+        "health": Fragment("trading/fragments/health.html", _health_context),
         "prices": Fragment("trading/fragments/prices.html", lambda: {"prices": price_board()}),
         "pnl": Fragment("trading/fragments/pnl.html", _pnl_context),
         "risk": Fragment(
@@ -73,7 +81,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         ),
         "positions": Fragment(
             "trading/fragments/positions.html",
-            lambda: {"positions": position_list_open(exchange_name=settings.EXCHANGE)},
+            lambda: {"positions": position_list(open_only=True, exchange_name=settings.EXCHANGE)},
         ),
         "orders": Fragment(
             "trading/fragments/orders_recent.html", lambda: {"orders": order_list()[:RECENT]}
@@ -141,13 +149,7 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
         }
 
     def books() -> dict:
-        books = list(strategy_position_list(strategy=strategy))
-        return {
-            "books": books,
-            "realized": sum((b.realized_pnl for b in books), 0),
-            "unrealized": sum((b.unrealized_pnl for b in books), 0),
-            "fees": sum((b.fees_paid for b in books), 0),
-        }
+        return {"pnl": strategy_pnl(strategy=strategy)}
 
     fragments = {
         "summary": Fragment("trading/fragments/strategy_summary.html", summary),

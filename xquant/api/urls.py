@@ -1,9 +1,17 @@
 """Everything under /api/."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class SwaggerUIView(SpectacularSwaggerView):
+    # The page has only an HTML renderer: DRF's OPTIONS metadata cannot be rendered
+    # with it (a 500), so OPTIONS is answered 405 like any other unsupported method.
+    http_method_names = ["get", "head"]
+
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SwaggerUIView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("trading.api.urls")),
 ]
