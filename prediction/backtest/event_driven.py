@@ -59,7 +59,9 @@ def _decimal_factory(step: float) -> Callable[[int], Decimal]:
     return lambda units: Decimal(units) * step_dec
 
 
-def quote_ticks(close: np.ndarray, *, spread_bps: float, tick: float) -> tuple[np.ndarray, np.ndarray]:
+def quote_ticks(
+    close: np.ndarray, *, spread_bps: float, tick: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Bid and ask of every bar, in ticks: the close -/+ half the spread, outward to the grid."""
     half = close * (spread_bps / 20_000.0)
     bid = np.floor(_snap_to_grid((close - half) / tick)).astype(np.int64)
@@ -98,7 +100,9 @@ def _close_stamps(times: np.ndarray, bar_seconds: int) -> list[datetime]:
         return []
     if len(closes) > 1 and (np.diff(closes) == bar_seconds).all():
         first = datetime.fromtimestamp(int(closes[0]), UTC)
-        return list(accumulate(repeat(timedelta(seconds=bar_seconds), len(closes) - 1), add, initial=first))
+        return list(
+            accumulate(repeat(timedelta(seconds=bar_seconds), len(closes) - 1), add, initial=first)
+        )
     return [datetime.fromtimestamp(t, UTC) for t in closes.tolist()]
 
 
@@ -168,7 +172,9 @@ def run_event_driven(
                 on_update(OrderUpdate(intent.key, intent.side, REJECTED, Decimal(0), None))
                 return
         position += qty if intent.side == BUY else -qty
-        fills.append(FillRecord(i, intent.key, intent.side, qty, price, float(qty * price) * fee_rate))
+        fills.append(
+            FillRecord(i, intent.key, intent.side, qty, price, float(qty * price) * fee_rate)
+        )
         on_update(OrderUpdate(intent.key, intent.side, FILLED, qty, price))
 
     def market_price(i: int, side: str) -> Decimal:
@@ -240,17 +246,25 @@ def run_event_driven(
 
 
 def _result_from_fills(
-    *, fills: list[FillRecord], close: np.ndarray, times: np.ndarray, bar_seconds: int, settings: BacktestSettings
+    *,
+    fills: list[FillRecord],
+    close: np.ndarray,
+    times: np.ndarray,
+    bar_seconds: int,
+    settings: BacktestSettings,
 ) -> BacktestResult:
     n = len(close)
     bars = np.array([f.bar for f in fills], dtype=np.int64)
     signed = np.array(
-        [float(f.quantity) if f.side == BUY else -float(f.quantity) for f in fills], dtype=np.float64
+        [float(f.quantity) if f.side == BUY else -float(f.quantity) for f in fills],
+        dtype=np.float64,
     )
     prices = np.array([float(f.price) for f in fills], dtype=np.float64)
     fees = np.array([f.fee for f in fills], dtype=np.float64)
     units = np.cumsum(np.bincount(bars, weights=signed, minlength=n)) if fills else np.zeros(n)
-    cash_flow = np.bincount(bars, weights=-signed * prices - fees, minlength=n) if fills else np.zeros(n)
+    cash_flow = (
+        np.bincount(bars, weights=-signed * prices - fees, minlength=n) if fills else np.zeros(n)
+    )
     equity = settings.initial_capital + np.cumsum(cash_flow) + units * close
     # Avoid -0.0 noise in the exposure count after partial closes.
     held = np.sign(np.where(np.abs(units) < 1e-12, 0.0, units)).astype(np.int8)
@@ -282,7 +296,16 @@ def _round_trips(fills: list[FillRecord], close: np.ndarray) -> TradeArrays:
         fee_left = f.fee
         while remaining != 0:
             if cur is None:
-                cur = {"side": 1 if remaining > 0 else -1, "bar": f.bar, "in_q": 0.0, "in_v": 0.0, "out_q": 0.0, "out_v": 0.0, "fees": 0.0, "pnl": 0.0}
+                cur = {
+                    "side": 1 if remaining > 0 else -1,
+                    "bar": f.bar,
+                    "in_q": 0.0,
+                    "in_v": 0.0,
+                    "out_q": 0.0,
+                    "out_v": 0.0,
+                    "fees": 0.0,
+                    "pnl": 0.0,
+                }
             same_direction = (remaining > 0) == (cur["side"] > 0)
             if same_direction:
                 cur["in_q"] += abs(remaining)
@@ -303,12 +326,34 @@ def _round_trips(fills: list[FillRecord], close: np.ndarray) -> TradeArrays:
             remaining += cur["side"] * closing
             if abs(pos) < 1e-12:
                 pos = 0.0
-                rows.append((cur["side"], cur["bar"], f.bar, avg_in, cur["out_v"] / cur["out_q"], cur["in_q"], cur["pnl"] - cur["fees"], cur["fees"]))
+                rows.append(
+                    (
+                        cur["side"],
+                        cur["bar"],
+                        f.bar,
+                        avg_in,
+                        cur["out_v"] / cur["out_q"],
+                        cur["in_q"],
+                        cur["pnl"] - cur["fees"],
+                        cur["fees"],
+                    )
+                )
                 cur = None
     if cur is not None:
         avg_in = cur["in_v"] / cur["in_q"]
         marked = cur["pnl"] + pos * (close[-1] - avg_in)
-        rows.append((cur["side"], cur["bar"], -1, avg_in, np.nan, cur["in_q"], marked - cur["fees"], cur["fees"]))
+        rows.append(
+            (
+                cur["side"],
+                cur["bar"],
+                -1,
+                avg_in,
+                np.nan,
+                cur["in_q"],
+                marked - cur["fees"],
+                cur["fees"],
+            )
+        )
     cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
     return TradeArrays(
         side=np.array(cols[0], dtype=np.int8),

@@ -106,7 +106,9 @@ def run_strategy_backtest(
     )
 
 
-def result_trades(result: BacktestResult, index: pd.DatetimeIndex, *, limit: int = 5_000) -> list[dict]:
+def result_trades(
+    result: BacktestResult, index: pd.DatetimeIndex, *, limit: int = 5_000
+) -> list[dict]:
     """The most recent `limit` trades as JSON-safe dicts."""
     t = result.trades
     rows = []

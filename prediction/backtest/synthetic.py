@@ -10,7 +10,9 @@ from prediction.indicators import OHLCV
 EPOCH_2024 = 1_704_067_200
 
 
-def synthetic_minute_bars(n: int, *, seed: int = 42, start_price: float = 40_000.0) -> tuple[OHLCV, np.ndarray]:
+def synthetic_minute_bars(
+    n: int, *, seed: int = 42, start_price: float = 40_000.0
+) -> tuple[OHLCV, np.ndarray]:
     """(bars, open times in seconds): a geometric random walk with BTC-like one-minute
     volatility (0.08 %), prices on the 0.01 grid, each bar opening at the previous close."""
     rng = np.random.default_rng(seed)

@@ -23,7 +23,7 @@ from prediction.models import BacktestEngine, BacktestRun, BacktestStatus
 from prediction.selectors import candle_frame
 from prediction.signals import SIGNAL_STRATEGIES, signal_strategy_build
 from prediction.timeframes import timeframe_seconds
-from trading.strategies.params import params_to_json
+from trading.strategies.params import PARAMS_BY_KIND, params_to_json
 from xquant import realtime
 from xquant.errors import ValidationError
 
@@ -34,6 +34,13 @@ MIN_BACKTEST_BARS = 50
 
 
 def _engine_for(strategy: str, engine: str | None) -> str:
+    if strategy not in SIGNAL_STRATEGIES and strategy not in PARAMS_BY_KIND:
+        raise ValidationError(
+            f"Unknown strategy {strategy!r}. Signal strategies (vectorised engine): "
+            f"{', '.join(SIGNAL_STRATEGIES)}; trading strategies (event-driven engine): "
+            f"{', '.join(PARAMS_BY_KIND)}.",
+            extra={"fields": {"strategy": [f"Unknown strategy {strategy!r}."]}},
+        )
     if engine:
         if engine not in BacktestEngine.values:
             raise ValidationError(
@@ -41,7 +48,9 @@ def _engine_for(strategy: str, engine: str | None) -> str:
                 extra={"fields": {"engine": [f"Unknown engine {engine!r}."]}},
             )
         return engine
-    return BacktestEngine.VECTORISED if strategy in SIGNAL_STRATEGIES else BacktestEngine.EVENT_DRIVEN
+    return (
+        BacktestEngine.VECTORISED if strategy in SIGNAL_STRATEGIES else BacktestEngine.EVENT_DRIVEN
+    )
 
 
 def backtest_run_create(
@@ -96,12 +105,13 @@ def backtest_run_launch(**kwargs: Any) -> BacktestRun:
 
 
 class _Reporter:
-    """Publishes progress at most once per percent and stores it every tenth."""
+    """Publishes progress at most once per percent; stores it every ten percent."""
 
     def __init__(self, run: BacktestRun, also: Callable[[int, int], None] | None = None):
         self.run = run
         self.also = also
         self.last = -1
+        self.stored = 0
 
     def __call__(self, done: int, total: int) -> None:
         if self.also:
@@ -113,7 +123,8 @@ class _Reporter:
         realtime.publish(
             realtime.DASHBOARD_GROUP, "backtest.progress", {"id": self.run.pk, "percent": percent}
         )
-        if percent % 10 == 0:
+        if percent - self.stored >= 10:
+            self.stored = percent
             BacktestRun.objects.filter(pk=self.run.pk).update(progress=percent)
 
 
@@ -136,18 +147,30 @@ def backtest_run_execute(
         config = backtest_settings(run.config)
         bar_seconds = timeframe_seconds(run.timeframe)
         frame = candle_frame(
-            symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end, min_bars=MIN_BACKTEST_BARS
+            symbol=run.symbol,
+            timeframe=run.timeframe,
+            start=run.start,
+            end=run.end,
+            min_bars=MIN_BACKTEST_BARS,
         )
         if run.engine == BacktestEngine.VECTORISED:
             result, _ = run_signal_backtest(
-                frame=frame, strategy=run.strategy, params=run.params, settings=config, bar_seconds=bar_seconds
+                frame=frame,
+                strategy=run.strategy,
+                params=run.params,
+                settings=config,
+                bar_seconds=bar_seconds,
             )
         else:
             strategy = trading_strategy_build(
                 kind=run.strategy, symbol=run.symbol, params=run.params, settings=config
             )
             result = run_strategy_backtest(
-                frame=frame, strategy=strategy, settings=config, bar_seconds=bar_seconds, progress=report
+                frame=frame,
+                strategy=strategy,
+                settings=config,
+                bar_seconds=bar_seconds,
+                progress=report,
             )
         run.metrics = result.metrics
         run.equity_curve = result_equity_curve(result, frame.index)

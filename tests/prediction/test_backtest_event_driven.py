@@ -62,7 +62,9 @@ def test_snapshot_is_the_bar_close_with_the_documented_spread_around_it():
 
 def test_market_intent_fills_at_the_next_bar_open_and_is_reported_back():
     strategy, result = run_script({1: [buy("a")], 3: [sell("b")]}, fee_rate=0.001)
-    assert [(bar, u.key, u.status, u.filled_quantity, u.average_price) for bar, u in strategy.updates] == [
+    assert [
+        (bar, u.key, u.status, u.filled_quantity, u.average_price) for bar, u in strategy.updates
+    ] == [
         (1, "a", "filled", Decimal("1"), Decimal("102.00")),  # told before the snapshot of bar 2
         (3, "b", "filled", Decimal("1"), Decimal("104.00")),
     ]
@@ -105,7 +107,11 @@ def test_slippage_moves_market_fills_against_the_trader_on_the_tick_grid():
 
 def test_reduce_only_intent_is_clipped_to_the_position_and_refused_when_flat():
     strategy, result = run_script(
-        {0: [buy("a", "1")], 1: [sell("b", "5", reduce_only=True)], 2: [sell("c", reduce_only=True)]}
+        {
+            0: [buy("a", "1")],
+            1: [sell("b", "5", reduce_only=True)],
+            2: [sell("c", reduce_only=True)],
+        }
     )
     statuses = [(u.key, u.status, u.filled_quantity) for _, u in strategy.updates]
     assert statuses == [("a", "filled", 1), ("b", "filled", 1), ("c", "rejected", 0)]
@@ -132,29 +138,56 @@ def test_external_signal_is_passed_to_the_strategy_on_every_snapshot():
     strategy = Scripted(script={}, symbol="BTCUSDT", params=TECH)
     signal = ExternalSignal(direction=1, confidence=Decimal("0.7"))
     run_event_driven(
-        strategy=strategy, open_=OPEN, high=HIGH, low=LOW, close=CLOSE, volume=VOLUME,
-        times=TIMES, bar_seconds=60, settings=backtest_settings({}), signal=signal,
+        strategy=strategy,
+        open_=OPEN,
+        high=HIGH,
+        low=LOW,
+        close=CLOSE,
+        volume=VOLUME,
+        times=TIMES,
+        bar_seconds=60,
+        settings=backtest_settings({}),
+        signal=signal,
     )
     assert all(s is signal for _, s in strategy.seen)
 
 
-def test_live_strategy_class_reproduces_the_vectorised_signal_backtest_on_real_candles(sample, sample_bars):
+def test_live_strategy_class_reproduces_the_vectorised_signal_backtest_on_real_candles(
+    sample, sample_bars
+):
     """Same SMA(10)/SMA(30) rule through both engines: identical trades and equity."""
     settings = backtest_settings(
-        {"initial_capital": 1_000_000, "fee_rate": 0.0004, "sizing": "fixed", "quantity": 1,
-         "spread_bps": 0, "tick_size": 1e-7}
+        {
+            "initial_capital": 1_000_000,
+            "fee_rate": 0.0004,
+            "sizing": "fixed",
+            "quantity": 1,
+            "spread_bps": 0,
+            "tick_size": 1e-7,
+        }
     )
     strategy = TinyMaCross(symbol="BTCUSDT", params=TECH)
     b = sample_bars
     times = frame_times(sample)
     event = run_event_driven(
-        strategy=strategy, open_=b.open, high=b.high, low=b.low, close=b.close, volume=b.volume,
-        times=times, bar_seconds=900, settings=settings,
+        strategy=strategy,
+        open_=b.open,
+        high=b.high,
+        low=b.low,
+        close=b.close,
+        volume=b.volume,
+        times=times,
+        bar_seconds=900,
+        settings=settings,
     )
     signal = signal_strategy_build("trend_following", {"ma_type": "sma", "fast": 10, "slow": 30})
     vector = run_vectorised(
-        open_=b.open, close=b.close, times=times, target=signal.compute(b).position,
-        settings=settings, bar_seconds=900,
+        open_=b.open,
+        close=b.close,
+        times=times,
+        target=signal.compute(b).position,
+        settings=settings,
+        bar_seconds=900,
     )
     assert strategy.snapshots == len(b.close)
     assert len(event.trades) == len(vector.trades) > 300
@@ -162,4 +195,6 @@ def test_live_strategy_class_reproduces_the_vectorised_signal_backtest_on_real_c
     np.testing.assert_array_equal(event.trades.exit_bar, vector.trades.exit_bar)
     np.testing.assert_allclose(event.equity, vector.equity, rtol=1e-9)
     assert event.metrics["sharpe"] == pytest.approx(vector.metrics["sharpe"], rel=1e-6)
-    assert len(strategy.updates) == strategy.seq and all(u.status == "filled" for u in strategy.updates)
+    assert len(strategy.updates) == strategy.seq and all(
+        u.status == "filled" for u in strategy.updates
+    )

@@ -35,15 +35,36 @@ class Command(BaseCommand):
         parser.add_argument("--timeframe", default="15m", choices=TIMEFRAMES)
         parser.add_argument("--start", help="UTC start, e.g. 2021-10-01")
         parser.add_argument("--end", help="UTC end (exclusive)")
-        parser.add_argument("--param", action="append", default=[], help="strategy parameter name=value (repeatable)")
+        parser.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            help="strategy parameter name=value (repeatable)",
+        )
         parser.add_argument("--params", help="strategy parameters as a JSON object")
         parser.add_argument(
-            "--set", action="append", default=[], dest="settings",
+            "--set",
+            action="append",
+            default=[],
+            dest="backtest_settings",
             help="backtest setting name=value: initial_capital, fee_rate, slippage_bps, sizing, fraction, quantity, spread_bps, tick_size",
         )
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, strategy, symbol, timeframe, start, end, param, params, settings, no_progress, **options):
+    def handle(
+        self,
+        *args,
+        strategy,
+        symbol,
+        timeframe,
+        start,
+        end,
+        param,
+        params,
+        backtest_settings,
+        no_progress,
+        **options,
+    ):
         strategy_params = parse_pairs(param, "--param")
         if params:
             try:
@@ -58,7 +79,7 @@ class Command(BaseCommand):
                 start=parse_moment(start) if start else None,
                 end=parse_moment(end) if end else None,
                 params=strategy_params,
-                settings=parse_pairs(settings, "--set"),
+                settings=parse_pairs(backtest_settings, "--set"),
             )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
@@ -74,7 +95,9 @@ class Command(BaseCommand):
         bar.close()
         if run.status != BacktestStatus.FINISHED:
             raise CommandError(f"backtest #{run.pk} failed: {run.error}")
-        self.stdout.write(f"backtest #{run.pk}: {run.strategy} on {run.symbol} {run.timeframe}, {run.bar_count:,} bars ({run.engine})")
+        self.stdout.write(
+            f"backtest #{run.pk}: {run.strategy} on {run.symbol} {run.timeframe}, {run.bar_count:,} bars ({run.engine})"
+        )
         for name, value in run.metrics.items():
             shown = f"{value:,.6g}" if isinstance(value, float) else value
             self.stdout.write(f"  {name:32} {shown}")

@@ -42,12 +42,19 @@ class Command(BaseCommand):
         out(f"{bars:,} synthetic one-minute bars (seed {seed}); median of {repeat} runs each")
 
         # (a) signal computation + fills + equity + trades + every metric.
-        signal = signal_strategy_build("trend_following", {"ma_type": "sma", "fast": 10, "slow": 30})
+        signal = signal_strategy_build(
+            "trend_following", {"ma_type": "sma", "fast": 10, "slow": 30}
+        )
 
         def vectorised():
             target = signal.compute(data).position
             return run_vectorised(
-                open_=data.open, close=data.close, times=times, target=target, settings=settings, bar_seconds=60
+                open_=data.open,
+                close=data.close,
+                times=times,
+                target=target,
+                settings=settings,
+                bar_seconds=60,
             )
 
         result = vectorised()
@@ -57,13 +64,29 @@ class Command(BaseCommand):
         # (b) the live Technical strategy class, one snapshot per bar.
         from prediction.backtest.runner import trading_strategy_build
 
-        params = {"signal": "ma_cross", "quantity": "0.01", "bar_seconds": 60, "fast_period": 10, "slow_period": 30, "allow_short": True}
+        params = {
+            "signal": "ma_cross",
+            "quantity": "0.01",
+            "bar_seconds": 60,
+            "fast_period": 10,
+            "slow_period": 30,
+            "allow_short": True,
+        }
 
         def event_driven():
-            strategy = trading_strategy_build(kind="technical", symbol="BTCUSDT", params=params, settings=settings)
+            strategy = trading_strategy_build(
+                kind="technical", symbol="BTCUSDT", params=params, settings=settings
+            )
             return run_event_driven(
-                strategy=strategy, open_=data.open, high=data.high, low=data.low, close=data.close,
-                volume=data.volume, times=times, bar_seconds=60, settings=settings,
+                strategy=strategy,
+                open_=data.open,
+                high=data.high,
+                low=data.low,
+                close=data.close,
+                volume=data.volume,
+                times=times,
+                bar_seconds=60,
+                settings=settings,
             )
 
         result = event_driven()

@@ -14,7 +14,9 @@ def parse_moment(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"{value!r} is not a date or time; use e.g. 2024-01-31 or 2024-01-31T12:00") from None
+        raise CommandError(
+            f"{value!r} is not a date or time; use e.g. 2024-01-31 or 2024-01-31T12:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -66,4 +68,6 @@ class Command(BaseCommand):
             "(the exchange has no bars there)"
         )
         for gap in result.gaps_unfilled:
-            self.stdout.write(f"  no data: {gap.start:%Y-%m-%d %H:%M} to {gap.end:%Y-%m-%d %H:%M} ({gap.bars} bars)")
+            self.stdout.write(
+                f"  no data: {gap.start:%Y-%m-%d %H:%M} to {gap.end:%Y-%m-%d %H:%M} ({gap.bars} bars)"
+            )

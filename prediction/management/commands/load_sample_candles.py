@@ -31,7 +31,9 @@ class Command(BaseCommand):
         if bad:
             from django.core.management.base import CommandError
 
-            raise CommandError(f"Timeframes {', '.join(bad)} cannot be built from 15-minute bars; use {', '.join(allowed)}.")
+            raise CommandError(
+                f"Timeframes {', '.join(bad)} cannot be built from 15-minute bars; use {', '.join(allowed)}."
+            )
         counts = sample_candles_load(symbol=symbol, timeframes=wanted)
         for timeframe, count in counts.items():
             self.stdout.write(f"{symbol} {timeframe}: {count:,} candles stored")
