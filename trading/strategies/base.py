@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from exchanges.base import MarketSnapshot
+from exchanges.base import MarketSnapshot, SymbolRules
 from trading.strategies.params import PARAMS_BY_KIND, validate_params
+from xquant.errors import ConflictError
 
 
 @dataclass(slots=True)
@@ -65,12 +66,34 @@ class ExternalSignal:
 NO_INTENTS: tuple[OrderIntent, ...] = ()
 
 
+class StrategyHalted(ConflictError):
+    """The strategy cannot go on without an operator (e.g. every child order refused).
+
+    Raised from on_market_data on every call once halted, so the caller isolates the
+    strategy and shows the reason; the state that explains it is kept.
+    """
+
+    code = "strategy_halted"
+
+
 class Strategy(abc.ABC):
     kind: ClassVar[str]
 
-    def __init__(self, *, symbol: str, params: dict[str, Any], state: dict[str, Any] | None = None):
-        """`params` as stored (JSON) or already validated; validated again here."""
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        params: dict[str, Any],
+        state: dict[str, Any] | None = None,
+        rules: SymbolRules | None = None,
+    ):
+        """`params` as stored (JSON) or already validated; validated again here.
+
+        With `rules` (the symbol's exchange filters) quantities are put on the step grid;
+        without them no rounding is done.
+        """
         self.symbol = symbol
+        self.rules = rules
         self.params = validate_params(self.kind, params)
         self.load_state(state or {})
 
@@ -111,9 +134,16 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 
 def build_strategy(
-    *, kind: str, symbol: str, params: dict[str, Any], state: dict[str, Any] | None = None
+    *,
+    kind: str,
+    symbol: str,
+    params: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    rules: SymbolRules | None = None,
 ) -> Strategy:
     # Importing the package registers every kind.
     import trading.strategies  # noqa: F401
 
-    return STRATEGY_CLASSES[kind](symbol=symbol, params=params, state=state)
+    if kind not in STRATEGY_CLASSES:
+        validate_params(kind, params)  # raises ValidationError naming the allowed kinds
+    return STRATEGY_CLASSES[kind](symbol=symbol, params=params, state=state, rules=rules)

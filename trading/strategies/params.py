@@ -167,6 +167,13 @@ class TechnicalSignalParams(StrictParams):
         default=Decimal("70"),
     )
     allow_short = serializers.BooleanField(default=False)
+    size_by_confidence = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Scale each entry by the prediction service's confidence when its direction "
+            "agrees (no entry when it disagrees). Exits are never scaled."
+        ),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["fast_period"] >= attrs["slow_period"]:
