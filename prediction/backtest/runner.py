@@ -3,7 +3,6 @@ service, the management commands and the benchmark."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -39,16 +38,29 @@ def backtest_rules(symbol: str, settings: BacktestSettings) -> SymbolRules:
     )
 
 
+#: Strategy kinds that build bars from snapshots (their `bar_seconds` parameter).
+BAR_BUILDING_KINDS = ("technical", "combined")
+
+
 def trading_strategy_build(
-    *, kind: str, symbol: str, params: dict[str, Any], settings: BacktestSettings
+    *,
+    kind: str,
+    symbol: str,
+    params: dict[str, Any],
+    settings: BacktestSettings,
+    bar_seconds: int | None = None,
 ) -> Strategy:
-    """A live strategy class for a backtest, with validated params (ValidationError)."""
-    kwargs: dict[str, Any] = {"kind": kind, "symbol": symbol, "params": params, "state": None}
-    # The strategy contract gains `rules` (exchange filters) with the live classes.
-    if "rules" in inspect.signature(build_strategy).parameters:
-        kwargs["rules"] = backtest_rules(symbol, settings)
+    """A live strategy class for a backtest, with validated params (ValidationError).
+
+    A bar-building strategy without an explicit `bar_seconds` builds bars of the
+    backtest's timeframe: one snapshot per candle, one strategy bar per candle."""
+    params = dict(params or {})
+    if kind in BAR_BUILDING_KINDS and bar_seconds and "bar_seconds" not in params:
+        params["bar_seconds"] = bar_seconds
     try:
-        return build_strategy(**kwargs)
+        return build_strategy(
+            kind=kind, symbol=symbol, params=params, rules=backtest_rules(symbol, settings)
+        )
     except KeyError:
         from trading.strategies.base import STRATEGY_CLASSES
 

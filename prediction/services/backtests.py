@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,7 +76,11 @@ def backtest_run_create(
         validated = signal_strategy_build(strategy, params).params
     else:
         validated = trading_strategy_build(
-            kind=strategy, symbol=symbol, params=params or {}, settings=config
+            kind=strategy,
+            symbol=symbol,
+            params=params or {},
+            settings=config,
+            bar_seconds=timeframe_seconds(timeframe),
         ).params
     frame = candle_frame(
         symbol=symbol, timeframe=timeframe, start=start, end=end, min_bars=MIN_BACKTEST_BARS
@@ -90,7 +95,8 @@ def backtest_run_create(
         params=params_to_json(validated),
         config=config.as_dict(),
         bar_count=len(frame),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        # The API_TOKEN client is not a database user.
+        created_by=user if isinstance(user, get_user_model()) else None,
     )
 
 
@@ -163,7 +169,11 @@ def backtest_run_execute(
             )
         else:
             strategy = trading_strategy_build(
-                kind=run.strategy, symbol=run.symbol, params=run.params, settings=config
+                kind=run.strategy,
+                symbol=run.symbol,
+                params=run.params,
+                settings=config,
+                bar_seconds=bar_seconds,
             )
             result = run_strategy_backtest(
                 frame=frame,

@@ -198,3 +198,70 @@ def test_live_strategy_class_reproduces_the_vectorised_signal_backtest_on_real_c
     assert len(strategy.updates) == strategy.seq and all(
         u.status == "filled" for u in strategy.updates
     )
+
+
+def test_live_technical_strategy_trades_the_sma_cross_one_bar_after_the_vectorised_rule(
+    sample, sample_bars
+):
+    """The real Technical class (trading.strategies.technical), unchanged.
+
+    It closes a bar on the first snapshot of the next one, so with one snapshot per
+    candle its decision on candle i's close is taken at candle i+1's snapshot and filled
+    at candle i+2's open: the vectorised SMA rule shifted by one bar. It also waits for
+    the first cross instead of entering on the first bar with both averages."""
+    from prediction.backtest.runner import trading_strategy_build
+    from prediction.indicators import sma
+
+    b = sample_bars
+    times = frame_times(sample)
+    settings = backtest_settings(
+        {
+            "initial_capital": 1_000_000,
+            "fee_rate": 0.0004,
+            "sizing": "fixed",
+            "quantity": 1,
+            "spread_bps": 0,
+            "tick_size": 1e-7,
+        }
+    )
+    strategy = trading_strategy_build(
+        kind="technical",
+        symbol="BTCUSDT",
+        params={
+            "signal": "ma_cross",
+            "quantity": "1",
+            "fast_period": 10,
+            "slow_period": 30,
+            "allow_short": True,
+        },
+        settings=settings,
+        bar_seconds=900,
+    )
+    assert strategy.__class__.__module__ == "trading.strategies.technical"
+    event = run_event_driven(
+        strategy=strategy,
+        open_=b.open,
+        high=b.high,
+        low=b.low,
+        close=b.close,
+        volume=b.volume,
+        times=times,
+        bar_seconds=900,
+        settings=settings,
+    )
+
+    side = np.nan_to_num(np.sign(sma(b.close, 10) - sma(b.close, 30)))
+    first_cross = (
+        np.flatnonzero((side[1:] != side[:-1]) & (side[:-1] != 0) & (side[1:] != 0))[0] + 1
+    )
+    side[:first_cross] = 0
+    shifted = np.r_[0, side[:-1]].astype(np.int8)
+    vector = run_vectorised(
+        open_=b.open, close=b.close, times=times, target=shifted, settings=settings, bar_seconds=900
+    )
+    assert len(event.trades) == len(vector.trades) > 300
+    np.testing.assert_array_equal(event.trades.entry_bar, vector.trades.entry_bar)
+    np.testing.assert_array_equal(event.trades.exit_bar, vector.trades.exit_bar)
+    np.testing.assert_array_equal(event.trades.side, vector.trades.side)
+    np.testing.assert_allclose(event.equity, vector.equity, rtol=1e-9)
+    assert strategy.position == (1 if event.held[-1] > 0 else -1)  # it heard about every fill
