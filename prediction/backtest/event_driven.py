@@ -8,7 +8,8 @@ Per bar i, in order:
    the limit, or at the open when the bar opens below it (a sell mirrors this);
 3. the strategy gets bar i's snapshot: timestamp = the bar's close time, bid/ask =
    the close -/+ half of `spread_bps` (bars carry no quotes; 1 bp is typical of BTCUSDT
-   perpetuals), floored/ceiled to the tick grid, volume = the bar's volume;
+   perpetuals), floored/ceiled to the tick grid; volume is None, as in the live tick's
+   bookTicker snapshots, unless `snapshot_volume` asks for the bar's volume;
 4. its intents are accepted (a repeated key is ignored, as the database refuses a second
    order per key) and wait for the next bar.
 Every fill is reported back through on_order_update (status "filled", and "open" when a
@@ -137,6 +138,7 @@ def run_event_driven(
     signal: ExternalSignal | None = None,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int = 50_000,
+    snapshot_volume: bool = False,
 ) -> BacktestResult:
     """`times` are bar open times in seconds since the epoch."""
     n = len(close)
@@ -144,7 +146,7 @@ def run_event_driven(
     tick = settings.tick_size
     price_of = _decimal_factory(tick)
     bids, asks = _quote_decimals(close, spread_bps=settings.spread_bps, tick=tick)
-    volumes = _volume_decimals(volume)
+    volumes = _volume_decimals(volume) if snapshot_volume else [None] * n
     stamps = _close_stamps(np.asarray(times, dtype=np.int64), bar_seconds)
     opens = open_.tolist()
     highs = high.tolist()

@@ -26,7 +26,7 @@ VOLUME = np.array([1.0, 2, 3, 4, 5, 6])
 TIMES = 1_700_000_000 + np.arange(6) * 60
 
 
-def run_script(script, **settings):
+def run_script(script, snapshot_volume=False, **settings):
     strategy = Scripted(script=script, symbol="BTCUSDT", params=TECH)
     result = run_event_driven(
         strategy=strategy,
@@ -38,6 +38,7 @@ def run_script(script, **settings):
         times=TIMES,
         bar_seconds=60,
         settings=backtest_settings({"fee_rate": 0, "spread_bps": 0, **settings}),
+        snapshot_volume=snapshot_volume,
     )
     return strategy, result
 
@@ -56,8 +57,14 @@ def test_snapshot_is_the_bar_close_with_the_documented_spread_around_it():
     # 100.5 -/+ 0.05 % half spread = 100.44975 / 100.55025 → outward to the cent grid.
     assert (snap.bid, snap.ask) == (Decimal("100.44"), Decimal("100.56"))
     assert snap.timestamp == datetime.fromtimestamp(1_700_000_060, UTC)  # the bar's close
-    assert snap.volume == Decimal("1") and snap.symbol == "BTCUSDT" and signal is None
+    # Like the live bookTicker snapshots, no volume unless asked for.
+    assert snap.volume is None and snap.symbol == "BTCUSDT" and signal is None
     assert len(strategy.seen) == 6
+
+
+def test_snapshot_volume_is_the_bar_volume_when_asked_for():
+    strategy, _ = run_script({}, snapshot_volume=True)
+    assert [s.volume for s, _ in strategy.seen] == [Decimal(v) for v in (1, 2, 3, 4, 5, 6)]
 
 
 def test_market_intent_fills_at_the_next_bar_open_and_is_reported_back():
