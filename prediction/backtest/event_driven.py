@@ -146,7 +146,7 @@ def run_event_driven(
     tick = settings.tick_size
     price_of = _decimal_factory(tick)
     bids, asks = _quote_decimals(close, spread_bps=settings.spread_bps, tick=tick)
-    volumes = _volume_decimals(volume) if snapshot_volume else [None] * n
+    volumes = _volume_decimals(volume) if snapshot_volume else None
     stamps = _close_stamps(np.asarray(times, dtype=np.int64), bar_seconds)
     opens = open_.tolist()
     highs = high.tolist()
@@ -226,7 +226,7 @@ def run_event_driven(
             bids[start:stop],
             asks[start:stop],
             stamps[start:stop],
-            volumes[start:stop],
+            volumes[start:stop] if volumes is not None else repeat(None, stop - start),
             strict=True,
         ):
             if pending_market:
@@ -287,75 +287,46 @@ def _result_from_fills(
 def _round_trips(fills: list[FillRecord], close: np.ndarray) -> TradeArrays:
     """Trades from fills: a trade opens when the position leaves zero and closes when it
     returns to zero (a flip closes one and opens the next at the same price). Entry and
-    exit prices are quantity-weighted averages; PnL is net of every fee paid in it."""
+    exit prices are quantity-weighted averages; PnL is net of every fee paid in it, a
+    flipping fill's fee split by quantity."""
     rows: list[tuple] = []
     pos = 0.0
-    cur: dict | None = None
+    side = 0  # of the open trade; 0 when flat
+    start = 0
+    in_q = in_v = out_q = out_v = fees = pnl = 0.0
     for f in fills:
-        q = float(f.quantity) * (1 if f.side == BUY else -1)
+        q = float(f.quantity)
+        signed = q if f.side == BUY else -q
         p = float(f.price)
-        remaining = q
-        fee_left = f.fee
-        while remaining != 0:
-            if cur is None:
-                cur = {
-                    "side": 1 if remaining > 0 else -1,
-                    "bar": f.bar,
-                    "in_q": 0.0,
-                    "in_v": 0.0,
-                    "out_q": 0.0,
-                    "out_v": 0.0,
-                    "fees": 0.0,
-                    "pnl": 0.0,
-                }
-            same_direction = (remaining > 0) == (cur["side"] > 0)
-            if same_direction:
-                cur["in_q"] += abs(remaining)
-                cur["in_v"] += abs(remaining) * p
-                cur["fees"] += fee_left
-                pos += remaining
-                remaining = 0.0
+        fee_per_unit = f.fee / q if q else 0.0
+        while signed:
+            if side == 0:
+                side, start = (1 if signed > 0 else -1), f.bar
+                in_q = in_v = out_q = out_v = fees = pnl = 0.0
+            if (signed > 0) == (side > 0):
+                size = abs(signed)
+                in_q += size
+                in_v += size * p
+                fees += size * fee_per_unit
+                pos += signed
                 break
-            closing = min(abs(remaining), abs(pos))
-            share = closing / abs(remaining)
-            avg_in = cur["in_v"] / cur["in_q"]
-            cur["pnl"] += closing * cur["side"] * (p - avg_in)
-            cur["out_q"] += closing
-            cur["out_v"] += closing * p
-            cur["fees"] += fee_left * share
-            fee_left -= fee_left * share
-            pos -= cur["side"] * closing
-            remaining += cur["side"] * closing
+            closing = min(abs(signed), abs(pos))
+            avg_in = in_v / in_q
+            pnl += closing * side * (p - avg_in)
+            out_q += closing
+            out_v += closing * p
+            fees += closing * fee_per_unit
+            pos -= side * closing
+            signed += side * closing
             if abs(pos) < 1e-12:
-                pos = 0.0
-                rows.append(
-                    (
-                        cur["side"],
-                        cur["bar"],
-                        f.bar,
-                        avg_in,
-                        cur["out_v"] / cur["out_q"],
-                        cur["in_q"],
-                        cur["pnl"] - cur["fees"],
-                        cur["fees"],
-                    )
-                )
-                cur = None
-    if cur is not None:
-        avg_in = cur["in_v"] / cur["in_q"]
-        marked = cur["pnl"] + pos * (close[-1] - avg_in)
-        rows.append(
-            (
-                cur["side"],
-                cur["bar"],
-                -1,
-                avg_in,
-                np.nan,
-                cur["in_q"],
-                marked - cur["fees"],
-                cur["fees"],
-            )
-        )
+                rows.append((side, start, f.bar, avg_in, out_v / out_q, in_q, pnl - fees, fees))
+                pos, side = 0.0, 0
+            if abs(signed) < 1e-12:
+                break
+    if side != 0:
+        avg_in = in_v / in_q
+        marked = pnl + pos * (float(close[-1]) - avg_in)
+        rows.append((side, start, -1, avg_in, np.nan, in_q, marked - fees, fees))
     cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
     return TradeArrays(
         side=np.array(cols[0], dtype=np.int8),
