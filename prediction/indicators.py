@@ -269,10 +269,20 @@ def indicators_compute(bars: OHLCV, params: dict[str, Any] | None = None) -> dic
     p = indicator_params(params) if params is None or "rsi_window" not in params else params
     h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
     out: dict[str, Array] = {}
+    # Averages shared by several indicators (EMA 12/26 of the MACD, SMA 20 of the
+    # Bollinger middle band with the default windows) are computed once.
+    emas: dict[int, Array] = {}
+    smas: dict[int, Array] = {}
+
+    def ema_of(window: int) -> Array:
+        if window not in emas:
+            emas[window] = ema(c, window)
+        return emas[window]
+
     out["rsi"] = r = rsi(c, p["rsi_window"])
-    out["macd"], out["macd_signal"], out["macd_diff"] = macd(
-        c, p["macd_fast"], p["macd_slow"], p["macd_signal"]
-    )
+    line = ema_of(p["macd_fast"]) - ema_of(p["macd_slow"])
+    sig = ema(line, p["macd_signal"])
+    out["macd"], out["macd_signal"], out["macd_diff"] = line, sig, line - sig
     (
         out["bb_upper"],
         out["bb_middle"],
@@ -280,6 +290,7 @@ def indicators_compute(bars: OHLCV, params: dict[str, Any] | None = None) -> dic
         out["bb_width"],
         out["bb_percent"],
     ) = bollinger(c, p["bb_window"], p["bb_dev"])
+    smas[p["bb_window"]] = out["bb_middle"]
     # StochRSI reuses the RSI when both use the same window.
     out["stochrsi"], out["stochrsi_k"], out["stochrsi_d"] = stoch_rsi(
         c,
@@ -289,10 +300,10 @@ def indicators_compute(bars: OHLCV, params: dict[str, Any] | None = None) -> dic
         rsi_values=r if p["stoch_window"] == p["rsi_window"] else None,
     )
     out["atr"] = atr(h, lo, c, p["atr_window"])
-    out["ema_fast"] = ema(c, p["ema_fast"])
-    out["ema_slow"] = ema(c, p["ema_slow"])
-    out["sma_fast"] = sma(c, p["sma_fast"])
-    out["sma_slow"] = sma(c, p["sma_slow"])
+    out["ema_fast"] = ema_of(p["ema_fast"])
+    out["ema_slow"] = ema_of(p["ema_slow"])
+    out["sma_fast"] = smas[p["sma_fast"]] if p["sma_fast"] in smas else sma(c, p["sma_fast"])
+    out["sma_slow"] = smas[p["sma_slow"]] if p["sma_slow"] in smas else sma(c, p["sma_slow"])
     out["vwap"] = vwap(h, lo, c, v, p["vwap_window"])
     out["obv"] = obv(c, v)
     out["roc"] = roc(c, p["roc_window"])
