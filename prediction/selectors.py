@@ -100,7 +100,7 @@ def candle_frame(
     return pd.DataFrame(data, index=index, columns=list(COLUMNS))
 
 
-def backtest_run_list(*, user=None) -> QuerySet[BacktestRun]:
+def backtest_run_list() -> QuerySet[BacktestRun]:
     return BacktestRun.objects.all().defer("equity_curve", "trades")
 
 

@@ -3,12 +3,18 @@ and the management command."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from prediction.models import BacktestRun, BacktestStatus
 from prediction.services.backtests import (
@@ -23,31 +29,29 @@ from xquant.errors import ValidationError
 pytestmark = pytest.mark.django_db
 
 
+async def _receive_all(layer, channel: str, quiet: float) -> list[tuple[str, dict]]:
+    out = []
+    while True:
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), quiet)
+        except TimeoutError:
+            return out
+        out.append((message["event"], message["data"]))
+
+
 @pytest.fixture
-def events(settings):
-    """Every event published to the dashboard group during the test, in order."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def events():
+    """Events published to the dashboard group, received over the real Redis layer."""
     channel_layers.backends.clear()
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(realtime.DASHBOARD_GROUP, channel)
 
-    def drain():
-        out = []
-        while True:
-            try:
-                message = (
-                    async_to_sync(layer.receive)(channel)
-                    if layer.channels.get(channel) and not layer.channels[channel].empty()
-                    else None
-                )
-            except Exception:
-                message = None
-            if message is None:
-                return out
-            out.append((message["event"], message["data"]))
+    def received(quiet: float = 0.5):
+        return async_to_sync(_receive_all)(layer, channel, quiet)
 
-    yield drain
+    yield received
+    async_to_sync(layer.group_discard)(realtime.DASHBOARD_GROUP, channel)
     channel_layers.backends.clear()
 
 
@@ -188,3 +192,56 @@ def test_backtest_command_prints_metrics_and_stores_the_run(capsys):
 def test_backtest_command_explains_bad_parameters():
     with pytest.raises(CommandError, match="Unknown trend_following parameters: speed"):
         call_command("backtest", "trend_following", "--param", "speed=3", "--no-progress")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_launched_backtest_runs_on_a_real_celery_worker_and_reports_over_redis(events):
+    """The real broker, a worker process on the test database, and the worker's progress
+    events reaching this process through the Redis channel layer."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    database_url = f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "xquant",
+            "worker",
+            "--pool=solo",
+            "--hostname=backtest-test@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "WARNING",
+        ],
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run = backtest_run_launch(strategy="macd_stochrsi", symbol="BTCUSDT", timeframe="1h")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status in (BacktestStatus.FINISHED, BacktestStatus.FAILED):
+                break
+            time.sleep(0.5)
+        assert run.status == BacktestStatus.FINISHED, run.error or run.status
+        assert run.metrics["bars"] == run.bar_count
+        finished = [d for e, d in events(quiet=2) if e == "backtest.finished"]
+        assert finished == [
+            {
+                "id": run.pk,
+                "status": "finished",
+                "error": "",
+                "total_return": run.metrics["total_return"],
+                "sharpe": run.metrics["sharpe"],
+                "trade_count": run.metrics["trade_count"],
+            }
+        ]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
