@@ -46,20 +46,15 @@ def state_from_events(entries: Array, exits: Array) -> Array:
 def combine_sides(
     long_entries: Array, long_exits: Array, short_entries: Array | None, short_exits: Array | None
 ) -> Array:
-    """Target position from long and short rules; when both sides are on, the most
-    recent entry wins (a short entry reverses a long and vice versa)."""
-    n = len(long_entries)
-    long_on = state_from_events(long_entries, long_exits)
+    """Target position from long and short rules. An entry on one side is also an exit of
+    the other (a short entry reverses a long); both sides entering on the same bar cancel
+    out (flat): the rules disagree."""
     if short_entries is None:
-        return long_on.astype(np.int8)
-    short_on = state_from_events(short_entries, short_exits)
-    ar = np.arange(n)
-    last_long = np.maximum.accumulate(np.where(long_entries, ar, -1))
-    last_short = np.maximum.accumulate(np.where(short_entries, ar, -1))
-    both = (long_on > 0) & (short_on > 0)
-    pos = long_on - short_on
-    pos[both] = np.where(last_long[both] > last_short[both], 1.0, -1.0)
-    return pos.astype(np.int8)
+        return state_from_events(long_entries, long_exits).astype(np.int8)
+    # Opposite entries on one bar are an exit for both sides, an entry for neither.
+    long_on = state_from_events(long_entries & ~short_entries, long_exits | short_entries)
+    short_on = state_from_events(short_entries & ~long_entries, short_exits | long_entries)
+    return (long_on - short_on).astype(np.int8)
 
 
 class SignalStrategy(abc.ABC):
