@@ -323,3 +323,14 @@ def test_every_research_endpoint_is_in_the_openapi_schema(api):
     backtest = schema["paths"]["/api/backtest"]["post"]
     assert {"202", "400", "401"} <= set(backtest["responses"])
     assert "requestBody" in backtest
+
+
+def test_admin_lists_backtest_runs_and_candles_read_only(staff_client):
+    from prediction.services.backtests import backtest_run_create
+
+    run = backtest_run_create(strategy="bollinger", symbol="BTCUSDT", timeframe="4h")
+    listing = staff_client.get("/admin/prediction/backtestrun/")
+    assert listing.status_code == 200 and b"bollinger" in listing.content
+    assert staff_client.get(f"/admin/prediction/backtestrun/{run.pk}/change/").status_code == 200
+    assert staff_client.get("/admin/prediction/candle/").status_code == 200
+    assert staff_client.get("/admin/prediction/candle/add/").status_code == 403
