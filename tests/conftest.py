@@ -35,3 +35,46 @@ def user(db, django_user_model):
 def staff_client(db, client, admin_user):
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture
+def binance_emulator():
+    """A fresh loopback Binance USD-M emulator on 127.0.0.1 (tests.binance_emulator)."""
+    from tests.binance_emulator import BinanceEmulator
+
+    with BinanceEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def binance_exchange(binance_emulator):
+    """The real Binance connector (real ccxt) pointed at the emulator, with a 1 s
+    timeout and a request-weight throttle of its own (in this process)."""
+    from exchanges.binance import BinanceExchange
+    from exchanges.binance.throttle import LocalWeightStore
+
+    exchange = BinanceExchange(
+        api_key=binance_emulator.api_key,
+        api_secret=binance_emulator.api_secret,
+        base_url=binance_emulator.url,
+        timeout=1.0,
+        weight_store=LocalWeightStore(),
+    )
+    yield exchange
+    exchange.close()
+
+
+@pytest.fixture
+def binance_emulator_settings(settings, binance_emulator):
+    """Settings that make get_exchange() return the Binance connector pointed at the
+    emulator (1 s timeout, throttle in Redis when REDIS_URL is set); yields the emulator."""
+    from exchanges.registry import exchange_cache_clear
+
+    settings.EXCHANGE = "binance"
+    settings.EXCHANGE_API_KEY = binance_emulator.api_key
+    settings.EXCHANGE_API_SECRET = binance_emulator.api_secret
+    settings.EXCHANGE_BASE_URL = binance_emulator.url
+    settings.EXCHANGE_TIMEOUT_SECONDS = 1.0
+    exchange_cache_clear()
+    yield binance_emulator
+    exchange_cache_clear()

@@ -33,6 +33,13 @@ VARIABLES = [
     "XQUANT_ENV",
     "PREDICTION_API_BASE_URL",
     "CORS_ALLOWED_ORIGINS",
+    "EXCHANGE_TIMEOUT_SECONDS",
+    "EXCHANGE_WEIGHT_BUDGET",
+    "PAPER_FEED",
+    "PAPER_SEED",
+    "PAPER_STARTING_BALANCE",
+    "PAPER_MAKER_FEE",
+    "PAPER_TAKER_FEE",
 ]
 PRINT_SETTINGS = """
 import json
@@ -81,6 +88,13 @@ def test_defaults_describe_the_embedded_mode():
     assert s["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
     assert s["PREDICTION_API_BASE_URL"] == ""
     assert s["CORS_ALLOWED_ORIGINS"] == []
+    assert (s["EXCHANGE_TIMEOUT_SECONDS"], s["EXCHANGE_WEIGHT_BUDGET"]) == (10.0, 2000)
+    assert (s["PAPER_FEED"], s["PAPER_SEED"]) == ("synthetic", 42)
+    assert (s["PAPER_STARTING_BALANCE"], s["PAPER_MAKER_FEE"], s["PAPER_TAKER_FEE"]) == (
+        "100000",
+        "0.0002",
+        "0.0004",
+    )
 
 
 def test_environment_overrides_every_variable():
@@ -101,6 +115,13 @@ def test_environment_overrides_every_variable():
         ALLOWED_HOSTS="desk.example.com",
         CORS_ALLOWED_ORIGINS="https://ui.example.com",
         PREDICTION_API_BASE_URL="http://127.0.0.1:8100",
+        EXCHANGE_TIMEOUT_SECONDS="2.5",
+        EXCHANGE_WEIGHT_BUDGET="1200",
+        PAPER_FEED="replay",
+        PAPER_SEED="7",
+        PAPER_STARTING_BALANCE="5000",
+        PAPER_MAKER_FEE="0",
+        PAPER_TAKER_FEE="0.0005",
     )
     assert s["DB_ENGINE"] == "django.db.backends.postgresql"
     assert s["DB_NAME"] == "desk"
@@ -114,6 +135,13 @@ def test_environment_overrides_every_variable():
     assert s["ALLOWED_HOSTS"] == ["desk.example.com"]
     assert s["CORS_ALLOWED_ORIGINS"] == ["https://ui.example.com"]
     assert s["PREDICTION_API_BASE_URL"] == "http://127.0.0.1:8100"
+    assert (s["EXCHANGE_TIMEOUT_SECONDS"], s["EXCHANGE_WEIGHT_BUDGET"]) == (2.5, 1200)
+    assert (s["PAPER_FEED"], s["PAPER_SEED"]) == ("replay", 7)
+    assert (s["PAPER_STARTING_BALANCE"], s["PAPER_MAKER_FEE"], s["PAPER_TAKER_FEE"]) == (
+        "5000",
+        "0",
+        "0.0005",
+    )
 
 
 def test_use_mock_forces_the_paper_exchange():
@@ -131,6 +159,11 @@ def test_use_mock_forces_the_paper_exchange():
         ({"LEVERAGE": "500"}, "LEVERAGE"),
         ({"TICK_SECONDS": "0"}, "TICK_SECONDS"),
         ({"TRADING_SYMBOLS": "btc/usdt"}, "TRADING_SYMBOLS"),
+        ({"EXCHANGE_TIMEOUT_SECONDS": "0"}, "EXCHANGE_TIMEOUT_SECONDS"),
+        ({"EXCHANGE_WEIGHT_BUDGET": "5000"}, "EXCHANGE_WEIGHT_BUDGET"),
+        ({"PAPER_FEED": "live"}, "PAPER_FEED"),
+        ({"PAPER_TAKER_FEE": "-0.1"}, "PAPER_TAKER_FEE"),
+        ({"PAPER_STARTING_BALANCE": "lots"}, "PAPER_STARTING_BALANCE"),
     ],
 )
 def test_unsafe_or_invalid_values_refuse_to_start_naming_the_variable(env, named):

@@ -175,6 +175,17 @@ EXCHANGE_BASE_URL = env.str("EXCHANGE_BASE_URL", default="")
 EXCHANGE_TIMEOUT_SECONDS = env.float("EXCHANGE_TIMEOUT_SECONDS", default=10.0)
 if EXCHANGE == "binance" and not (EXCHANGE_API_KEY and EXCHANGE_API_SECRET):
     raise ImproperlyConfigured("EXCHANGE=binance needs EXCHANGE_API_KEY and EXCHANGE_API_SECRET")
+if EXCHANGE_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        f"EXCHANGE_TIMEOUT_SECONDS must be positive (got {EXCHANGE_TIMEOUT_SECONDS})"
+    )
+# Request weight per minute the Binance connector allows itself, shared by every process
+# through Redis when REDIS_URL is set. Binance bans an IP that goes over 2400.
+EXCHANGE_WEIGHT_BUDGET = env.int("EXCHANGE_WEIGHT_BUDGET", default=2000)
+if not 1 <= EXCHANGE_WEIGHT_BUDGET <= 2400:
+    raise ImproperlyConfigured(
+        f"EXCHANGE_WEIGHT_BUDGET must be between 1 and 2400 (got {EXCHANGE_WEIGHT_BUDGET})"
+    )
 
 # Paper exchange and offline market data.
 PAPER_FEED = env.str("PAPER_FEED", default="synthetic")  # synthetic | replay
@@ -182,6 +193,17 @@ PAPER_SEED = env.int("PAPER_SEED", default=42)
 PAPER_STARTING_BALANCE = env.str("PAPER_STARTING_BALANCE", default="100000")
 PAPER_MAKER_FEE = env.str("PAPER_MAKER_FEE", default="0.0002")
 PAPER_TAKER_FEE = env.str("PAPER_TAKER_FEE", default="0.0004")
+if PAPER_FEED not in ("synthetic", "replay"):
+    raise ImproperlyConfigured(f"PAPER_FEED must be synthetic or replay (got {PAPER_FEED!r})")
+for _name in ("PAPER_STARTING_BALANCE", "PAPER_MAKER_FEE", "PAPER_TAKER_FEE"):
+    try:
+        _value = Decimal(globals()[_name])
+    except ArithmeticError:
+        _value = Decimal("-1")
+    if not _value.is_finite() or _value < 0:
+        raise ImproperlyConfigured(
+            f"{_name} must be a non-negative decimal number (got {globals()[_name]!r})"
+        )
 
 # --- trading ------------------------------------------------------------------------
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}$")

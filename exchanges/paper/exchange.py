@@ -1,0 +1,374 @@
+"""The paper exchange: Binance-like futures trading against an offline price feed, with
+its whole state in the database (exchanges.models) so every process shares it.
+
+Prices come from the feed at the injected clock's time. Market orders and marketable
+limit orders fill at once at the top of book (buy at the ask, sell at the bid) as taker;
+other limit orders rest and fill at their limit price, as maker, the first time anyone
+looks at the symbol (a market snapshot, an order or fill read, a cancel) while the book
+crosses them. The whole quantity fills: the simulated book has no depth.
+
+Liquidations and funding payments are not simulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from exchanges.base import (
+    BUY,
+    LIMIT,
+    MARKET,
+    Balance,
+    Candle,
+    Exchange,
+    ExchangeOrder,
+    ExchangePosition,
+    Fill,
+    MarketSnapshot,
+    OrderRequest,
+    OrderState,
+    SettingChange,
+    SymbolRules,
+)
+from exchanges.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
+from exchanges.market_data import PriceFeed, feed_create
+from exchanges.models import (
+    OPEN_ORDER_STATUSES,
+    PaperOrder,
+    PaperTrade,
+)
+from exchanges.paper import accounting as acc
+from exchanges.paper.ledger import PaperLedger
+from exchanges.symbols import offline_symbols
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PaperExchange(Exchange):
+    name = "paper"
+
+    def __init__(
+        self,
+        *,
+        feed: PriceFeed | None = None,
+        clock: Clock | None = None,
+        account: str = "default",
+        starting_balance: Decimal | str | None = None,
+        maker_fee: Decimal | str | None = None,
+        taker_fee: Decimal | str | None = None,
+        symbols: list[str] | None = None,
+    ):
+        self.feed = feed or feed_create(kind=settings.PAPER_FEED, seed=settings.PAPER_SEED)
+        self.clock = clock or _utc_now
+        self.account_name = account
+        self.starting_balance = Decimal(
+            settings.PAPER_STARTING_BALANCE if starting_balance is None else starting_balance
+        )
+        self.maker_fee = Decimal(settings.PAPER_MAKER_FEE if maker_fee is None else maker_fee)
+        self.taker_fee = Decimal(settings.PAPER_TAKER_FEE if taker_fee is None else taker_fee)
+        specs = offline_symbols(settings.TRADING_SYMBOLS if symbols is None else symbols)
+        self._rules = {symbol: spec.rules for symbol, spec in specs.items()}
+        self.ledger = PaperLedger(
+            account_name=account,
+            feed=self.feed,
+            clock=self.clock,
+            starting_balance=self.starting_balance,
+            maker_fee=self.maker_fee,
+            taker_fee=self.taker_fee,
+        )
+
+    # --- markets --------------------------------------------------------------------
+    def load_markets(self, *, reload: bool = False) -> dict[str, SymbolRules]:
+        return self._rules
+
+    def market_snapshot(self, symbol: str) -> MarketSnapshot:
+        self.symbol_rules(symbol)
+        snapshot = self.feed.snapshot(symbol, self.clock())
+        self.ledger.match_resting(symbol, snapshot)
+        return snapshot
+
+    def fetch_ohlcv(
+        self, symbol: str, timeframe: str, *, since: datetime | None = None, limit: int = 500
+    ) -> list[Candle]:
+        self.symbol_rules(symbol)
+        return self.feed.candles(symbol, timeframe, now=self.clock(), since=since, limit=limit)
+
+    # --- orders ---------------------------------------------------------------------
+    def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        rules = self.symbol_rules(request.symbol)
+        now = self.clock()
+        book = self.feed.snapshot(request.symbol, now)
+        request = rules.normalize(request, reference_price=book.mid)
+        if request.order_type not in (MARKET, LIMIT):
+            raise acc.reject("-1116", f"order type {request.order_type} is not MARKET or LIMIT")
+        tif = (request.time_in_force or "GTC") if request.order_type == LIMIT else ""
+        if tif not in ("", "GTC", "IOC", "FOK", "GTX"):
+            raise acc.reject("-1115", f"time in force {tif} is not GTC, IOC, FOK or GTX")
+        buy = request.side == BUY
+        if request.order_type == MARKET:
+            crosses, fill_price = True, (book.ask if buy else book.bid)
+        else:
+            crosses = request.price >= book.ask if buy else request.price <= book.bid
+            fill_price = (book.ask if buy else book.bid) if crosses else request.price
+            if crosses and tif == "GTX":
+                raise acc.reject("-5022", "post-only order would immediately match and take")
+
+        with transaction.atomic():
+            account = self.ledger.lock_account(now, client_order_id=request.client_order_id)
+            if account.client_id_in_use:
+                raise acc.reject(
+                    "-4116",
+                    f"client order id {request.client_order_id} is already used by an open order",
+                )
+            positions = self.ledger.positions(account)
+            acc.check_position_side(
+                hedge_mode=account.hedge_mode,
+                position_side=request.position_side,
+                reduce_only=request.reduce_only,
+            )
+            position = self.ledger.position_for(
+                positions, request.symbol, request.position_side, now
+            )
+            acc.check_reduction(
+                position=position.quantity,
+                side=request.side,
+                quantity=request.quantity,
+                position_side=request.position_side,
+                reduce_only=request.reduce_only,
+            )
+            leverage, _ = self.ledger.symbol_setting(account, request.symbol)
+            opening = acc.opening_quantity(position.quantity, request.side, request.quantity)
+            margin = acc.initial_margin(opening, fill_price, leverage)
+            fee = acc.q8(fill_price * request.quantity * self.taker_fee) if crosses else acc.ZERO
+            available = self.ledger.available(account, positions)
+            if margin + fee > available:
+                raise InsufficientFundsError(
+                    f"paper exchange rejected the order: margin {margin} plus fee {fee} is more "
+                    f"than the available balance {available} {account.asset}",
+                    exchange_code="-2019",
+                )
+            status = OrderState.NEW
+            if not crosses and tif in ("IOC", "FOK"):
+                status = OrderState.EXPIRED
+            order = PaperOrder(
+                account_id=self.account_name,
+                symbol=request.symbol,
+                client_order_id=request.client_order_id,
+                side=request.side,
+                order_type=request.order_type,
+                position_side=request.position_side,
+                reduce_only=request.reduce_only,
+                time_in_force=tif,
+                quantity=request.quantity,
+                price=request.price,
+                status=status,
+                reserved_margin=margin if not crosses and status.is_open else acc.ZERO,
+                created_at=now,
+                updated_at=now,
+            )
+            if crosses:
+                self.ledger.fill(account, position, order, fill_price, is_maker=False, now=now)
+            else:
+                order.save()
+                account.order_margin += order.reserved_margin
+            account.updated_at = now
+            account.save(update_fields=["wallet_balance", "order_margin", "updated_at"])
+        return self.ledger.to_exchange_order(order)
+
+    def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
+        now = self.clock()
+        with transaction.atomic():
+            account = self.ledger.lock_account(now)
+            order = (
+                PaperOrder.objects.select_for_update()
+                .filter(
+                    account_id=self.account_name,
+                    symbol=symbol,
+                    client_order_id=client_order_id,
+                    status__in=OPEN_ORDER_STATUSES,
+                )
+                .first()
+            )
+            if order is None:
+                raise OrderNotFoundError(
+                    f"paper exchange has no open {symbol} order {client_order_id} to cancel",
+                    exchange_code="-2011",
+                )
+            account.order_margin = max(acc.ZERO, account.order_margin - order.reserved_margin)
+            account.updated_at = now
+            account.save(update_fields=["order_margin", "updated_at"])
+            order.status, order.reserved_margin, order.updated_at = OrderState.CANCELED, 0, now
+            order.save(update_fields=["status", "reserved_margin", "updated_at"])
+        return self.ledger.to_exchange_order(order)
+
+    def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        order = self.ledger.latest_order(symbol, client_order_id)
+        if order.status in OPEN_ORDER_STATUSES and self.ledger.match_resting(symbol):
+            order = self.ledger.latest_order(symbol, client_order_id)
+        return self.ledger.to_exchange_order(order)
+
+    def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        def read() -> list[PaperOrder]:
+            return list(
+                PaperOrder.objects.filter(
+                    account_id=self.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
+                ).order_by("id")
+            )
+
+        orders = read()
+        if orders and self.ledger.match_resting(symbol, candidates=orders):
+            orders = read()
+        return [self.ledger.to_exchange_order(order) for order in orders]
+
+    def fetch_fills(
+        self,
+        symbol: str,
+        *,
+        since: datetime | None = None,
+        exchange_order_id: str | None = None,
+    ) -> list[Fill]:
+        self.market_snapshot(symbol)
+        trades = PaperTrade.objects.filter(account_id=self.account_name, symbol=symbol)
+        if since is not None:
+            trades = trades.filter(executed_at__gte=since)
+        if exchange_order_id is not None:
+            trades = trades.filter(order_id=int(exchange_order_id))
+        rows = trades.order_by("executed_at", "id").values(
+            "id", "order_id", "order__client_order_id", "side", "position_side", "price",
+            "quantity", "fee", "realized_pnl", "is_maker", "executed_at",
+        )  # fmt: skip
+        return [
+            Fill(
+                symbol=symbol,
+                trade_id=str(row["id"]),
+                exchange_order_id=str(row["order_id"]),
+                side=row["side"],
+                price=row["price"],
+                quantity=row["quantity"],
+                fee=row["fee"],
+                fee_asset="USDT",
+                executed_at=row["executed_at"],
+                position_side=row["position_side"],
+                is_maker=row["is_maker"],
+                realized_pnl=row["realized_pnl"],
+                client_order_id=row["order__client_order_id"],
+            )
+            for row in rows
+        ]
+
+    # --- account --------------------------------------------------------------------
+    def fetch_balance(self) -> list[Balance]:
+        self.ledger.match_all()
+        account = self.ledger.account()
+        positions = self.ledger.positions(account)
+        used = account.order_margin
+        unrealized = acc.ZERO
+        for position in positions.values():
+            leverage, _ = self.ledger.symbol_setting(account, position.symbol)
+            used += acc.initial_margin(position.quantity, position.entry_price, leverage)
+            unrealized += self.ledger.unrealized(position)
+        return [
+            Balance(
+                asset=account.asset,
+                total=account.wallet_balance + unrealized,
+                available=self.ledger.available(account, positions),
+                used=used,
+                unrealized_pnl=unrealized,
+            )
+        ]
+
+    def fetch_positions(self, symbols: list[str] | None = None) -> list[ExchangePosition]:
+        self.ledger.match_all()
+        account = self.ledger.account()
+        result = []
+        for position in self.ledger.positions(account).values():
+            if position.quantity == 0 or (symbols is not None and position.symbol not in symbols):
+                continue
+            leverage, isolated = self.ledger.symbol_setting(account, position.symbol)
+            result.append(
+                ExchangePosition(
+                    symbol=position.symbol,
+                    position_side=position.position_side,
+                    quantity=position.quantity,
+                    entry_price=position.entry_price,
+                    mark_price=self.ledger.mark(position.symbol),
+                    unrealized_pnl=self.ledger.unrealized(position),
+                    leverage=leverage,
+                    margin_mode="isolated" if isolated else "cross",
+                )
+            )
+        return sorted(result, key=lambda p: (p.symbol, p.position_side))
+
+    def set_leverage(self, symbol: str, leverage: int) -> SettingChange:
+        self.symbol_rules(symbol)
+        if not 1 <= leverage <= 125:
+            raise OrderRejectedError(
+                f"leverage {leverage} is not valid; use 1 to 125", exchange_code="-4028"
+            )
+        return self._change_symbol_setting(symbol, "leverage", leverage)
+
+    def set_margin_mode(self, symbol: str, *, isolated: bool) -> SettingChange:
+        self.symbol_rules(symbol)
+        return self._change_symbol_setting(symbol, "isolated", isolated)
+
+    def set_position_mode(self, *, hedge: bool) -> SettingChange:
+        now = self.clock()
+        value = "hedge" if hedge else "one-way"
+        with transaction.atomic():
+            account = self.ledger.lock_account(now)
+            if account.hedge_mode == hedge:
+                return SettingChange("position_mode", value, changed=False)
+            if any(p.quantity != 0 for p in self.ledger.positions(account).values()):
+                raise acc.reject(
+                    "-4068", "the position mode cannot change while positions are open"
+                )
+            if PaperOrder.objects.filter(
+                account_id=self.account_name, status__in=OPEN_ORDER_STATUSES
+            ).exists():
+                raise acc.reject("-4067", "the position mode cannot change while orders are open")
+            account.hedge_mode, account.updated_at = hedge, now
+            account.save(update_fields=["hedge_mode", "updated_at"])
+        return SettingChange("position_mode", value, changed=True)
+
+    def sync_time(self) -> int:
+        return 0  # the paper exchange runs on our own clock
+
+    # --- internals ------------------------------------------------------------------
+    def _change_symbol_setting(self, symbol: str, key: str, value: int | bool) -> SettingChange:
+        now = self.clock()
+        shown = str(value) if key == "leverage" else ("isolated" if value else "cross")
+        setting = "leverage" if key == "leverage" else "margin_mode"
+        with transaction.atomic():
+            account = self.ledger.lock_account(now)
+            leverage, isolated = self.ledger.symbol_setting(account, symbol)
+            if (leverage if key == "leverage" else isolated) == value:
+                return SettingChange(setting, shown, changed=False)
+            if key == "isolated":
+                if any(
+                    p.symbol == symbol and p.quantity != 0
+                    for p in self.ledger.positions(account).values()
+                ):
+                    raise acc.reject(
+                        "-4048", f"the margin mode of {symbol} cannot change with a position open"
+                    )
+                if PaperOrder.objects.filter(
+                    account_id=self.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
+                ).exists():
+                    raise acc.reject(
+                        "-4047", f"the margin mode of {symbol} cannot change with orders open"
+                    )
+            config = {"leverage": leverage, "isolated": isolated, key: value}
+            account.symbol_settings = {**account.symbol_settings, symbol: config}
+            account.updated_at = now
+            account.save(update_fields=["symbol_settings", "updated_at"])
+        return SettingChange(setting, shown, changed=True)
