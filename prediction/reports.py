@@ -235,3 +235,42 @@ def strategy_catalogue() -> list[dict[str, Any]]:
 
 def indicator_catalogue() -> list[dict[str, Any]]:
     return param_specs(IndicatorParams)
+
+
+def live_market_data(*, symbol: str, depth: int = 20, exchange=None) -> dict[str, Any]:
+    """Top of book, 24-hour ticker, order book and funding of the configured exchange.
+
+    The snapshot comes from every exchange; ticker, order book and funding rate only from
+    an exchange that publishes them (Binance), otherwise they are null."""
+    from dataclasses import asdict
+
+    from exchanges.registry import get_exchange
+
+    exchange = exchange or get_exchange()
+    exchange.symbol_rules(symbol)  # UnknownSymbolError (400) naming the known symbols
+    snapshot = exchange.market_snapshot(symbol)
+    out: dict[str, Any] = {
+        "symbol": symbol,
+        "exchange": exchange.name,
+        "snapshot": {
+            "bid": snapshot.bid,
+            "ask": snapshot.ask,
+            "mid": snapshot.mid,
+            "timestamp": snapshot.timestamp,
+        },
+        "ticker": None,
+        "order_book": None,
+        "funding": None,
+    }
+    if hasattr(exchange, "fetch_ticker"):
+        out["ticker"] = asdict(exchange.fetch_ticker(symbol))
+    if hasattr(exchange, "fetch_order_book"):
+        book = exchange.fetch_order_book(symbol, limit=depth)
+        out["order_book"] = {
+            "bids": [[lvl.price, lvl.quantity] for lvl in book.bids[:depth]],
+            "asks": [[lvl.price, lvl.quantity] for lvl in book.asks[:depth]],
+            "timestamp": book.timestamp,
+        }
+    if hasattr(exchange, "fetch_funding_rate"):
+        out["funding"] = asdict(exchange.fetch_funding_rate(symbol))
+    return out

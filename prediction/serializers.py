@@ -209,3 +209,25 @@ class ResearchHealth(serializers.Serializer):
     symbols = serializers.ListField(child=serializers.CharField())
     candles = serializers.IntegerField()
     backtests = serializers.IntegerField()
+
+
+class LiveMarketQuery(serializers.Serializer):
+    symbol = SymbolField()
+    depth = serializers.IntegerField(
+        min_value=1, max_value=1_000, default=20, help_text="Order book levels per side."
+    )
+
+
+class LiveMarketResponse(serializers.Serializer):
+    symbol = serializers.CharField()
+    exchange = serializers.CharField()
+    snapshot = serializers.DictField(help_text="bid, ask, mid (Decimal strings), timestamp.")
+    ticker = serializers.DictField(
+        allow_null=True, help_text="24-hour statistics; null if the exchange has none."
+    )
+    order_book = serializers.DictField(
+        allow_null=True, help_text="bids/asks as [price, quantity], best first."
+    )
+    funding = serializers.DictField(
+        allow_null=True, help_text="Mark price and funding rate (futures)."
+    )

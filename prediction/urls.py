@@ -6,6 +6,7 @@ from prediction import views
 
 urlpatterns = [
     path("market-data", views.MarketDataView.as_view(), name="research-market-data"),
+    path("market-data/live", views.LiveMarketDataView.as_view(), name="research-market-live"),
     path("indicators", views.IndicatorsView.as_view(), name="research-indicators"),
     path("signals", views.SignalsView.as_view(), name="research-signals"),
     path("backtest", views.BacktestLaunchView.as_view(), name="research-backtest"),

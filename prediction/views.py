@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -22,6 +24,8 @@ from prediction.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunSerializer,
     IndicatorsResponse,
+    LiveMarketQuery,
+    LiveMarketResponse,
     MarketDataResponse,
     PredictQuery,
     PredictResponse,
@@ -63,6 +67,25 @@ class MarketDataView(APIView):
         q, extra = _query(RangeQuery, request)
         _refuse_unknown(extra)
         return Response(MarketDataResponse(reports.market_data(**q)).data)
+
+
+class LiveMarketDataView(APIView):
+    @extend_schema(
+        summary="Live market data from the configured exchange",
+        description="Top of book for every exchange; 24-hour ticker, order book and funding "
+        "rate where the exchange publishes them (Binance USDT-M).",
+        parameters=[LiveMarketQuery],
+        responses={
+            200: LiveMarketResponse,
+            **ERRORS,
+            503: OpenApiResponse(ErrorSerializer, description="The exchange could not be reached."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        q, extra = _query(LiveMarketQuery, request)
+        _refuse_unknown(extra)
+        data = reports.live_market_data(**q)
+        return Response(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
 
 
 class IndicatorsView(APIView):

@@ -60,8 +60,8 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
         finally:
+            # The exchange instance is the process's shared one (registry cache): not ours to close.
             bar.close()
-            exchange.close()
         self.stdout.write(
             f"{result.stored:,} candles stored in {result.requests} requests; "
             f"{len(result.gaps_found)} missing ranges found, {len(result.gaps_unfilled)} left empty "
