@@ -203,7 +203,7 @@ def _jsonable(v: Any) -> Any:
 def strategy_catalogue() -> list[dict[str, Any]]:
     """Signal strategies (vectorised) and the live trading kinds (event-driven), with
     their parameters."""
-    from trading.strategies.base import STRATEGY_CLASSES, build_strategy  # noqa: F401
+    from trading.strategies.base import STRATEGY_CLASSES
     from trading.strategies.params import PARAMS_BY_KIND
 
     out = [
