@@ -238,6 +238,8 @@ if not 0 <= RISK_DAY_RESET_HOUR_UTC <= 23:
 # --- research -----------------------------------------------------------------------
 # Empty: the prediction service runs in-process.
 PREDICTION_API_BASE_URL = env.str("PREDICTION_API_BASE_URL", default="")
+# Bearer token for that service (its API_TOKEN); empty sends none.
+PREDICTION_API_TOKEN = env.str("PREDICTION_API_TOKEN", default="")
 
 # --- API ----------------------------------------------------------------------------
 API_TOKEN = env.str("API_TOKEN", default="")
@@ -341,7 +343,13 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- secrets and logging ------------------------------------------------------------
 # Values that must never reach a log line, a page or an API response.
-SECRET_SETTING_NAMES = ("SECRET_KEY", "EXCHANGE_API_KEY", "EXCHANGE_API_SECRET", "API_TOKEN")
+SECRET_SETTING_NAMES = (
+    "SECRET_KEY",
+    "EXCHANGE_API_KEY",
+    "EXCHANGE_API_SECRET",
+    "API_TOKEN",
+    "PREDICTION_API_TOKEN",
+)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "xquant.secrets.SecretScrubbingExceptionReporterFilter"
 DEFAULT_EXCEPTION_REPORTER = "xquant.secrets.RedactingExceptionReporter"
 

@@ -6,17 +6,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from tests.api.conftest import error_fields
-from tests.factories import FillFactory
-from trading.models import RiskLimits
+from trading.models import RealizedPnlHour, RiskLimits
 
 pytestmark = pytest.mark.django_db
 
 
 def test_get_limits_creates_them_from_settings_and_shows_todays_loss(api, settings):
     settings.RISK_MAX_ORDER_NOTIONAL = Decimal("1234.5")
-    FillFactory(realized_pnl=Decimal("-40"), fee=Decimal("2"))
+    # Recording fills keeps realised PnL per hour (trading.services.fills); a losing
+    # close of 40 USDT with a 2 USDT fee, this hour:
+    RealizedPnlHour.objects.create(
+        exchange="paper",
+        hour=timezone.now().replace(minute=0, second=0, microsecond=0),
+        realized_net=Decimal("-42"),
+    )
 
     response = api.get("/api/risk/limits")
 

@@ -169,3 +169,25 @@ def test_positions_are_marked_to_the_mid_every_tick(paper, manager, feed, clock)
 def test_an_inactive_strategy_does_not_trade(paper, manager):
     StrategyConfig.objects.filter(pk=twap("off").pk).update(is_active=False)
     assert tick(paper, manager).orders == []
+
+
+def test_losing_fills_count_towards_the_daily_loss_and_trip_its_guard(paper, manager, feed, clock):
+    from trading.services.risk import loss_today
+
+    limits = risk_limits_get()
+    limits.daily_loss_limit = D("1")
+    limits.save()
+    twap("buy-high", side="BUY", total="0.002", slices=1)
+    tick(paper, manager)  # bought at 65001
+    feed.quote("BTCUSDT", "64000.0", "64001.0")
+    clock.advance(5)
+    twap("sell-low", side="SELL", total="0.002", slices=1)
+    tick(paper, manager)  # sold at 64000: 0.002 × −1001 = −2.002, plus two fees
+    fees = D("0.002") * (D("65001") + D("64000")) * D("0.0004")
+    assert loss_today(exchange_name="paper", limits=limits) == D("2.002") + fees
+
+    clock.advance(5)
+    twap("buy-again", side="BUY", total="0.002", slices=1)
+    order = tick(paper, manager).orders[0]
+    assert (order.status, order.error_code) == (OrderStatus.REJECTED, "risk.daily_loss")
+    assert "has reached the daily limit 1.00" in order.error_message

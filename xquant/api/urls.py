@@ -14,4 +14,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SwaggerUIView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("trading.api.urls")),
+    path("", include("prediction.urls")),
 ]

@@ -1,0 +1,51 @@
+"""Backtest settings shared by both engines, validated like every other input."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rest_framework import serializers
+
+from prediction.indicators import validate_serializer
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestSettings:
+    initial_capital: float = 10_000.0
+    #: Fee per fill, as a fraction of the notional (Binance USDT-M taker: 0.0004).
+    fee_rate: float = 0.0004
+    #: Each fill's price moves this many basis points against us (buys higher, sells lower).
+    slippage_bps: float = 0.0
+    #: "fraction": each entry commits `fraction` * equity at entry (fractional units).
+    #: "fixed": each entry trades `quantity` base units.
+    sizing: str = "fraction"
+    fraction: float = 1.0
+    quantity: float = 1.0
+    #: Event-driven engine: the snapshot's bid/ask sit this many basis points apart,
+    #: centred on the bar's close (bars carry no quotes; 1 bp is typical of BTCUSDT).
+    spread_bps: float = 1.0
+    #: Event-driven engine: price grid of the snapshot quotes and fills.
+    tick_size: float = 0.01
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class BacktestSettingsSerializer(serializers.Serializer):
+    initial_capital = serializers.FloatField(min_value=1.0, max_value=1e12, default=10_000.0)
+    fee_rate = serializers.FloatField(min_value=0.0, max_value=0.05, default=0.0004)
+    slippage_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=0.0)
+    sizing = serializers.ChoiceField(choices=["fraction", "fixed"], default="fraction")
+    fraction = serializers.FloatField(
+        min_value=0.001, max_value=10.0, default=1.0, help_text="Above 1 means leverage."
+    )
+    quantity = serializers.FloatField(min_value=1e-9, max_value=1e9, default=1.0)
+    spread_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=1.0)
+    tick_size = serializers.FloatField(min_value=1e-9, max_value=1e6, default=0.01)
+
+
+def backtest_settings(data: dict[str, Any] | None = None) -> BacktestSettings:
+    return BacktestSettings(
+        **validate_serializer(BacktestSettingsSerializer, data or {}, "backtest settings")
+    )

@@ -1,0 +1,108 @@
+"""Stored candles and backtest runs.
+
+Candles are Decimal, like every price in xQuant; research code converts them to
+float64 arrays once, at the boundary (prediction.selectors.candle_frame), because
+indicators and metrics are statistics, not money.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from prediction.timeframes import TIMEFRAMES
+from trading.models import MONEY, symbol_validator
+
+
+class Candle(models.Model):
+    symbol = models.CharField(max_length=20, validators=[symbol_validator])
+    timeframe = models.CharField(max_length=4, choices=[(t, t) for t in TIMEFRAMES])
+    #: Start of the bar, UTC.
+    open_time = models.DateTimeField()
+    open = models.DecimalField(**MONEY)
+    high = models.DecimalField(**MONEY)
+    low = models.DecimalField(**MONEY)
+    close = models.DecimalField(**MONEY)
+    #: Base volume as the source reports it (the bundled sample: quote volume).
+    volume = models.DecimalField(max_digits=40, decimal_places=12)
+    #: "binance", "sample", "resampled:15m", ...
+    source = models.CharField(max_length=30, default="")
+
+    class Meta:
+        ordering = ["symbol", "timeframe", "open_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "timeframe", "open_time"], name="candle_unique_bar"
+            ),
+            models.CheckConstraint(
+                condition=Q(low__lte=models.F("high")), name="candle_low_below_high"
+            ),
+            models.CheckConstraint(condition=Q(volume__gte=0), name="candle_volume_nonnegative"),
+        ]
+        # The unique constraint's index (symbol, timeframe, open_time) serves range reads
+        # in both directions; no further index is needed.
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class BacktestEngine(models.TextChoices):
+    #: A signal strategy of prediction.signals over numpy arrays.
+    VECTORISED = "vectorised", "Vectorised (signal strategy)"
+    #: A live trading strategy class fed one snapshot per bar.
+    EVENT_DRIVEN = "event_driven", "Event-driven (trading strategy)"
+
+
+class BacktestRun(models.Model):
+    engine = models.CharField(max_length=20, choices=BacktestEngine.choices)
+    #: Signal strategy name or trading strategy kind.
+    strategy = models.CharField(max_length=40)
+    symbol = models.CharField(max_length=20, validators=[symbol_validator])
+    timeframe = models.CharField(max_length=4, choices=[(t, t) for t in TIMEFRAMES])
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    #: Strategy parameters as validated (JSON-safe).
+    params = models.JSONField(default=dict, blank=True)
+    #: Fees, slippage, sizing, capital, spread assumption.
+    config = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    #: 0..100.
+    progress = models.PositiveSmallIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    #: [[iso time, equity], ...], downsampled to at most a few thousand points.
+    equity_curve = models.JSONField(default=list, blank=True)
+    trades = models.JSONField(default=list, blank=True)
+    bar_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at"], name="backtest_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=BacktestStatus.values), name="backtest_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(engine__in=BacktestEngine.values), name="backtest_engine_valid"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="backtest_progress_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"backtest #{self.pk} {self.strategy} {self.symbol} {self.timeframe}"
