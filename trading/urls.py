@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.views import actions, pages
+from trading.views import actions, pages, research
 
 app_name = "trading"
 
@@ -12,4 +12,8 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/", pages.strategy_detail, name="strategy"),
     path("strategies/<int:strategy_id>/toggle/", actions.strategy_toggle, name="strategy-toggle"),
     path("risk/kill-switch/", actions.kill_switch, name="kill-switch"),
+    path("market/", research.market_index, name="market-index"),
+    path("market/<str:symbol>/", research.market, name="market"),
+    path("backtests/", research.backtests, name="backtests"),
+    path("backtests/<int:run_id>/", research.backtest_detail, name="backtest"),
 ]

@@ -2,9 +2,9 @@
 // values that change every tick (prices, position marks), async POST forms (strategy
 // switches, kill switch) with their confirmation dialogs, and toasts.
 //
-// Every live event is also re-dispatched on document as "xq:event" ({event, data}) so a
-// page's own module (the market chart, the backtest page) can listen without a socket
-// of its own.
+// Every live event is also re-dispatched on document as "xq:event" ({event, data}), and
+// every (re)connection as "xq:resync", so a page's own module (the market chart, the
+// backtest pages) can listen without a socket of its own.
 
 import {
   formatNumber,
@@ -244,6 +244,7 @@ const connection = new LiveConnection({
   onOpen: () => {
     lastPrices.clear();
     regions.refreshAll();
+    document.dispatchEvent(new CustomEvent("xq:resync"));
   },
   onState: showState,
 });

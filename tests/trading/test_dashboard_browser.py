@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 from playwright.sync_api import sync_playwright
 
+from prediction.models import BacktestRun
 from trading.models import Order, StrategyConfig
 from trading.services.strategies import strategy_config_create, strategy_config_set_active
 
@@ -100,6 +101,8 @@ class Server:
             "PAPER_FEED": "synthetic",
             "TRADING_SYMBOLS": "BTCUSDT,ETHUSDT",
             "TICK_SECONDS": "0.5",
+            # Backtests run inside the server (no Celery worker in this test).
+            "CELERY_TASK_ALWAYS_EAGER": "true",
             "LOG_LEVEL": "INFO",
         }
 
@@ -229,6 +232,14 @@ def trading_setup(django_user_model):
     return busy, idle
 
 
+def log_in(page, server) -> None:
+    page.goto(f"{server.url}/accounts/login/?next=/")
+    page.fill("#id_username", "e2e")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+
+
 def order_ids(page) -> set[str]:
     return set(
         page.eval_on_selector_all(
@@ -243,11 +254,7 @@ def test_overview_updates_live_persists_a_toggle_and_catches_up_after_a_reconnec
     busy, idle = trading_setup
     page = browser_page
 
-    page.goto(f"{server.url}/accounts/login/?next=/")
-    page.fill("#id_username", "e2e")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    log_in(page, server)
     page.wait_for_selector("html[data-live=connected]")
     page.evaluate("window.__sameDocument = true")
 
@@ -328,3 +335,36 @@ def test_live_numbers_are_formatted_like_the_server_renders_them(server, browser
         for kind, values in cases.items()
     }
     assert formatted == expected
+
+
+def test_market_chart_moves_live_and_a_backtest_runs_from_the_form(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+
+    page.goto(f"{server.url}/market/BTCUSDT/")
+    page.wait_for_selector("html[data-live=connected]")
+    page.wait_for_selector("[data-market-chart] canvas")
+    # The forming candle follows the price events.
+    page.wait_for_function("window.xquantMarket && window.xquantMarket.bar !== null")
+    before = page.evaluate("JSON.stringify(window.xquantMarket.bar)")
+    page.wait_for_function("b => JSON.stringify(window.xquantMarket.bar) !== b", arg=before)
+    markers = page.evaluate("window.xquantMarket.data.markers.map(m => m.kind)")
+    assert "buy" in markers, "the TWAP's fills are marked on the chart"
+    page.screenshot(path=str(ARTIFACTS / "market-1366.png"), full_page=True)
+
+    page.goto(f"{server.url}/backtests/")
+    page.wait_for_selector("html[data-live=connected]")
+    page.select_option("select[name=strategy]", "trend_following")
+    page.select_option("select[name=symbol]", "BTCUSDT")
+    page.select_option("select[name=timeframe]", "4h")
+    page.fill("textarea[name=params]", '{"fast": 5, "slow": 20}')
+    page.click("form[data-backtest-form] button[type=submit]")
+    page.wait_for_url(f"{server.url}/backtests/*/", timeout=60_000)
+    page.wait_for_selector('[data-metric="total_return"]')
+    page.wait_for_selector("[data-equity-chart] canvas")
+    run_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    run = off_loop(lambda: BacktestRun.objects.get(pk=run_id))
+    assert (run.status, run.strategy, run.params["fast"]) == ("finished", "trend_following", 5)
+    page.screenshot(path=str(ARTIFACTS / "backtest-1366.png"), full_page=True)

@@ -7,7 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from trading.templatetags.xquant_format import iso, money, pnl, price, qty, sign_class, ts
+from trading.templatetags.xquant_format import (
+    duration,
+    iso,
+    money,
+    percent,
+    pnl,
+    price,
+    qty,
+    sign_class,
+    ts,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +71,12 @@ def test_times_go_to_the_browser_as_utc_iso():
     assert html.endswith(">12:30:05 UTC</time>")
     assert ts(datetime(2026, 5, 1, tzinfo=UTC), "short").endswith(">05-01 00:00 UTC</time>")
     assert ts(None) == "—"
+
+
+def test_backtest_metrics_read_as_percentages_and_durations():
+    assert percent(0.1234) == "12.34 %"
+    assert percent(-0.051) == "−5.10 %"
+    assert percent(None) == "—"
+    assert duration(93_784) == "1 d 2 h"
+    assert duration(3_900) == "1 h 5 min"
+    assert duration(59) == "59 s"

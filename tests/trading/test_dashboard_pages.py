@@ -100,6 +100,23 @@ def test_overview_todays_pnl_counts_fills_since_the_day_reset_net_of_fees(trader
     assert re.search(r'class="big pos" data-pnl-total>\+13\.75<', html)
 
 
+def test_overview_daily_loss_bar_counts_the_loss_like_the_guard(trader, settings):
+    from trading.models import RealizedPnlHour
+
+    settings.EXCHANGE = "paper"
+    RealizedPnlHour.objects.create(
+        exchange="paper",
+        hour=timezone.now().replace(minute=0, second=0, microsecond=0),
+        realized_net=Decimal("-150"),
+    )
+    PositionFactory(
+        quantity=Decimal("0.1"), entry_price=Decimal("60000"), unrealized_pnl=Decimal("-50")
+    )
+    html = page(trader, "/?fragment=pnl")
+    assert "loss 200.00 of 2,000.00" in html
+    assert 'aria-valuenow="10"' in html
+
+
 def test_overview_lists_open_positions_with_their_pnl_and_not_flat_ones(trader, settings):
     settings.EXCHANGE = "paper"
     open_position = PositionFactory(

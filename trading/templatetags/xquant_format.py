@@ -136,3 +136,29 @@ def param_value(value: Any) -> str:
 def param_label(name: str) -> str:
     """total_quantity -> Total quantity."""
     return str(name).replace("_", " ").capitalize()
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """A fraction as a percentage: 0.1234 -> 12.34 %, -0.051 -> −5.10 %."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    return f"{_grouped(number * 100, 2)} %"
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """Seconds in the two largest units: 93784 -> 1 d 2 h, 3900 -> 1 h 5 min."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    seconds = int(number)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{seconds} s"

@@ -25,6 +25,7 @@ from trading.selectors import (
     strategy_pnl_by_id,
     trader_heartbeats,
 )
+from trading.services.risk import loss_today
 from trading.strategy_progress import strategy_progress
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
 from xquant.errors import NotFoundError
@@ -51,7 +52,8 @@ def _strategy_rows() -> list[dict]:
 def _pnl_context() -> dict:
     limits = risk_limits_get()
     pnl = pnl_today(exchange_name=settings.EXCHANGE)
-    loss = max(-pnl.total, 0)
+    # The bar shows the loss exactly as the daily loss guard counts it.
+    loss = max(loss_today(exchange_name=settings.EXCHANGE, limits=limits), 0)
     used = min(100, loss * 100 / limits.daily_loss_limit) if limits.daily_loss_limit else 0
     return {"pnl": pnl, "risk": limits, "loss_today": loss, "loss_used_percent": used}
 
