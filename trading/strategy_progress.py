@@ -93,8 +93,8 @@ def _execution_items(
 
 
 def _fmt(value: Decimal) -> str:
-    text = format(value.normalize(), "f") if value else "0"
-    return text
+    """As the pages show quantities: at most 8 decimals, no trailing zeros."""
+    return format(round(value, 8).normalize(), "f") if value else "0"
 
 
 def _s(n: int) -> str:

@@ -33,13 +33,12 @@ function grouped(n, decimals) {
   return n < 0 && /[1-9]/.test(text) ? MINUS + text : text;
 }
 
-/** Decimals of a decimal string without its trailing zeros, at most 8 ("0.0100" -> 2). */
+/** Decimals of a quantity without trailing zeros, at most 8 ("0.0100" -> 2), as the
+ * server's qty filter counts them (rounded to 8 places first). */
 function significantDecimals(value) {
-  const text = String(value);
-  const dot = text.indexOf(".");
-  if (dot < 0 || /e/i.test(text)) return 0;
-  const fraction = text.slice(dot + 1).replace(/0+$/, "");
-  return Math.min(fraction.length, 8);
+  const fixed = Math.abs(Number(value)).toFixed(8).replace(/0+$/, "");
+  const dot = fixed.indexOf(".");
+  return dot < 0 ? 0 : fixed.length - dot - 1;
 }
 
 /** kind: price, qty, money or pnl (signed money). Values are decimal strings or numbers. */
