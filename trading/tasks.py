@@ -13,14 +13,26 @@ from trading.locks import LockBusy, symbol_lock
 from trading.models import Order
 from trading.services.orders import order_submit
 from trading.services.reconciliation import reconcile
+from trading.services.signals import prediction_signal_source
 from trading.services.strategy_manager import StrategyManager
 from trading.services.tick import tick_run
+from trading.services.trader import publish_market_stream
 
 logger = logging.getLogger("trading.tasks")
 
 # One manager per worker process keeps strategy instances between ticks; it checks the
 # database version before reusing one, so ticks moving between workers stay correct.
 _managers: dict[str, StrategyManager] = {}
+
+
+_signal_source = None
+
+
+def _signals():
+    global _signal_source
+    if _signal_source is None:
+        _signal_source = prediction_signal_source()
+    return _signal_source
 
 
 def _manager(exchange) -> StrategyManager:
@@ -41,6 +53,8 @@ def tick(symbol: str) -> None:
                 exchange=exchange,
                 manager=_manager(exchange),
                 submit=lambda order: submit_order.delay(order.pk),
+                signal_source=_signals(),
+                on_snapshot=publish_market_stream,
             )
     except LockBusy:
         logger.info("%s: previous tick still running; this one is skipped", symbol)

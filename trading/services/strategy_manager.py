@@ -10,6 +10,7 @@ again; the others run on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,12 +99,23 @@ class StrategyManager:
         self._cache.pop(config_id, None)
 
     def run(
-        self, *, symbol: str, snapshot: MarketSnapshot, signal: ExternalSignal | None = None
+        self,
+        *,
+        symbol: str,
+        snapshot: MarketSnapshot,
+        signal_source: Callable[[str], ExternalSignal | None] | None = None,
     ) -> list[StrategyRun]:
         configs = self._configs(symbol)
         if not configs:
             return []
         news = _order_news([c.pk for c in configs])
+        # The outside view is fetched only when a strategy sizes by it.
+        signal = (
+            signal_source(symbol)
+            if signal_source is not None
+            and any(c.params.get("size_by_confidence") for c in configs)
+            else None
+        )
         runs = []
         for config in configs:
             run = StrategyRun(config=config, strategy=None)

@@ -64,7 +64,7 @@ def tick_run(
     exchange: Exchange,
     manager: StrategyManager,
     submit: Submitter,
-    signal: ExternalSignal | None = None,
+    signal_source: Callable[[str], ExternalSignal | None] | None = None,
     on_snapshot: Callable[[MarketSnapshot], object] | None = None,
 ) -> TickResult:
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def tick_run(
 
     orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid)
     marked = positions_mark(exchange_name=exchange.name, symbol=symbol, mark_price=snapshot.mid)
-    runs = manager.run(symbol=symbol, snapshot=snapshot, signal=signal)
+    runs = manager.run(symbol=symbol, snapshot=snapshot, signal_source=signal_source)
 
     # Orders and the states that produced them commit together. A tick without orders
     # writes independent rows (states, news flags, heartbeat) and needs no transaction.

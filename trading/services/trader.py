@@ -24,6 +24,7 @@ from trading.models import Order
 from trading.services.futures import futures_settings_apply
 from trading.services.orders import order_submit
 from trading.services.reconciliation import ReconcileReport, reconcile
+from trading.services.signals import prediction_check
 from trading.services.strategy_manager import StrategyManager
 from trading.services.tick import TickResult, tick_run
 from trading.strategies.base import ExternalSignal
@@ -44,6 +45,7 @@ class Trader:
         signal_source: SignalSource | None = None,
         on_snapshot: Callable[[MarketSnapshot], object] | None = None,
     ):
+        """`on_snapshot` gets every tick's snapshot (the market stream of the pages)."""
         self.exchange = exchange
         self.symbols = symbols
         self.interval = interval
@@ -64,6 +66,7 @@ class Trader:
         )
         if apply_futures_defaults:
             self.apply_futures_defaults()
+        prediction_check(self.symbols)
         report = reconcile(exchange=self.exchange, symbols=self.symbols)
         self._last_reconcile = time.monotonic()
         return report
@@ -113,18 +116,12 @@ class Trader:
         return results
 
     def tick(self, symbol: str) -> TickResult:
-        signal = None
-        if self.signal_source is not None:
-            try:
-                signal = self.signal_source(symbol)
-            except Exception:  # the prediction service is advice, never a dependency
-                logger.warning("no prediction signal for %s this tick", symbol, exc_info=True)
         return tick_run(
             symbol=symbol,
             exchange=self.exchange,
             manager=self.manager,
             submit=self.submit,
-            signal=signal,
+            signal_source=self.signal_source,
             on_snapshot=self.on_snapshot,
         )
 
@@ -146,3 +143,10 @@ class Trader:
                 stop.wait(wait)
         logger.info("trader stopped after %d rounds", rounds)
         return rounds
+
+
+def publish_market_stream(snapshot: MarketSnapshot) -> None:
+    """Ticker and indicator events for the symbol's websocket group (the pages' charts)."""
+    from prediction.services.market import publish_market_update
+
+    publish_market_update(symbol=snapshot.symbol, snapshot=snapshot)

@@ -33,7 +33,7 @@ DEMO_STRATEGIES = [
         "kind": "technical",
         "symbol": "ETHUSDT",
         "is_active": True,
-        "params": {"signal": "rsi", "quantity": "0.05", "bar_seconds": 5, "rsi_period": 14},
+        "params": {"signal": "rsi", "quantity": "0.05", "bar_seconds": 5, "rsi_period": 6},
     },
     {
         "name": "BTC TWAP buy 0.02",

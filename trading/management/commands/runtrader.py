@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.registry import get_exchange
-from trading.services.trader import Trader
+from trading.services.signals import prediction_signal_source
+from trading.services.trader import Trader, publish_market_stream
 
 logger = logging.getLogger("trading.trader")
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             symbols=symbols,
             interval=interval,
             signal_source=prediction_signal_source(),
+            on_snapshot=publish_market_stream,
         )
         stop = threading.Event()
 
@@ -68,8 +70,3 @@ class Command(BaseCommand):
                 )
             return
         trader.run_forever(stop=stop, duration=duration)
-
-
-def prediction_signal_source():
-    """The prediction service's signals for Technical/Combined sizing, when configured."""
-    return None

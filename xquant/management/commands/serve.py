@@ -68,10 +68,15 @@ def _start_embedded_trader() -> None:
     from django.conf import settings
 
     from exchanges.registry import get_exchange
-    from trading.services.trader import Trader
+    from trading.services.signals import prediction_signal_source
+    from trading.services.trader import Trader, publish_market_stream
 
     trader = Trader(
-        exchange=get_exchange(), symbols=settings.TRADING_SYMBOLS, interval=settings.TICK_SECONDS
+        exchange=get_exchange(),
+        symbols=settings.TRADING_SYMBOLS,
+        interval=settings.TICK_SECONDS,
+        signal_source=prediction_signal_source(),
+        on_snapshot=publish_market_stream,
     )
 
     async def loop() -> None:
