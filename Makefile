@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test lint format lock bench
+.PHONY: install run test lint format lock bench vendor
 
 install: $(STAMP)
 
@@ -32,6 +32,7 @@ run: install
 
 test: install
 	scripts/ensure_services.sh
+	scripts/ensure_browser.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV=test \
 	XQUANT_ENV_FILE=/nonexistent $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -59,3 +60,9 @@ lock:
 	{ echo "# Every installed package pinned (pip freeze of requirements-dev.txt). Regenerate with"; \
 	  echo "# \`make lock\` after changing requirements*.txt."; .lock-venv/bin/pip freeze; } > constraints.txt
 	rm -rf .lock-venv
+
+# Refresh the front-end libraries served from static/vendor/ after changing package.json
+# (needs Node.js and the npm registry; the committed output needs neither).
+vendor:
+	npm ci --no-audit --no-fund
+	npm run vendor

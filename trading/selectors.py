@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import DecimalField, F, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trading.models import (
@@ -24,6 +26,7 @@ from trading.models import (
 from xquant.errors import NotFoundError
 
 ZERO = Decimal("0")
+_SUM = {"output_field": DecimalField(max_digits=30, decimal_places=12)}
 
 
 def strategy_list(
@@ -54,9 +57,52 @@ def risk_limits_get() -> RiskLimits:
 # --- orders, fills, positions ---------------------------------------------------------
 
 
-def order_list() -> QuerySet[Order]:
-    """Orders newest first, with their strategy's name (one join, no per-row query)."""
-    return Order.objects.annotate(strategy_name=F("strategy__name")).order_by("-created_at", "-id")
+@dataclass(frozen=True)
+class OrderFilters:
+    """What the dashboard's Orders page filters on; every field optional."""
+
+    symbol: str | None = None
+    status: str | None = None
+    strategy_id: int | None = None
+    side: str | None = None
+    created_from: date | None = None
+    #: Inclusive: the whole of that day (UTC).
+    created_to: date | None = None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def order_list(*, filters: OrderFilters | None = None) -> QuerySet[Order]:
+    """Orders newest first, with their strategy's name (one join, no per-row query),
+    narrowed by `filters`."""
+    queryset = Order.objects.annotate(strategy_name=F("strategy__name")).order_by(
+        "-created_at", "-id"
+    )
+    if filters is None:
+        return queryset
+    if filters.symbol:
+        queryset = queryset.filter(symbol=filters.symbol)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.strategy_id is not None:
+        queryset = queryset.filter(strategy_id=filters.strategy_id)
+    if filters.side:
+        queryset = queryset.filter(side=filters.side)
+    if filters.created_from:
+        queryset = queryset.filter(created_at__gte=_day_start(filters.created_from))
+    if filters.created_to:
+        queryset = queryset.filter(
+            created_at__lt=_day_start(filters.created_to) + timedelta(days=1)
+        )
+    return queryset
+
+
+def order_symbols() -> list[str]:
+    """Symbols that have orders, and those the trader ticks: the Orders filter's choices."""
+    traded = set(Order.objects.values_list("symbol", flat=True).distinct())
+    return sorted(traded | set(settings.TRADING_SYMBOLS))
 
 
 def order_get(*, order_id: int) -> Order:
@@ -75,16 +121,25 @@ def order_get(*, order_id: int) -> Order:
     return order
 
 
-def fill_list() -> QuerySet[Fill]:
-    return Fill.objects.annotate(client_order_id=F("order__client_order_id")).order_by(
-        "-executed_at", "-id"
-    )
+def fill_list(*, strategy_id: int | None = None, order_id: int | None = None) -> QuerySet[Fill]:
+    queryset = Fill.objects.annotate(
+        client_order_id=F("order__client_order_id"), strategy_name=F("strategy__name")
+    ).order_by("-executed_at", "-id")
+    if strategy_id is not None:
+        queryset = queryset.filter(strategy_id=strategy_id)
+    if order_id is not None:
+        queryset = queryset.filter(order_id=order_id)
+    return queryset
 
 
-def position_list(*, open_only: bool = False) -> QuerySet[Position]:
+def position_list(
+    *, open_only: bool = False, exchange_name: str | None = None
+) -> QuerySet[Position]:
     """Positions per symbol and side. mark_price and unrealized_pnl are kept at the
     latest mid by every trading tick (marked_at says when)."""
     queryset = Position.objects.order_by("exchange", "symbol", "position_side")
+    if exchange_name is not None:
+        queryset = queryset.filter(exchange=exchange_name)
     return queryset.exclude(quantity=0) if open_only else queryset
 
 
@@ -123,6 +178,91 @@ def strategy_get(*, strategy_id: int) -> StrategyConfig:
 
 def futures_settings_list() -> QuerySet[FuturesSettings]:
     return FuturesSettings.objects.order_by("exchange", "symbol")
+
+
+# --- the dashboard ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PnlToday:
+    #: Realised since the trading day started, net of fees.
+    realized: Decimal
+    fees: Decimal
+    #: Of the open positions now, marked at the last mid.
+    unrealized: Decimal
+    day_start: datetime
+
+    @property
+    def total(self) -> Decimal:
+        return self.realized + self.unrealized
+
+
+def pnl_today(*, exchange_name: str | None = None, now: datetime | None = None) -> PnlToday:
+    """Today's PnL as the daily loss guard counts it (trading day from the reset hour)."""
+    from trading.services.risk import trading_day_start
+
+    limits = risk_limits_get()
+    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
+    fills = Fill.objects.filter(executed_at__gte=day_start)
+    positions = Position.objects.all()
+    if exchange_name is not None:
+        fills = fills.filter(exchange=exchange_name)
+        positions = positions.filter(exchange=exchange_name)
+    sums = fills.aggregate(
+        gross=Coalesce(Sum("realized_pnl", **_SUM), ZERO, **_SUM),
+        fees=Coalesce(Sum("fee", **_SUM), ZERO, **_SUM),
+    )
+    unrealized = positions.aggregate(total=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM))[
+        "total"
+    ]
+    return PnlToday(
+        realized=sums["gross"] - sums["fees"],
+        fees=sums["fees"],
+        unrealized=unrealized,
+        day_start=day_start,
+    )
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    symbol: str
+    mid: Decimal | None
+    at: datetime | None
+
+
+def price_board() -> list[PriceRow]:
+    """Last mid per traded symbol as the trader saw it; live events take over from here."""
+    beats = {beat.symbol: beat for beat in TraderHeartbeat.objects.all()}
+    return [
+        PriceRow(
+            symbol=symbol,
+            mid=beats[symbol].last_mid if symbol in beats else None,
+            at=beats[symbol].last_tick_at if symbol in beats else None,
+        )
+        for symbol in sorted(set(settings.TRADING_SYMBOLS) | set(beats))
+    ]
+
+
+@dataclass(frozen=True)
+class StrategyPnl:
+    realized: Decimal
+    unrealized: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.realized + self.unrealized
+
+
+def strategy_pnl_by_id() -> dict[int, StrategyPnl]:
+    """Per strategy, over all its books: realised (net of fees) and unrealised PnL."""
+    rows = StrategyPosition.objects.values("strategy_id").annotate(
+        realized=Coalesce(Sum("realized_pnl", **_SUM), ZERO, **_SUM),
+        unrealized=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM),
+    )
+    return {
+        row["strategy_id"]: StrategyPnl(realized=row["realized"], unrealized=row["unrealized"])
+        for row in rows
+    }
 
 
 # --- trading loop ---------------------------------------------------------------------

@@ -1,9 +1,19 @@
 from django.urls import path
 
-from trading import views
+from trading.views import actions, pages, research
 
 app_name = "trading"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", pages.overview, name="overview"),
+    path("orders/", pages.orders, name="orders"),
+    path("orders/<int:order_id>/", pages.order_detail, name="order"),
+    path("orders/<int:order_id>/cancel/", actions.order_cancel_view, name="order-cancel"),
+    path("strategies/<int:strategy_id>/", pages.strategy_detail, name="strategy"),
+    path("strategies/<int:strategy_id>/toggle/", actions.strategy_toggle, name="strategy-toggle"),
+    path("risk/kill-switch/", actions.kill_switch, name="kill-switch"),
+    path("market/", research.market_index, name="market-index"),
+    path("market/<str:symbol>/", research.market, name="market"),
+    path("backtests/", research.backtests, name="backtests"),
+    path("backtests/<int:run_id>/", research.backtest_detail, name="backtest"),
 ]

@@ -1,17 +1,21 @@
 """A paper exchange on a scripted price path and a hand-driven clock, for exact tests of
-the trading services."""
+the trading services; a recorder of the events the dashboard's group receives."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers, get_channel_layer
 
 from exchanges.base import MarketSnapshot
 from exchanges.market_data import SyntheticFeed
 from exchanges.paper import PaperExchange
 from trading.services.strategy_manager import StrategyManager
+from xquant import realtime
 
 # Reconciliation compares exchange times with the wall clock: start the simulated clock
 # at the real minute so both agree.
@@ -75,3 +79,36 @@ def paper(db, feed, clock):
 @pytest.fixture
 def manager(paper):
     return StrategyManager(paper)
+
+
+class EventRecorder:
+    """A channel in the dashboard group, as a consumer would have: what it received."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(realtime.DASHBOARD_GROUP, self.channel)
+
+    def drain(self) -> list[tuple[str, dict]]:
+        async def receive_all() -> list[tuple[str, dict]]:
+            events = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.channel), 0.05)
+                except TimeoutError:
+                    return events
+                events.append((message["event"], message["data"]))
+
+        return async_to_sync(receive_all)()
+
+    def of_type(self, event_type: str) -> list[dict]:
+        return [data for event, data in self.drain() if event == event_type]
+
+
+@pytest.fixture
+def dashboard_events(settings):
+    """Events published to the dashboard group during the test (in-memory layer)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield EventRecorder()
+    channel_layers.backends.clear()

@@ -17,6 +17,7 @@ from exchanges.base import Exchange
 from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
+from trading.services.tick_store import db_decimal
 from xquant import realtime
 from xquant.errors import ValidationError
 
@@ -66,11 +67,11 @@ def risk_state_get(
         exchange_name
     ):
         if kind == "position":
-            unrealized += Decimal(unrealized_pnl)
+            unrealized += db_decimal(unrealized_pnl)
             if symbol is None or row_symbol == symbol:
-                positions[(row_symbol, position_side)] = Decimal(quantity)
+                positions[(row_symbol, position_side)] = db_decimal(quantity)
         elif symbol is None or row_symbol == symbol:
-            working[(row_symbol, position_side, side)] += Decimal(quantity)
+            working[(row_symbol, position_side, side)] += db_decimal(quantity)
     return RiskState(
         max_order_notional=limits.max_order_notional,
         max_position_notional=limits.max_position_notional,

@@ -31,6 +31,18 @@ def _db(model, field: str, value: Any) -> Any:
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
+def db_decimal(value: Any) -> Decimal | None:
+    """A numeric column read by plain SQL, as the Decimal the column holds.
+
+    SQLite (embedded mode) answers with a float: Decimal(0.1) would be
+    0.1000000000000000055…, which then leaks into strategy states and positions and
+    breaks exact comparisons (a TWAP never "finished"). The float's shortest repr is the
+    decimal that was stored. PostgreSQL already answers with Decimals."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 _OPEN = sorted(OPEN_STATUSES)
 
 
@@ -42,7 +54,7 @@ def working_orders(*, exchange: str, symbol: str) -> list[tuple[int, str, Decima
             f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)})",
             [exchange, symbol, *_OPEN],
         )
-        return cursor.fetchall()
+        return [(pk, cid, db_decimal(filled)) for pk, cid, filled in cursor.fetchall()]
 
 
 def positions_mark(
@@ -70,8 +82,7 @@ def positions_mark(
             params,
         )
         rows = cursor.fetchall()
-    field = Position._meta.get_field("quantity")
-    decimal = lambda value: field.to_python(value)  # noqa: E731 - SQLite returns floats
+    decimal = db_decimal
     return [
         Position(
             id=pk,
@@ -165,7 +176,10 @@ def order_news(
             "ORDER BY id",
             strategy_ids,
         )
-        return cursor.fetchall()
+        return [
+            (pk, sid, key, side, status, db_decimal(filled), db_decimal(average))
+            for pk, sid, key, side, status, filled, average in cursor.fetchall()
+        ]
 
 
 def news_consumed(*, fed: list[tuple[int, str, Decimal]]) -> None:

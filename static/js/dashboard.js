@@ -1,0 +1,253 @@
+// Entry module of every dashboard page: the live connection, in-place updates of the
+// values that change every tick (prices, position marks), async POST forms (strategy
+// switches, kill switch) with their confirmation dialogs, and toasts.
+//
+// Every live event is also re-dispatched on document as "xq:event" ({event, data}), and
+// every (re)connection as "xq:resync", so a page's own module (the market chart, the
+// backtest pages) can listen without a socket of its own.
+
+import {
+  formatNumber,
+  formatTime,
+  formatTimes,
+  setSignClass,
+  startRelativeClock,
+  timezoneName,
+} from "./format.js";
+import { LiveConnection, LiveRegions } from "./live.js";
+
+const root = document.documentElement;
+
+// --- toasts ------------------------------------------------------------------------------
+const toastBox = document.querySelector("[data-toasts]");
+
+export function toast(text, kind = "info", ttl = 7000) {
+  if (!toastBox) return;
+  const element = document.createElement("div");
+  element.className = `toast ${kind}`;
+  element.setAttribute("role", kind === "error" ? "alert" : "status");
+  element.textContent = text;
+  toastBox.append(element);
+  while (toastBox.children.length > 4) toastBox.firstElementChild.remove();
+  setTimeout(() => element.remove(), ttl);
+}
+
+// --- connection indicator ----------------------------------------------------------------
+const indicator = document.querySelector("[data-live-indicator]");
+let countdown = null;
+
+function showState(state, detail) {
+  root.dataset.live = state;
+  if (!indicator) return;
+  indicator.dataset.state = state;
+  const text = indicator.querySelector(".live-text");
+  clearInterval(countdown);
+  if (state === "connected") {
+    text.textContent = "Live";
+  } else if (state === "connecting") {
+    text.textContent = "Connecting…";
+  } else if (state === "reconnecting") {
+    const tick = () => {
+      const seconds = detail.retryAt ? Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000)) : 0;
+      text.textContent = seconds > 0 ? `Reconnecting in ${seconds} s…` : "Reconnecting…";
+    };
+    tick();
+    countdown = setInterval(tick, 500);
+  } else if (state === "logged-out") {
+    text.innerHTML = 'Logged out — <a href="/accounts/login/">log in</a>';
+  } else {
+    text.textContent = "Offline";
+  }
+}
+
+// --- in-place updates --------------------------------------------------------------------
+let regions;
+
+function flash(element, direction) {
+  if (!direction) return;
+  element.classList.remove("flash-up", "flash-down");
+  // Restart the animation on consecutive changes in the same direction.
+  void element.offsetWidth;
+  element.classList.add(direction === "up" ? "flash-up" : "flash-down");
+}
+
+// The latest price event per symbol on the current connection: a refreshed region gets
+// it back (the server keeps only the last mid, not the bid and ask). Forgotten on every
+// (re)connection, when it may be older than what the server renders.
+const lastPrices = new Map();
+
+function onPrice(data, { root = document, replay = false } = {}) {
+  if (!replay) lastPrices.set(data.symbol, data);
+  const symbol = CSS.escape(String(data.symbol));
+  for (const tile of root.querySelectorAll(`[data-price-symbol="${symbol}"]`)) {
+    const time = tile.querySelector("time");
+    const mid = tile.querySelector('[data-field="mid"]');
+    if (mid) {
+      const previous = mid.dataset.value === "" ? NaN : Number(mid.dataset.value);
+      const next = Number(data.mid);
+      mid.textContent = formatNumber(data.mid, "price");
+      mid.dataset.value = data.mid;
+      if (!replay && Number.isFinite(previous)) {
+        flash(mid, next > previous ? "up" : next < previous ? "down" : null);
+      }
+    }
+    for (const field of ["bid", "ask"]) {
+      const element = tile.querySelector(`[data-field="${field}"]`);
+      if (element) element.textContent = formatNumber(data[field], "price");
+    }
+    if (time && data.timestamp) {
+      time.setAttribute("datetime", data.timestamp);
+      time.textContent = formatTime(data.timestamp, time.dataset.ts || "time");
+    }
+  }
+  if (replay) return;
+  // The health widget's "last tick" of that symbol.
+  const beat = document.querySelector(`[data-heartbeat="${symbol}"] time`);
+  if (beat) {
+    beat.setAttribute("datetime", new Date().toISOString());
+    beat.textContent = formatTime(beat.getAttribute("datetime"), beat.dataset.ts);
+  }
+  for (const element of document.querySelectorAll(`[data-last-price="${symbol}"]`)) {
+    element.textContent = formatNumber(data.mid, "price");
+  }
+}
+
+function onPosition(data) {
+  const row = document.querySelector(`tr[data-position-id="${CSS.escape(String(data.id))}"]`);
+  if (!row) return; // the positions region refreshes itself (position.updated:id!position-id)
+  if (Number(data.quantity) === 0) {
+    regions.refresh("positions");
+    return;
+  }
+  for (const cell of row.querySelectorAll("[data-field]")) {
+    const value = data[cell.dataset.field];
+    if (value === undefined) continue;
+    const text = formatNumber(value, cell.dataset.format);
+    if (cell.textContent !== text) {
+      cell.textContent = text;
+      if (cell.dataset.format === "pnl") setSignClass(cell, value);
+    }
+  }
+}
+
+function describeOrder(order) {
+  if (!order) return "";
+  return `${order.side} ${formatNumber(order.quantity, "qty")} ${order.symbol}`;
+}
+
+const handlers = {
+  price: onPrice,
+  "position.updated": onPosition,
+  "risk.tripped": (data) =>
+    toast(`Risk guard ${data.guard} refused ${describeOrder(data.order)}: ${data.reason}`, "warn"),
+  "risk.kill_switch": (data) =>
+    data.kill_switch_engaged
+      ? toast(`Kill switch ENGAGED: ${data.kill_switch_reason}`, "error", 12000)
+      : toast("Kill switch released: orders are allowed again.", "success"),
+  "strategy.status": (data) => {
+    if (data.status === "errored") toast(`${data.name} errored: ${data.last_error}`, "error", 12000);
+    if (data.status === "finished") toast(`${data.name} finished.`, "success");
+  },
+};
+
+function onEvent(event, data) {
+  const handler = handlers[event];
+  if (handler) {
+    try {
+      handler(data);
+    } catch (error) {
+      console.error("xquant: handling", event, error);
+    }
+  }
+  regions.handle(event, data);
+  document.dispatchEvent(new CustomEvent("xq:event", { detail: { event, data } }));
+}
+
+document.addEventListener("xq:swapped", (event) => {
+  for (const data of lastPrices.values()) onPrice(data, { root: event.target, replay: true });
+});
+
+// --- forms and dialogs -------------------------------------------------------------------
+async function submitAsync(form, submitter) {
+  const buttons = form.querySelectorAll("button[type=submit]");
+  buttons.forEach((button) => (button.disabled = true));
+  try {
+    const body = new FormData(form, submitter);
+    const response = await fetch(form.action, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    let payload = {};
+    try {
+      payload = await response.json();
+    } catch (error) {
+      payload = { error: `The server answered ${response.status} ${response.statusText}.` };
+    }
+    if (!response.ok) {
+      toast(payload.error || "That did not work.", "error", 10000);
+      return;
+    }
+    const dialog = form.closest("dialog");
+    if (dialog) dialog.close();
+    if (payload.message) toast(payload.message, "success");
+    // The service's event refreshes every page; refresh this one now in case the
+    // socket is down.
+    regions.refreshContaining(form);
+  } catch (error) {
+    toast("Could not reach the server: nothing was changed.", "error");
+  } finally {
+    buttons.forEach((button) => (button.disabled = false));
+  }
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-async")) return;
+  event.preventDefault();
+  if (!form.reportValidity()) return;
+  submitAsync(form, event.submitter);
+});
+
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest("[data-open-dialog]");
+  if (opener) {
+    const dialog = document.getElementById(opener.dataset.openDialog);
+    if (dialog) {
+      dialog.showModal();
+      dialog.querySelector("input[type=text]")?.focus();
+    }
+    return;
+  }
+  const closer = event.target.closest("[data-close-dialog]");
+  if (closer) closer.closest("dialog")?.close();
+});
+
+// --- start -------------------------------------------------------------------------------
+formatTimes(document);
+startRelativeClock(document);
+for (const element of document.querySelectorAll("[data-timezone]")) {
+  element.textContent = timezoneName();
+}
+
+regions = new LiveRegions({
+  onLoggedOut: () => connection.stop("logged-out"),
+  onError: (region, error) => console.warn(`xquant: could not refresh ${region.name}:`, error),
+});
+
+const path = document.body.dataset.wsPath;
+const connection = new LiveConnection({
+  path,
+  onEvent,
+  // Whatever happened while the page loaded or the socket was down is read again.
+  onOpen: () => {
+    lastPrices.clear();
+    regions.refreshAll();
+    document.dispatchEvent(new CustomEvent("xq:resync"));
+  },
+  onState: showState,
+});
+if (path) connection.start();
+
+window.xquant = { connection, regions, toast };

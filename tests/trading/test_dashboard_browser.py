@@ -1,0 +1,377 @@
+"""End to end in a real browser: `manage.py serve` (daphne + the embedded trader on the
+paper exchange) as a subprocess on the test's PostgreSQL database and Redis, driven by
+Debian's chromium through Playwright.
+
+The trader ticks every half second; a TWAP strategy with one-second slices places an
+order on most ticks, so "a new order appears live" needs no waiting on a clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from playwright.sync_api import sync_playwright
+
+from prediction.models import BacktestRun
+from trading.models import Order, StrategyConfig
+from trading.services.strategies import strategy_config_create, strategy_config_set_active
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.timeout(150),
+    pytest.mark.django_db(transaction=True),
+]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+PASSWORD = "e2e-trader-pass-123"
+#: Upper bound of any single wait in the browser (ms): ticks are every 0.5 s.
+WAIT_MS = 20_000
+
+
+def off_loop(function, *args, **kwargs):
+    """Run a database or service call on a worker thread: Playwright's sync API keeps an
+    asyncio loop in the test's thread, where Django refuses ORM calls and Channels cannot
+    publish (async_to_sync). The thread's connection is closed before it ends."""
+
+    def call():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    assert db["ENGINE"].endswith("postgresql"), "the browser test needs the PostgreSQL database"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class Server:
+    """`manage.py serve` in its own process group, logging to test-artifacts/."""
+
+    def __init__(self, port: int, log_path: Path):
+        self.port = port
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "XQUANT_ENV": "test",
+            "XQUANT_ENV_FILE": "/nonexistent",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            # Its own channel-layer prefix: no other test's events reach these pages.
+            "CHANNELS_PREFIX": f"xquant-e2e-{port}",
+            "EXCHANGE": "paper",
+            "USE_MOCK": "false",
+            "PAPER_FEED": "synthetic",
+            "TRADING_SYMBOLS": "BTCUSDT,ETHUSDT",
+            "TICK_SECONDS": "0.5",
+            # Backtests run inside the server (no Celery worker in this test).
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "LOG_LEVEL": "INFO",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.clear_tick_locks()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"the server did not answer within 30 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        self.clear_tick_locks()
+
+    @staticmethod
+    def clear_tick_locks() -> None:
+        """A server stopped in the middle of a tick leaves its symbol's tick lock in Redis
+        until it expires (trading.locks): a restarted server, or a later test, would skip
+        that symbol meanwhile. No server is running when this is called."""
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter("xquant:tick-lock:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+    def wait_disconnected(self, timeout: float = 10) -> None:
+        """Until PostgreSQL has ended the server's sessions: the flush after the test (and
+        dropping the test database) must not find them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchone()[0] == 0:
+                    return
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def server(transactional_db):
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "browser-test-server.log"
+    log_path.write_text("")
+    server = Server(free_port(), log_path)
+    server.start()
+    yield server
+    # Stopped before the database is flushed under it.
+    server.stop()
+    server.wait_disconnected()
+
+
+@pytest.fixture
+def browser_page():
+    assert Path(CHROMIUM).exists(), (
+        "make test installs Debian's chromium (scripts/ensure_browser.sh)"
+    )
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="xquant-chromium-"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1366, "height": 900},
+            timezone_id="Asia/Tokyo",
+        )
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        context.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def trading_setup(django_user_model):
+    django_user_model.objects.create_user(username="e2e", password=PASSWORD)
+    busy = strategy_config_create(
+        name="BTC TWAP e2e",
+        kind="twap",
+        symbol="BTCUSDT",
+        # 0.002 BTC a slice: above the paper exchange's minimum notional of 100 USDT.
+        params={"side": "BUY", "total_quantity": "2", "slices": 1000, "interval_seconds": 1},
+        is_active=True,
+    )
+    idle = strategy_config_create(
+        name="ETH TWAP e2e",
+        kind="twap",
+        symbol="ETHUSDT",
+        params={"side": "SELL", "total_quantity": "1", "slices": 100, "interval_seconds": 60},
+        is_active=False,
+    )
+    return busy, idle
+
+
+def log_in(page, server) -> None:
+    page.goto(f"{server.url}/accounts/login/?next=/")
+    page.fill("#id_username", "e2e")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+
+
+def order_ids(page) -> set[str]:
+    return set(
+        page.eval_on_selector_all(
+            '[data-live="orders"] tr[data-order-id]', "rows => rows.map(r => r.dataset.orderId)"
+        )
+    )
+
+
+def test_overview_updates_live_persists_a_toggle_and_catches_up_after_a_reconnect(
+    server, trading_setup, browser_page
+):
+    busy, idle = trading_setup
+    page = browser_page
+
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    page.evaluate("window.__sameDocument = true")
+
+    # A price change, without reloading. Bid and ask come only from live events (the page
+    # renders the last mid alone); selectors, not element handles, since refreshing a
+    # region replaces its elements.
+    tile = '[data-price-symbol="BTCUSDT"]'
+    page.wait_for_function(f"document.querySelector('{tile} [data-field=bid]').textContent !== '—'")
+    first_price = page.text_content(f"{tile} [data-field=mid]")
+    page.wait_for_function(
+        f"before => document.querySelector('{tile} [data-field=mid]').textContent !== before",
+        arg=first_price,
+    )
+    assert page.text_content(f"{tile} [data-field=mid]") != first_price
+
+    # A new order appears after a tick.
+    seen = order_ids(page)
+    page.wait_for_function(
+        """seen => [...document.querySelectorAll('[data-live="orders"] tr[data-order-id]')]
+                  .some(row => !seen.includes(row.dataset.orderId))""",
+        arg=sorted(seen),
+    )
+    new_ids = order_ids(page) - seen
+    placed = off_loop(lambda: Order.objects.filter(pk__in=new_ids, strategy=busy).count())
+    assert placed == len(new_ids) > 0
+
+    # The switch: on, in the database, and on the page from the service's event.
+    switch = page.locator(f'[data-strategy-toggle="{idle.pk}"]')
+    assert switch.get_attribute("aria-checked") == "false"
+    switch.click()
+    page.wait_for_selector(f'[data-strategy-toggle="{idle.pk}"][aria-checked="true"]')
+    assert off_loop(lambda: StrategyConfig.objects.get(pk=idle.pk).is_active) is True
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "overview-1366.png"), full_page=True)
+
+    # The server goes away: the page says so, and keeps trying.
+    server.stop()
+    page.wait_for_selector("html[data-live=reconnecting]")
+    assert "Reconnecting" in page.locator("[data-live-indicator]").text_content()
+    # What happens meanwhile reaches no page...
+    off_loop(strategy_config_set_active, strategy=idle, active=False)
+    # ...and is read again once the page is back.
+    server.start()
+    page.wait_for_selector("html[data-live=connected]", timeout=45_000)
+    page.wait_for_selector(f'[data-strategy-toggle="{idle.pk}"][aria-checked="false"]')
+    assert off_loop(lambda: StrategyConfig.objects.get(pk=idle.pk).is_active) is False
+
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+
+
+def test_live_numbers_are_formatted_like_the_server_renders_them(server, browser_page):
+    """static/js/format.js and trading/templatetags/xquant_format.py agree digit for digit,
+    so a value updated live reads exactly like one the server rendered."""
+    from trading.templatetags import xquant_format
+
+    cases = {
+        "price": ["65000.1", "3456.789", "1.23456789", "0.000123456", "-120.5", "0"],
+        "qty": [
+            "0.010000000000",
+            "1500.000",
+            "-0.3",
+            "0.123456789123",
+            "2",
+            "0.007000000000000000145716771981",
+        ],
+        "money": ["1234567.891", "-0.004", "0"],
+        "pnl": ["12.3", "-5", "0.001", "-0.001", "1000000"],
+    }
+    page = browser_page
+    page.goto(f"{server.url}/accounts/login/")
+    formatted = page.evaluate(
+        """async (cases) => {
+            const { formatNumber } = await import("/static/js/format.js");
+            const out = {};
+            for (const [kind, values] of Object.entries(cases)) {
+                out[kind] = values.map((v) => formatNumber(v, kind));
+            }
+            return out;
+        }""",
+        cases,
+    )
+    expected = {
+        kind: [getattr(xquant_format, kind)(value) for value in values]
+        for kind, values in cases.items()
+    }
+    assert formatted == expected
+
+
+def test_market_chart_moves_live_and_a_backtest_runs_from_the_form(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+
+    page.goto(f"{server.url}/market/BTCUSDT/")
+    page.wait_for_selector("html[data-live=connected]")
+    page.wait_for_selector("[data-market-chart] canvas")
+    # The forming candle follows the price events.
+    page.wait_for_function("window.xquantMarket && window.xquantMarket.bar !== null")
+    before = page.evaluate("JSON.stringify(window.xquantMarket.bar)")
+    page.wait_for_function("b => JSON.stringify(window.xquantMarket.bar) !== b", arg=before)
+    markers = page.evaluate("window.xquantMarket.data.markers.map(m => m.kind)")
+    assert "buy" in markers, "the TWAP's fills are marked on the chart"
+    page.screenshot(path=str(ARTIFACTS / "market-1366.png"), full_page=True)
+
+    page.goto(f"{server.url}/backtests/")
+    page.wait_for_selector("html[data-live=connected]")
+    page.select_option("select[name=strategy]", "trend_following")
+    page.select_option("select[name=symbol]", "BTCUSDT")
+    page.select_option("select[name=timeframe]", "4h")
+    page.fill("textarea[name=params]", '{"fast": 5, "slow": 20}')
+    page.click("form[data-backtest-form] button[type=submit]")
+    page.wait_for_url(f"{server.url}/backtests/*/", timeout=60_000)
+    page.wait_for_selector('[data-metric="total_return"]')
+    page.wait_for_selector("[data-equity-chart] canvas")
+    run_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    run = off_loop(lambda: BacktestRun.objects.get(pk=run_id))
+    assert (run.status, run.strategy, run.params["fast"]) == ("finished", "trend_following", 5)
+    page.screenshot(path=str(ARTIFACTS / "backtest-1366.png"), full_page=True)

@@ -1,0 +1,2 @@
+"""Server-rendered dashboard pages (pages) and the POST actions behind their buttons
+(actions). Views stay thin: selectors read, services write."""
