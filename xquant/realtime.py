@@ -9,7 +9,8 @@ re-reads the database when it reconnects.
   order, so the layer keeps its Redis connections (calling it through async_to_sync from
   a plain thread would open a new connection per event).
 - The in-memory layer (embedded mode) only reaches consumers on the loop that serves the
-  websockets; async_to_sync from a thread started by sync_to_async runs there.
+  websockets: `serve` binds that loop here, and events published from any other thread
+  (the trader, a backtest) are handed to it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,22 @@ class _BackgroundPublisher:
         await asyncio.sleep(0.005)  # the last one may still be in flight
 
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The event loop serving the websockets (embedded mode's in-memory channel layer)."""
+    global _server_loop
+    _server_loop = loop
+
+
+def _on_server_loop() -> bool:
+    try:
+        return asyncio.get_running_loop() is _server_loop
+    except RuntimeError:
+        return False
+
+
 _publisher: _BackgroundPublisher | None = None
 _publisher_lock = threading.Lock()
 
@@ -111,6 +128,9 @@ def publish(group: str, event_type: str, payload: dict[str, Any]) -> None:
     message = {"type": "xquant.event", "event": event_type, "data": data}
     if not isinstance(layer, InMemoryChannelLayer):
         _background().submit(layer, group, message)
+        return
+    if _server_loop is not None and _server_loop.is_running() and not _on_server_loop():
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _server_loop)
         return
     try:
         async_to_sync(layer.group_send)(group, message)

@@ -4,12 +4,14 @@ worker), report progress to the dashboard, keep the results for later listing.""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from prediction.backtest.config import backtest_settings
@@ -101,13 +103,28 @@ def backtest_run_create(
 
 
 def backtest_run_launch(**kwargs: Any) -> BacktestRun:
-    """Create a run and execute it after the transaction commits: on a Celery worker, or
-    inline when Celery is eager (embedded mode)."""
+    """Create a run and execute it after the transaction commits: on a Celery worker, or,
+    in embedded mode (no broker), on a thread beside the web server, so that a long run
+    does not hold the request (and with it every other page) until it ends."""
     from prediction.tasks import backtest_execute
 
     run = backtest_run_create(**kwargs)
-    transaction.on_commit(lambda: backtest_execute.delay(run.pk))
+    if settings.REDIS_URL:
+        transaction.on_commit(lambda: backtest_execute.delay(run.pk))
+    else:
+        transaction.on_commit(
+            lambda: threading.Thread(
+                target=_execute_in_thread, args=(run.pk,), name=f"backtest-{run.pk}", daemon=True
+            ).start()
+        )
     return run
+
+
+def _execute_in_thread(run_id: int) -> None:
+    try:
+        backtest_run_execute(run_id=run_id)
+    finally:
+        connections.close_all()
 
 
 class _Reporter:

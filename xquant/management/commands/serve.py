@@ -39,6 +39,11 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}/"
 
         def ready() -> None:
+            import asyncio
+
+            from xquant import realtime
+
+            realtime.bind_server_loop(asyncio.get_event_loop())
             logger.info("xQuant is serving at %s (exchange: %s)", url, settings.EXCHANGE)
 
         if not no_trader:
