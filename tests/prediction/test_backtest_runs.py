@@ -245,3 +245,18 @@ def test_launched_backtest_runs_on_a_real_celery_worker_and_reports_over_redis(e
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_embedded_mode_a_launched_backtest_runs_beside_the_request(settings):
+    import time
+
+    settings.REDIS_URL = ""
+    run = backtest_run_launch(strategy="bollinger", symbol="BTCUSDT", timeframe="4h")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in ("finished", "failed"):
+            break
+        time.sleep(0.2)
+    assert run.status == "finished", run.error

@@ -1,0 +1,64 @@
+"""The realtime helper: events reach the in-memory layer's loop from any thread, and the
+Redis layer in order through the background publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from channels.layers import InMemoryChannelLayer, channel_layers
+
+from xquant import realtime
+
+
+@pytest.fixture
+def memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield channel_layers["default"]
+    channel_layers.backends.clear()
+    realtime.bind_server_loop(None)
+
+
+def test_events_from_other_threads_reach_the_bound_server_loop(memory_layer):
+    assert isinstance(memory_layer, InMemoryChannelLayer)
+    loop = asyncio.new_event_loop()
+    received: list[dict] = []
+    ready = threading.Event()
+
+    async def listen():
+        channel = await memory_layer.new_channel()
+        await memory_layer.group_add("dashboard", channel)
+        ready.set()
+        for _ in range(2):
+            received.append(await memory_layer.receive(channel))
+
+    server = threading.Thread(target=lambda: loop.run_until_complete(listen()), daemon=True)
+    server.start()
+    assert ready.wait(5)
+    realtime.bind_server_loop(loop)
+    realtime.publish("dashboard", "price", {"mid": "1"})  # from the test's thread
+    worker = threading.Thread(target=realtime.publish, args=("dashboard", "price", {"mid": "2"}))
+    worker.start()
+    worker.join(5)
+    server.join(5)
+    assert [m["data"]["mid"] for m in received] == ["1", "2"]
+
+
+def test_events_go_through_redis_in_the_order_published(settings):
+    from asgiref.sync import async_to_sync
+
+    channel_layers.backends.clear()
+    layer = channel_layers["default"]
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("ordered-test", channel)
+    for i in range(20):
+        realtime.publish("ordered-test", "n", {"i": i})
+    realtime.flush()
+
+    async def receive_all():
+        return [(await layer.receive(channel))["data"]["i"] for _ in range(20)]
+
+    assert async_to_sync(receive_all)() == list(range(20))
+    channel_layers.backends.clear()
