@@ -44,6 +44,8 @@ bench: install
 	  $(BIN)/python manage.py migrate -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py bench_tick --symbols 100 --strategies 5
+	DATABASE_URL=$(BENCH_DATABASE_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  $(BIN)/python manage.py bench_backtest
 
 lint: install
 	$(BIN)/ruff check .
