@@ -47,6 +47,12 @@ if PRODUCTION:
         raise ImproperlyConfigured("DEBUG must be off when XQUANT_ENV=production")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # TLS usually ends at a proxy in front of daphne: trust its X-Forwarded-Proto only
+    # when told to, and turn redirects and HSTS on once the site is HTTPS-only.
+    if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 
 # --- applications -------------------------------------------------------------------
 INSTALLED_APPS = [
