@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
@@ -225,13 +224,3 @@ def position_payload(position: Position) -> dict[str, Any]:
 
 def publish_position(position: Position) -> None:
     realtime.publish(realtime.DASHBOARD_GROUP, "position.updated", position_payload(position))
-
-
-def positions_mark(*, exchange_name: str, symbol: str, mark_price: Decimal) -> list[Position]:
-    """Mark every open book of a symbol (account and strategies) to the mid; returns the
-    account positions that are open (their PnL moved)."""
-    from trading.services import tick_store
-
-    return tick_store.positions_mark(
-        exchange=exchange_name, symbol=symbol, mark_price=mark_price, now=timezone.now()
-    )

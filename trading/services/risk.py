@@ -17,9 +17,10 @@ from exchanges.base import Exchange
 from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
-from trading.services.tick_store import db_decimal
+from trading.services.tick_store import db_aware, db_decimal
 from xquant import realtime
 from xquant.errors import ValidationError
+from xquant.sql import batch_run
 
 logger = logging.getLogger("trading.risk")
 
@@ -53,19 +54,29 @@ def risk_state_get(
     """What the guards need; with `symbol`, positions and working orders of that symbol
     only (the per-symbol guards look no further), the loss always account-wide.
 
-    Every order placement reads this, so it is two statements: the limits with today's
-    realised and unrealised PnL, then the symbol's positions and working orders."""
-    limits = risk_limits_get()
-    day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
-    realized = RealizedPnlHour.objects.filter(
-        exchange=exchange_name, hour__gte=day_start
-    ).aggregate(total=Coalesce(Sum("realized_net", **_SUM), ZERO, **_SUM))["total"]
+    Every order placement reads this, so it is one round trip: the limits, the realised
+    PnL of the last 25 hours by hour (today's part is picked once the reset hour is
+    known), and every position and working order."""
+    now = now or timezone.now()
+    limits_row, hours, exposure = batch_run(
+        [
+            (_LIMITS_SQL, [RiskLimits.SINGLETON_ID]),
+            (_REALIZED_HOURS_SQL, [exchange_name, _db_time(now - timedelta(hours=25))]),
+            (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE]),
+        ]
+    )
+    if not limits_row.rows:  # first use: created from the RISK_* settings
+        risk_limits_get()
+        return risk_state_get(exchange_name=exchange_name, symbol=symbol, now=now)
+    order_cap, position_cap, loss_cap, reset_hour, engaged, reason = limits_row.rows[0]
+    day_start = trading_day_start(now, reset_hour)
+    realized = sum(
+        (db_decimal(amount) for hour, amount in hours.rows if db_aware(hour) >= day_start), ZERO
+    )
     positions: dict[tuple[str, str], Decimal] = {}
     unrealized = ZERO
     working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for kind, row_symbol, position_side, side, quantity, unrealized_pnl in _exposure_rows(
-        exchange_name
-    ):
+    for kind, row_symbol, position_side, side, quantity, unrealized_pnl in exposure.rows:
         if kind == "position":
             unrealized += db_decimal(unrealized_pnl)
             if symbol is None or row_symbol == symbol:
@@ -73,17 +84,24 @@ def risk_state_get(
         elif symbol is None or row_symbol == symbol:
             working[(row_symbol, position_side, side)] += db_decimal(quantity)
     return RiskState(
-        max_order_notional=limits.max_order_notional,
-        max_position_notional=limits.max_position_notional,
-        daily_loss_limit=limits.daily_loss_limit,
-        kill_switch_engaged=limits.kill_switch_engaged,
-        kill_switch_reason=limits.kill_switch_reason,
+        max_order_notional=db_decimal(order_cap),
+        max_position_notional=db_decimal(position_cap),
+        daily_loss_limit=db_decimal(loss_cap),
+        kill_switch_engaged=bool(engaged),
+        kill_switch_reason=reason,
         loss_today=-(realized + unrealized),
         positions=positions,
         working=dict(working),
     )
 
 
+_LIMITS_SQL = (
+    "SELECT max_order_notional, max_position_notional, daily_loss_limit, day_reset_hour_utc, "
+    "kill_switch_engaged, kill_switch_reason FROM trading_risklimits WHERE id = %s"
+)
+_REALIZED_HOURS_SQL = (
+    "SELECT hour, realized_net FROM trading_realizedpnlhour WHERE exchange = %s AND hour >= %s"
+)
 _ACTIVE = sorted(ACTIVE_STATUSES)
 _EXPOSURE_SQL = (
     "SELECT 'position', symbol, position_side, '', quantity, unrealized_pnl FROM trading_position "
@@ -93,11 +111,8 @@ _EXPOSURE_SQL = (
 )
 
 
-def _exposure_rows(exchange_name: str) -> list[tuple]:
-    """Every position (with its unrealised PnL) and every working order's remainder."""
-    with connection.cursor() as cursor:
-        cursor.execute(_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE])
-        return cursor.fetchall()
+def _db_time(value: datetime):
+    return RealizedPnlHour._meta.get_field("hour").get_db_prep_value(value, connection)
 
 
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")

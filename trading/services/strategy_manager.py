@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
-from trading.models import Order, StrategyConfig
+from trading.models import StrategyConfig
 from trading.services import tick_store
 from trading.strategies.base import (
     ExternalSignal,
@@ -55,9 +55,8 @@ class StrategyManager:
         self.exchange = exchange
         self._cache: dict[int, _Cached] = {}
 
-    def _configs(self, symbol: str) -> list[StrategyConfig]:
+    def _configs(self, versions: list[tick_store.Version]) -> list[StrategyConfig]:
         """The active configs, loading in full only those whose cached copy is outdated."""
-        versions = tick_store.active_strategy_versions(symbol=symbol)
         stale = [
             pk
             for pk, updated_at, version in versions
@@ -104,11 +103,17 @@ class StrategyManager:
         symbol: str,
         snapshot: MarketSnapshot,
         signal_source: Callable[[str], ExternalSignal | None] | None = None,
+        versions: list[tick_store.Version] | None = None,
+        news: list[tick_store.News] | None = None,
     ) -> list[StrategyRun]:
-        configs = self._configs(symbol)
+        """Run the symbol's active strategies. `versions` and `news` are the tick's read
+        of them (tick_store.tick_view); read here when not given."""
+        if versions is None:
+            versions = tick_store.active_strategy_versions(symbol=symbol)
+        configs = self._configs(versions)
         if not configs:
             return []
-        news = _order_news([c.pk for c in configs])
+        news = _order_news(tick_store.order_news(symbol=symbol) if news is None else news)
         # The outside view is fetched only when a strategy sizes by it.
         signal = (
             signal_source(symbol)
@@ -143,18 +148,11 @@ class StrategyManager:
         return runs
 
 
-def _order_news(config_ids: list[int]) -> dict[int, list[tuple[int, OrderUpdate]]]:
+def _order_news(rows: list[tick_store.News]) -> dict[int, list[tuple[int, OrderUpdate]]]:
     news: dict[int, list[tuple[int, OrderUpdate]]] = {}
-    decimal = Order._meta.get_field("filled_quantity").to_python  # SQLite hands back floats
-    for pk, strategy_id, key, side, status, filled, average in tick_store.order_news(
-        strategy_ids=config_ids
-    ):
+    for pk, strategy_id, key, side, status, filled, average in rows:
         update = OrderUpdate(
-            key=key,
-            side=side,
-            status=status,
-            filled_quantity=decimal(filled),
-            average_price=decimal(average) if average is not None else None,
+            key=key, side=side, status=status, filled_quantity=filled, average_price=average
         )
         news.setdefault(strategy_id, []).append((pk, update))
     return news

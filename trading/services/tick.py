@@ -34,7 +34,7 @@ from trading.models import (
     StrategyStatus,
 )
 from trading.services import tick_store
-from trading.services.fills import positions_mark, publish_position
+from trading.services.fills import publish_position
 from trading.services.orders import order_create, orders_sync
 from trading.services.risk import risk_state_get
 from trading.services.strategy_manager import StrategyManager, StrategyRun
@@ -74,13 +74,21 @@ def tick_run(
     except ExchangeError as exc:
         result.error = f"no market data: {exc.message}"
         logger.warning("%s tick skipped: %s", symbol, result.error)
-        _heartbeat(symbol, started, None, error=result.error)
+        tick_store.heartbeat(_beat(symbol, started, None, error=result.error))
         return result
     result.mid = snapshot.mid
 
     orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid)
-    marked = positions_mark(exchange_name=exchange.name, symbol=symbol, mark_price=snapshot.mid)
-    runs = manager.run(symbol=symbol, snapshot=snapshot, signal_source=signal_source)
+    view = tick_store.tick_view(
+        exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
+    )
+    runs = manager.run(
+        symbol=symbol,
+        snapshot=snapshot,
+        signal_source=signal_source,
+        versions=view.versions,
+        news=view.news,
+    )
 
     # Orders and the states that produced them commit together. A tick without orders
     # writes independent rows (states, news flags, heartbeat) and needs no transaction.
@@ -92,8 +100,7 @@ def tick_run(
             )
             for run in runs:
                 result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))
-            _save_strategies(runs, manager)
-            _heartbeat(symbol, started, snapshot.mid)
+            _save_strategies(runs, manager, beat=_beat(symbol, started, snapshot.mid))
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database
         # are rebuilt from it next time.
@@ -104,7 +111,7 @@ def tick_run(
     for order in result.orders:
         if order.status == OrderStatus.PENDING:
             submit(order)
-    _log_and_publish(result, snapshot, marked)
+    _log_and_publish(result, snapshot, view.marked)
     if on_snapshot is not None:
         on_snapshot(snapshot)
     result.duration_ms = (time.perf_counter() - started) * 1000
@@ -135,10 +142,12 @@ def _place_intents(
     return orders
 
 
-def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
-    """Persist what the strategies changed: new states, the rare errored or finished
-    status, and the order news they consumed."""
-    now = timezone.now()
+def _save_strategies(
+    runs: list[StrategyRun], manager: StrategyManager, beat: tick_store.Heartbeat
+) -> None:
+    """Persist what the strategies changed (new states, the rare errored or finished
+    status, the order news they consumed) and the tick's heartbeat."""
+    now = beat.now
     states, fed = [], []
     for run in runs:
         config = run.config
@@ -166,12 +175,13 @@ def _save_strategies(runs: list[StrategyRun], manager: StrategyManager) -> None:
             # The news fed to the strategy is consumed, unless the order moved on
             # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
             fed.extend(run.fed)
-    tick_store.strategy_states_save(states=states, now=now)
-    tick_store.news_consumed(fed=fed)
+    tick_store.tick_save(states=states, fed=fed, beat=beat)
 
 
-def _heartbeat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> None:
-    tick_store.heartbeat(
+def _beat(
+    symbol: str, started: float, mid: Decimal | None, error: str = ""
+) -> tick_store.Heartbeat:
+    return tick_store.Heartbeat(
         symbol=symbol,
         now=timezone.now(),
         tick_ms=Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
