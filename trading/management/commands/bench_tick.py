@@ -107,7 +107,7 @@ def _worker(
     )
     manager = StrategyManager(exchange)
     submit = lambda order: order_submit(order=order, exchange=exchange)  # noqa: E731
-    latencies: list[float] = []
+    latencies: list[tuple[float, bool]] = []  # (ms, whether the tick placed orders)
     orders = errors = 0
     while time.time() < start_at:
         time.sleep(0.01)
@@ -117,16 +117,23 @@ def _worker(
         clock.now = start + timedelta(seconds=round_)
         for symbol in symbols:
             began = time.perf_counter()
+            traded = False
             try:
                 result = tick_run(symbol=symbol, exchange=exchange, manager=manager, submit=submit)
                 orders += len(result.orders)
+                traded = bool(result.orders)
             except Exception:
                 errors += 1
             if time.time() >= measure_from:
-                latencies.append((time.perf_counter() - began) * 1000)
+                latencies.append(((time.perf_counter() - began) * 1000, traded))
         round_ += 1
     connections.close_all()
     results.put((latencies, orders, errors))
+
+
+def _percentiles(latencies: list[float]) -> str:
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    return f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
 
 
 class Command(BaseCommand):
@@ -166,14 +173,17 @@ class Command(BaseCommand):
         finally:
             self._cleanup(names)
         ticks = len(latencies)
-        cut = statistics.quantiles(latencies, n=100)
         self.stdout.write(
             f"{symbols} symbols × {strategies} strategies, {workers} worker processes, {seconds:.0f} s: "
             f"{ticks} ticks, {orders} orders ({counts['fills']} fills, {counts['positions']} positions), "
             f"{errors} tick errors"
         )
+        for label, traded in (("without orders", False), ("placing orders", True)):
+            part = [ms for ms, placed in latencies if placed is traded]
+            if len(part) > 1:
+                self.stdout.write(f"  {len(part)} ticks {label}: {_percentiles(part)}")
         self.stdout.write(
-            f"{ticks / elapsed:.0f} ticks/s, p50 {statistics.median(latencies):.1f} ms, p99 {cut[98]:.1f} ms"
+            f"{ticks / elapsed:.0f} ticks/s, {_percentiles([ms for ms, _ in latencies])}"
         )
 
     def _run(self, names: list[str], warmup: float, seconds: float, workers: int):
