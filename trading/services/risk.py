@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import DecimalField, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -17,7 +17,7 @@ from exchanges.base import Exchange
 from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
-from trading.services.tick_store import db_aware, db_decimal
+from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
 from xquant.sql import batch_run
@@ -61,7 +61,10 @@ def risk_state_get(
     limits_row, hours, exposure = batch_run(
         [
             (_LIMITS_SQL, [RiskLimits.SINGLETON_ID]),
-            (_REALIZED_HOURS_SQL, [exchange_name, _db_time(now - timedelta(hours=25))]),
+            (
+                _REALIZED_HOURS_SQL,
+                [exchange_name, db_value(RealizedPnlHour, "hour", now - timedelta(hours=25))],
+            ),
             (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE]),
         ]
     )
@@ -109,10 +112,6 @@ _EXPOSURE_SQL = (
     "SELECT 'order', symbol, position_side, side, quantity - filled_quantity, 0 FROM trading_order "
     f"WHERE exchange = %s AND status IN ({', '.join(['%s'] * len(_ACTIVE))})"
 )
-
-
-def _db_time(value: datetime):
-    return RealizedPnlHour._meta.get_field("hour").get_db_prep_value(value, connection)
 
 
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")

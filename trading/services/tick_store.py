@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from trading.models import OPEN_STATUSES, Position, StrategyConfig, StrategyStatus, TraderHeartbeat
 from xquant.sql import Statement, batch_run
@@ -29,7 +28,7 @@ def _placeholders(values: Iterable[Any]) -> str:
     return ", ".join(["%s"] * len(list(values)))
 
 
-def _db(model, field: str, value: Any) -> Any:
+def db_value(model, field: str, value: Any) -> Any:
     """The value as the model field stores it on this database (jsonb, naive UTC text
     on SQLite, ...)."""
     return model._meta.get_field(field).get_db_prep_value(value, connection)
@@ -66,8 +65,8 @@ def _mark_statements(
 ) -> list[Statement]:
     """Mark every open book of the symbol (strategies' and account) to the price; the
     second statement returns the open account positions."""
-    mark = _db(Position, "mark_price", mark_price)
-    marked_at = _db(Position, "marked_at", now)
+    mark = db_value(Position, "mark_price", mark_price)
+    marked_at = db_value(Position, "marked_at", now)
     params = [mark, marked_at, mark, exchange, symbol]
     return [
         (
@@ -127,9 +126,7 @@ _CONFIG_FIELDS = (
 
 def db_aware(value: Any) -> Any:
     """A timestamp column read by plain SQL, as an aware datetime (SQLite answers with
-    naive UTC, or with text)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
+    naive UTC)."""
     return (
         value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
     )
@@ -241,12 +238,12 @@ def _news_consumed(fed: list[tuple[int, str, Decimal]]) -> list[Statement]:
 
 def _states(states: list[tuple[int, dict, int]], now: datetime) -> list[Statement]:
     """(config id, state, new version) for each strategy whose state changed."""
-    updated_at = _db(StrategyConfig, "state_updated_at", now)
+    updated_at = db_value(StrategyConfig, "state_updated_at", now)
     return [
         (
             "UPDATE trading_strategyconfig SET state = %s, state_version = %s, state_updated_at = %s "
             "WHERE id = %s",
-            [_db(StrategyConfig, "state", state), version, updated_at, pk],
+            [db_value(StrategyConfig, "state", state), version, updated_at, pk],
         )
         for pk, state, version in states
     ]
@@ -277,12 +274,12 @@ def _heartbeat(beat: Heartbeat) -> Statement:
         "last_error_at = COALESCE(excluded.last_error_at, trading_traderheartbeat.last_error_at)",
         [
             beat.symbol,
-            _db(TraderHeartbeat, "last_tick_at", beat.now),
-            _db(TraderHeartbeat, "last_tick_ms", beat.tick_ms),
-            _db(TraderHeartbeat, "last_mid", beat.mid),
+            db_value(TraderHeartbeat, "last_tick_at", beat.now),
+            db_value(TraderHeartbeat, "last_tick_ms", beat.tick_ms),
+            db_value(TraderHeartbeat, "last_mid", beat.mid),
             beat.runner,
             beat.error,
-            _db(TraderHeartbeat, "last_error_at", beat.now if beat.error else None),
+            db_value(TraderHeartbeat, "last_error_at", beat.now if beat.error else None),
         ],
     )
 
