@@ -55,3 +55,53 @@ def _result(cursor) -> Result:
         rows=cursor.fetchall() if cursor.description is not None else [],
         rowcount=cursor.rowcount,
     )
+
+
+def _column_values(instance, fields, *, add: bool) -> tuple[list[str], list[Any]]:
+    """Column names and database values of `fields`, the way Model.save() computes them
+    (auto_now timestamps set, JSON and decimals prepared for this database)."""
+    columns, values = [], []
+    for model_field in fields:
+        value = model_field.pre_save(instance, add)
+        columns.append(connection.ops.quote_name(model_field.column))
+        values.append(model_field.get_db_prep_save(value, connection))
+    return columns, values
+
+
+def insert_statement(
+    instance, *, returning: Sequence[str] = ("id",), ignore_conflicts: bool = False
+) -> Statement:
+    """An INSERT of a model instance's concrete fields (all but an unset auto primary
+    key) that returns `returning`. With `ignore_conflicts`, a row that would break a
+    unique constraint is not inserted and nothing is returned (instead of an error that
+    aborts the transaction)."""
+    meta = instance._meta
+    fields = [
+        f
+        for f in meta.concrete_fields
+        if not (f.primary_key and getattr(instance, f.attname) is None)
+    ]
+    columns, values = _column_values(instance, fields, add=True)
+    returned = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)
+    # Table and column names come from the model; values are parameters.
+    table = connection.ops.quote_name(meta.db_table)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))})"  # noqa: S608
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returned:
+        sql += f" RETURNING {returned}"
+    return sql, values
+
+
+def update_statement(instance, fields: Sequence[str], *, where: str = "", params=()) -> Statement:
+    """An UPDATE of some fields of a saved model instance, by primary key, plus an
+    optional extra condition (`where`, with its `params`)."""
+    meta = instance._meta
+    columns, values = _column_values(instance, [meta.get_field(n) for n in fields], add=False)
+    assignments = ", ".join(f"{column} = %s" for column in columns)
+    pk = connection.ops.quote_name(meta.pk.column)
+    table = connection.ops.quote_name(meta.db_table)
+    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model
+    if where:
+        sql += f" AND ({where})"
+    return sql, [*values, instance.pk, *params]

@@ -1,0 +1,80 @@
+"""xquant.sql: several statements in one round trip, and model rows as plain SQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from trading.models import Order, Position, StrategyConfig
+from xquant.sql import batch_run, insert_statement, update_statement
+
+pytestmark = pytest.mark.django_db
+
+
+def _order(**fields) -> Order:
+    return Order(
+        client_order_id=fields.pop("client_order_id", "xqsql0001"),
+        exchange="paper",
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="MARKET",
+        quantity=Decimal("0.125"),
+        source="api",
+        **fields,
+    )
+
+
+def test_batch_returns_one_result_per_statement_in_order():
+    first, second, third = batch_run(
+        [("SELECT 1, %s", ["a"]), ("SELECT %s", [2]), ("SELECT 3 WHERE %s", [False])]
+    )
+    assert first.rows == [(1, "a")]
+    assert second.rows == [(2,)]
+    assert third.rows == []
+
+
+def test_insert_statement_saves_what_save_would_and_returns_the_id():
+    order = _order(reason="test")
+    (result,) = batch_run([insert_statement(order)])
+    (pk,) = result.rows[0]
+    stored = Order.objects.get(pk=pk)
+    assert (stored.client_order_id, stored.quantity, stored.reason) == (
+        "xqsql0001",
+        Decimal("0.125"),
+        "test",
+    )
+    assert stored.created_at == order.created_at and stored.created_at is not None
+
+
+def test_insert_ignoring_conflicts_returns_nothing_for_a_duplicate():
+    strategy = StrategyConfig.objects.create(name="s", kind="twap", symbol="BTCUSDT", params={})
+    batch_run([insert_statement(_order(strategy=strategy, intent_key="k1"))])
+    (result,) = batch_run(
+        [
+            insert_statement(
+                _order(client_order_id="xqsql0002", strategy=strategy, intent_key="k1"),
+                ignore_conflicts=True,
+            )
+        ]
+    )
+    assert result.rows == []
+    assert Order.objects.filter(strategy=strategy).count() == 1
+
+
+def test_update_statement_writes_only_the_named_fields_under_its_condition():
+    position = Position.objects.create(exchange="paper", symbol="BTCUSDT", position_side="BOTH")
+    position.quantity, position.entry_price = Decimal("2"), Decimal("100.5")
+    position.realized_pnl = Decimal("9")  # not named: stays
+    (missed,) = batch_run(
+        [update_statement(position, ["quantity"], where="quantity <> %s", params=[0])]
+    )
+    assert missed.rowcount == 0
+    (done,) = batch_run([update_statement(position, ["quantity", "entry_price"])])
+    assert done.rowcount == 1
+    position.refresh_from_db()
+    assert (position.quantity, position.entry_price, position.realized_pnl) == (
+        Decimal("2"),
+        Decimal("100.5"),
+        Decimal("0"),
+    )
