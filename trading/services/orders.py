@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -70,9 +70,11 @@ from trading.models import (
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
 from trading.services.fills import fills_record
+from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
+from xquant.sql import batch_run, insert_statement, update_statement
 
 logger = logging.getLogger("trading.orders")
 
@@ -234,15 +236,18 @@ def order_place(
 
 
 def _save_new(order: Order) -> Order:
-    try:
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:
-        existing = Order.objects.filter(
-            strategy=order.strategy, intent_key=order.intent_key
-        ).first()
-        if existing is None or not order.intent_key:
-            raise
+    """Insert the order; if its strategy already has an order for this intent key,
+    return that one instead. A conflicting row is skipped by the database rather than
+    raised, so no savepoint (two round trips) is needed inside the tick's transaction."""
+    (inserted,) = batch_run([insert_statement(order, ignore_conflicts=True)])
+    if not inserted.rows:
+        existing = (
+            Order.objects.filter(strategy=order.strategy, intent_key=order.intent_key).first()
+            if order.intent_key
+            else None
+        )
+        if existing is None:
+            raise IntegrityError(f"order {order.client_order_id} conflicts with an existing order")
         logger.info(
             "intent %s of strategy %s already has order %s; not creating another",
             order.intent_key,
@@ -250,6 +255,8 @@ def _save_new(order: Order) -> Order:
             existing.client_order_id,
         )
         return existing
+    order.pk = inserted.rows[0][0]
+    order._state.adding, order._state.db = False, connection.alias
     transaction.on_commit(lambda: publish_order(order))
     return order
 
@@ -295,7 +302,7 @@ def _claim_attempt(order: Order) -> int:
     return order.attempt_count
 
 
-def _log_attempt(
+def _attempt(
     order: Order,
     number: int,
     action: str,
@@ -303,9 +310,10 @@ def _log_attempt(
     started_at: datetime,
     started: float,
     error: ExchangeError | None = None,
-) -> None:
+) -> OrderAttempt:
+    """The record of one exchange call (not saved yet)."""
     retry_after = getattr(error, "retry_after", None)
-    OrderAttempt.objects.create(
+    return OrderAttempt(
         order=order,
         number=number,
         action=action,
@@ -316,6 +324,18 @@ def _log_attempt(
         started_at=started_at,
         duration_ms=Decimal(str(round((time.monotonic() - started) * 1000, 3))),
     )
+
+
+def _log_attempt(
+    order: Order,
+    number: int,
+    action: str,
+    outcome: str,
+    started_at: datetime,
+    started: float,
+    error: ExchangeError | None = None,
+) -> None:
+    _attempt(order, number, action, outcome, started_at, started, error).save()
     if error is not None:
         logger.info(
             "order %s %s attempt %d: %s (%s)",
@@ -530,10 +550,10 @@ def _send(
                 return order
             last_error = exc
         else:
-            _log_attempt(
+            accepted = _attempt(
                 order, number, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED, started_at, started
             )
-            return order_apply_state(order=order, state=state, exchange=exchange)
+            return order_apply_state(order=order, state=state, exchange=exchange, attempt=accepted)
     detail = last_error.message if last_error else "no answer"
     return _reject(
         order,
@@ -636,56 +656,109 @@ def _reject(order: Order, code: str, message: str) -> Order:
 # --- applying exchange state ----------------------------------------------------------
 
 
-def order_apply_state(*, order: Order, state: ExchangeOrder, exchange: Exchange) -> Order:
-    """Bring the order in line with what the exchange reports, and record new fills."""
-    new_status = STATUS_FROM_EXCHANGE[state.status]
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        previous = (locked.status, locked.filled_quantity)
-        if locked.status != new_status and not order_can_transition(locked.status, new_status):
-            # A stale answer (e.g. "open" after we recorded the fill): keep what we know.
-            logger.debug(
-                "order %s: ignoring %s after %s", locked.client_order_id, new_status, locked.status
-            )
-            new_status = locked.status
-        locked.exchange_order_id = locked.exchange_order_id or state.exchange_order_id or None
-        locked.status = new_status
-        locked.filled_quantity = max(
-            locked.filled_quantity, min(state.filled_quantity, locked.quantity)
-        )
-        if new_status == OrderStatus.FILLED:
-            locked.filled_quantity = locked.quantity
-        if state.average_price:
-            locked.average_price = state.average_price
-        if new_status in TERMINAL_STATUSES and locked.closed_at is None:
-            locked.closed_at = timezone.now()
-        if new_status == OrderStatus.REJECTED and not locked.error_code:
-            locked.error_code, locked.error_message = (
-                "exchange.rejected",
-                "the exchange rejected the order",
-            )
-        changed = previous != (locked.status, locked.filled_quantity)
-        if changed and locked.strategy_id is not None:
-            locked.strategy_update_pending = True
-        locked.save(
-            update_fields=[
-                "exchange_order_id",
-                "status",
-                "filled_quantity",
-                "average_price",
-                "closed_at",
-                "error_code",
-                "error_message",
-                "strategy_update_pending",
-                "updated_at",
-            ]
-        )
-        if changed:
-            transaction.on_commit(lambda: publish_order(locked))
-    if locked.filled_quantity > previous[1]:
+_STATE_FIELDS = [
+    "exchange_order_id",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "closed_at",
+    "strategy_update_pending",
+    "updated_at",
+]
+
+
+def order_apply_state(
+    *,
+    order: Order,
+    state: ExchangeOrder,
+    exchange: Exchange,
+    attempt: OrderAttempt | None = None,
+) -> Order:
+    """Bring the order in line with what the exchange reports, and record new fills.
+
+    `attempt`, the exchange call that brought the report, is recorded with it: in the
+    common case (the order moves on from what this process last wrote) both travel in
+    one round trip."""
+    previous_filled = order.filled_quantity
+    locked = _apply_state_unlocked(order, state, attempt)
+    if locked is None:
+        locked = _apply_state_locked(order, state)
+    if locked.filled_quantity > previous_filled:
         order_fetch_fills(order=locked, exchange=exchange)
     _copy_into(order, locked)
     return order
+
+
+def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:
+    """Apply the exchange's report to the row in memory. Returns whether its status or
+    filled quantity changed, and the fields to write."""
+    previous = (row.status, row.filled_quantity)
+    new_status = STATUS_FROM_EXCHANGE[state.status]
+    if row.status != new_status and not order_can_transition(row.status, new_status):
+        # A stale answer (e.g. "open" after we recorded the fill): keep what we know.
+        logger.debug("order %s: ignoring %s after %s", row.client_order_id, new_status, row.status)
+        new_status = row.status
+    row.exchange_order_id = row.exchange_order_id or state.exchange_order_id or None
+    row.status = new_status
+    row.filled_quantity = max(row.filled_quantity, min(state.filled_quantity, row.quantity))
+    if new_status == OrderStatus.FILLED:
+        row.filled_quantity = row.quantity
+    if state.average_price:
+        row.average_price = state.average_price
+    if new_status in TERMINAL_STATUSES and row.closed_at is None:
+        row.closed_at = timezone.now()
+    fields = list(_STATE_FIELDS)
+    if new_status == OrderStatus.REJECTED and not row.error_code:
+        row.error_code, row.error_message = "exchange.rejected", "the exchange rejected the order"
+        fields += ["error_code", "error_message"]
+    changed = previous != (row.status, row.filled_quantity)
+    if changed and row.strategy_id is not None:
+        row.strategy_update_pending = True
+    return changed, fields
+
+
+def _apply_state_unlocked(
+    order: Order, state: ExchangeOrder, attempt: OrderAttempt | None
+) -> Order | None:
+    """Write the report without locking the row, on the condition that the row is still
+    what this process knows (status, filled, attempt count, last update): then nobody
+    changed it since and the in-memory order is the row. The attempt is saved in the
+    same round trip either way. None when the row moved on (or nothing would change):
+    then the locked path decides."""
+    row = Order(**{f.attname: getattr(order, f.attname) for f in Order._meta.concrete_fields})
+    row._state.adding, row._state.db = False, connection.alias
+    changed, fields = _state_onto(row, state)
+    statements = [insert_statement(attempt, returning=())] if attempt is not None else []
+    if changed:
+        statements.append(
+            update_statement(
+                row,
+                fields,
+                where="status = %s AND filled_quantity = %s AND attempt_count = %s "
+                "AND updated_at = %s",
+                params=[
+                    order.status,
+                    db_value(Order, "filled_quantity", order.filled_quantity),
+                    order.attempt_count,
+                    db_value(Order, "updated_at", order.updated_at),
+                ],
+            )
+        )
+    results = batch_run(statements)
+    if not changed or results[-1].rowcount != 1:
+        return None
+    transaction.on_commit(lambda: publish_order(row))
+    return row
+
+
+def _apply_state_locked(order: Order, state: ExchangeOrder) -> Order:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        changed, fields = _state_onto(locked, state)
+        locked.save(update_fields=fields)
+        if changed:
+            transaction.on_commit(lambda: publish_order(locked))
+    return locked
 
 
 def _copy_into(order: Order, source: Order) -> None:
@@ -750,14 +823,22 @@ def _totals_from_fills(order: Order, fills: list) -> None:
     _copy_into(order, locked)
 
 
-def orders_sync(*, exchange: Exchange, symbol: str, mark_price: Decimal | None = None) -> int:
+def orders_sync(
+    *,
+    exchange: Exchange,
+    symbol: str,
+    mark_price: Decimal | None = None,
+    working: list[tick_store.Working] | None = None,
+) -> int:
     """Follow this symbol's working orders on the exchange: new fills, and orders that
     left the book (filled, canceled, expired). Returns how many orders changed.
 
-    Every tick calls it, so the common cases are cheap: no working order, one query;
-    working orders all still on the book and unfilled since, one exchange call more.
+    Every tick calls it, so the common cases are cheap: no working order, nothing (the
+    tick read them with the rest of its view: `working`); working orders all still on
+    the book and unfilled since, one exchange call.
     """
-    working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
+    if working is None:
+        working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
     if not working:
         return 0
     try:

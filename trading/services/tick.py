@@ -1,8 +1,10 @@
 """One trading tick of one symbol: market data → strategies → orders → exchange.
 
-    snapshot → follow working orders (fills, status) → mark positions to the mid →
-    strategies (fed their order news) → intents → filters + risk → orders persisted
-    together with the strategies' new state (one transaction) → submitted → events.
+    snapshot → mark positions to the mid and read strategy versions, order news and
+    working orders → follow working orders (fills, status; if anything changed, mark
+    and read again) → strategies (fed their order news) → intents → filters + risk →
+    orders persisted together with the strategies' new state (one transaction) →
+    submitted → events.
 
 Orders and strategy state are committed together before anything is sent: a crash
 after the commit leaves PENDING orders that are submitted (or, if stale, cancelled) on
@@ -78,10 +80,14 @@ def tick_run(
         return result
     result.mid = snapshot.mid
 
-    orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid)
     view = tick_store.tick_view(
         exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
     )
+    if orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid, working=view.working):
+        # Fills or status changes moved positions and made order news: read again.
+        view = tick_store.tick_view(
+            exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
+        )
     runs = manager.run(
         symbol=symbol,
         snapshot=snapshot,

@@ -49,15 +49,26 @@ def db_decimal(value: Any) -> Decimal | None:
 _OPEN = sorted(OPEN_STATUSES)
 
 
-def working_orders(*, exchange: str, symbol: str) -> list[tuple[int, str, Decimal]]:
-    """(id, client order id, filled quantity) of the symbol's open orders."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, client_order_id, filled_quantity FROM trading_order "
-            f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)})",
-            [exchange, symbol, *_OPEN],
-        )
-        return [(pk, cid, db_decimal(filled)) for pk, cid, filled in cursor.fetchall()]
+#: (id, client order id, filled quantity) of one of the symbol's open orders.
+Working = tuple[int, str, Decimal]
+
+
+def _working_statement(*, exchange: str, symbol: str) -> Statement:
+    return (
+        "SELECT id, client_order_id, filled_quantity FROM trading_order "
+        f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)})",
+        [exchange, symbol, *_OPEN],
+    )
+
+
+def _working(rows: list[tuple]) -> list[Working]:
+    return [(pk, cid, db_decimal(filled)) for pk, cid, filled in rows]
+
+
+def working_orders(*, exchange: str, symbol: str) -> list[Working]:
+    """The symbol's open orders."""
+    (result,) = batch_run([_working_statement(exchange=exchange, symbol=symbol)])
+    return _working(result.rows)
 
 
 def _mark_statements(
@@ -180,20 +191,30 @@ class TickView:
     marked: list[Position]
     versions: list[Version]
     news: list[News]
+    #: The symbol's open orders, for following them on the exchange.
+    working: list[Working]
 
 
 def tick_view(*, exchange: str, symbol: str, mark_price: Decimal, now: datetime) -> TickView:
-    """Mark the symbol's books to the price and read what its strategies need: one
-    round trip."""
+    """Mark the symbol's books to the price and read what its strategies need and its
+    open orders: one round trip."""
     marks = _mark_statements(exchange=exchange, symbol=symbol, mark_price=mark_price, now=now)
     active = [symbol, StrategyStatus.OK]
-    _, marked, versions, news = batch_run([*marks, (_VERSIONS_SQL, active), (_NEWS_SQL, active)])
+    _, marked, versions, news, working = batch_run(
+        [
+            *marks,
+            (_VERSIONS_SQL, active),
+            (_NEWS_SQL, active),
+            _working_statement(exchange=exchange, symbol=symbol),
+        ]
+    )
     return TickView(
         marked=_marked_positions(
             marked.rows, exchange=exchange, symbol=symbol, mark_price=mark_price, now=now
         ),
         versions=_versions(versions.rows),
         news=_news(news.rows),
+        working=_working(working.rows),
     )
 
 
