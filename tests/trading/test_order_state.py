@@ -1,0 +1,103 @@
+"""Creating orders and applying the exchange's reports in few round trips, without
+giving up what the locks guaranteed."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from exchanges.base import ExchangeOrder, OrderState
+from trading.models import AttemptOutcome, Order, OrderSource, OrderStatus, StrategyConfig
+from trading.services.orders import order_apply_state, order_create, order_submit
+from trading.services.risk import risk_state_get
+from trading.strategies.base import OrderIntent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _intent(key: str = "", quantity: str = "0.002") -> OrderIntent:
+    return OrderIntent(key=key, symbol="BTCUSDT", side="BUY", quantity=D(quantity))
+
+
+def _create(paper, intent: OrderIntent, strategy: StrategyConfig | None = None) -> Order:
+    return order_create(
+        intent=intent,
+        exchange=paper,
+        source=OrderSource.STRATEGY if strategy else OrderSource.API,
+        strategy=strategy,
+        risk_state=risk_state_get(exchange_name=paper.name),
+        reference_price=D("65000.5"),
+    )
+
+
+def test_a_repeated_intent_returns_its_order_and_the_transaction_goes_on(paper):
+    strategy = StrategyConfig.objects.create(name="t", kind="twap", symbol="BTCUSDT", params={})
+    with transaction.atomic():
+        first = _create(paper, _intent("slice-1"), strategy)
+        again = _create(paper, _intent("slice-1", quantity="0.003"), strategy)
+        other = _create(paper, _intent("slice-2"), strategy)  # the transaction is still usable
+    assert again.pk == first.pk and again.quantity == D("0.002")
+    assert other.pk != first.pk
+    assert Order.objects.filter(strategy=strategy).count() == 2
+
+
+def test_an_accepted_submission_is_recorded_with_its_attempt_in_one_write(paper):
+    order = _create(paper, _intent())
+    order_submit(order=order, exchange=paper)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED and order.filled_quantity == D("0.002")
+    assert order.exchange_order_id
+    attempts = list(order.attempts.values_list("number", "outcome"))
+    assert attempts == [(1, AttemptOutcome.ACCEPTED)]
+    assert order.fills.count() == 1
+
+
+def test_a_report_about_a_row_that_moved_on_is_decided_under_the_lock(paper):
+    order = _create(paper, _intent())
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUBMITTING)
+    stale = Order.objects.get(pk=order.pk)
+    # Another process learnt more meanwhile (without touching updated_at).
+    Order.objects.filter(pk=order.pk).update(
+        status=OrderStatus.CANCELED, exchange_order_id="77", error_message="cancelled by hand"
+    )
+    report = ExchangeOrder(
+        symbol="BTCUSDT",
+        client_order_id=order.client_order_id,
+        exchange_order_id="77",
+        status=OrderState.NEW,
+        side="BUY",
+        order_type="MARKET",
+        quantity=D("0.002"),
+        filled_quantity=D("0"),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = order_apply_state(order=stale, state=report, exchange=paper)
+    assert any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
+    assert result.status == OrderStatus.CANCELED  # "open" after "cancelled" is stale
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.error_message) == (OrderStatus.CANCELED, "cancelled by hand")
+
+
+def test_a_report_about_the_row_as_this_process_knows_it_takes_one_round_trip(paper):
+    order = _create(paper, _intent())
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUBMITTING)
+    known = Order.objects.get(pk=order.pk)
+    report = ExchangeOrder(
+        symbol="BTCUSDT",
+        client_order_id=order.client_order_id,
+        exchange_order_id="78",
+        status=OrderState.NEW,
+        side="BUY",
+        order_type="LIMIT",
+        quantity=D("0.002"),
+        filled_quantity=D("0"),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = order_apply_state(order=known, state=report, exchange=paper)
+    assert len(queries.captured_queries) == 1
+    assert (result.status, result.exchange_order_id) == (OrderStatus.OPEN, "78")
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.exchange_order_id) == (OrderStatus.OPEN, "78")
