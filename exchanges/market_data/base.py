@@ -103,6 +103,9 @@ class PriceFeed(abc.ABC):
         # Closed candles never change: strategies that re-read their history every tick
         # only pay for the candle still open.
         self._closed_candles: dict[tuple[str, int, int], Candle] = {}
+        # symbol -> (second, mid): marking a hundred positions per order asks for the same
+        # few symbols many times within one second.
+        self._mids: dict[str, tuple[int, Decimal]] = {}
 
     # Subclasses provide the mid price path.
     @abc.abstractmethod
@@ -130,17 +133,9 @@ class PriceFeed(abc.ABC):
 
     def snapshot(self, symbol: str, at: datetime) -> MarketSnapshot:
         spec = self.spec(symbol)
-        rules = spec.rules
         second = math.floor(at.timestamp())
-        mid = self.mid_at(symbol, second)
-        spread_key, qty_key = self._noise_keys(symbol)
-        tick = float(rules.tick_size)
-        # Spreads vary between half and one and a half times typical, never under a tick.
-        spread = mid * spec.spread_bps / 10_000 * (0.5 + uniform(spread_key ^ second))
-        spread_ticks = max(1, round(spread / tick))
-        bid_ticks = max(1, math.floor(mid / tick - spread_ticks / 2))
-        bid = rules.tick_size * bid_ticks
-        ask = rules.tick_size * (bid_ticks + spread_ticks)
+        bid, ask = self._top_of_book(symbol, spec, second)
+        _, qty_key = self._noise_keys(symbol)
         return MarketSnapshot(
             symbol=symbol,
             bid=bid,
@@ -152,6 +147,42 @@ class PriceFeed(abc.ABC):
                 spec, self.volume_rate(symbol, second), qty_key ^ (second << 2 | 2)
             ),
         )
+
+    def bid_ask(self, symbol: str, at: datetime) -> tuple[Decimal, Decimal]:
+        """The bid and ask of `snapshot(symbol, at)`, without drawing its quantities."""
+        if self._quotes_own_book():
+            book = self.snapshot(symbol, at)
+            return book.bid, book.ask
+        return self._top_of_book(symbol, self.spec(symbol), math.floor(at.timestamp()))
+
+    def mid_price(self, symbol: str, at: datetime) -> Decimal:
+        """`snapshot(symbol, at).mid`, cheaply: the mark price of positions."""
+        if self._quotes_own_book():
+            return self.snapshot(symbol, at).mid
+        second = math.floor(at.timestamp())
+        memo = self._mids.get(symbol)
+        if memo is not None and memo[0] == second:
+            return memo[1]
+        bid, ask = self._top_of_book(symbol, self.spec(symbol), second)
+        mid = (bid + ask) / 2
+        self._mids[symbol] = (second, mid)
+        return mid
+
+    def _quotes_own_book(self) -> bool:
+        # A subclass that overrides snapshot (a scripted book in tests) is the authority
+        # on its prices; the shortcuts below only know the shared spread model.
+        return type(self).snapshot is not PriceFeed.snapshot
+
+    def _top_of_book(self, symbol: str, spec: SymbolSpec, second: int) -> tuple[Decimal, Decimal]:
+        rules = spec.rules
+        mid = self.mid_at(symbol, second)
+        spread_key, _ = self._noise_keys(symbol)
+        tick = float(rules.tick_size)
+        # Spreads vary between half and one and a half times typical, never under a tick.
+        spread = mid * spec.spread_bps / 10_000 * (0.5 + uniform(spread_key ^ second))
+        spread_ticks = max(1, round(spread / tick))
+        bid_ticks = max(1, math.floor(mid / tick - spread_ticks / 2))
+        return rules.tick_size * bid_ticks, rules.tick_size * (bid_ticks + spread_ticks)
 
     @staticmethod
     def _quantity(spec: SymbolSpec, typical: float, key: int) -> Decimal:

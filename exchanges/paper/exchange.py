@@ -39,12 +39,18 @@ from exchanges.errors import InsufficientFundsError, OrderNotFoundError, OrderRe
 from exchanges.market_data import PriceFeed, feed_create
 from exchanges.models import (
     OPEN_ORDER_STATUSES,
+    PaperAccount,
     PaperOrder,
-    PaperTrade,
 )
 from exchanges.paper import accounting as acc
-from exchanges.paper.ledger import PaperLedger
+from exchanges.paper.ledger import (
+    PaperLedger,
+    PositionRow,
+    fills_from_rows,
+    positions_from_rows,
+)
 from exchanges.symbols import offline_symbols
+from xquant.sql import batch_run, insert_statement
 
 Clock = Callable[[], datetime]
 
@@ -123,21 +129,22 @@ class PaperExchange(Exchange):
                 raise acc.reject("-5022", "post-only order would immediately match and take")
 
         with transaction.atomic():
-            account = self.ledger.lock_account(now, client_order_id=request.client_order_id)
+            # One round trip reads all the checks need, one writes the outcome.
+            account, [position_rows] = self.ledger.lock_account_with(
+                now, [self.ledger.positions_statement()], client_order_id=request.client_order_id
+            )
             if account.client_id_in_use:
                 raise acc.reject(
                     "-4116",
                     f"client order id {request.client_order_id} is already used by an open order",
                 )
-            positions = self.ledger.positions(account)
+            positions = positions_from_rows(position_rows)
             acc.check_position_side(
                 hedge_mode=account.hedge_mode,
                 position_side=request.position_side,
                 reduce_only=request.reduce_only,
             )
-            position = self.ledger.position_for(
-                positions, request.symbol, request.position_side, now
-            )
+            position = self.ledger.position_for(positions, request.symbol, request.position_side)
             acc.check_reduction(
                 position=position.quantity,
                 side=request.side,
@@ -175,14 +182,40 @@ class PaperExchange(Exchange):
                 created_at=now,
                 updated_at=now,
             )
-            if crosses:
-                self.ledger.fill(account, position, order, fill_price, is_maker=False, now=now)
-            else:
-                order.save()
-                account.order_margin += order.reserved_margin
-            account.updated_at = now
-            account.save(update_fields=["wallet_balance", "order_margin", "updated_at"])
+            self._place(account, order, position, fill_price if crosses else None, now)
         return self.ledger.to_exchange_order(order)
+
+    def _place(
+        self,
+        account: PaperAccount,
+        order: PaperOrder,
+        position: PositionRow,
+        fill_price: Decimal | None,
+        now: datetime,
+    ) -> None:
+        """Write a new order: filled at `fill_price` with its trade and position, or
+        resting (or expired) with its margin reserved. All in one round trip."""
+        if fill_price is None:
+            account.order_margin += order.reserved_margin
+            account.updated_at = now
+            results = batch_run(
+                [insert_statement(order, returning=("id",)), self.ledger.account_write(account)]
+            )
+            [(order.pk,)] = results[0].rows
+            return
+        trade = self.ledger.fill(account, position, order, fill_price, is_maker=False, now=now)
+        account.updated_at = now
+        results = batch_run(
+            [
+                *self.ledger.fill_writes(order, trade),
+                self.ledger.position_write(position, now),
+                self.ledger.account_write(account),
+            ]
+        )
+        # The trade's insert returns the new order's id with its own.
+        [(trade.id, trade.order_id)] = results[1].rows
+        order.pk = trade.order_id
+        self.ledger.remember_fills(order, trade)
 
     def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
@@ -219,15 +252,15 @@ class PaperExchange(Exchange):
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         orders = self.ledger.open_orders(symbol)
-        book = self.feed.snapshot(symbol, self.clock())
+        now = self.clock()
+        bid, ask = self.feed.bid_ask(symbol, now)  # the book's quantities are not needed
         crossed = [
             int(o.exchange_order_id)
             for o in orders
-            if o.order_type == LIMIT
-            and (o.price >= book.ask if o.side == BUY else o.price <= book.bid)
+            if o.order_type == LIMIT and (o.price >= ask if o.side == BUY else o.price <= bid)
         ]
         if crossed:
-            self.ledger.fill_resting(crossed, book)
+            self.ledger.fill_resting(crossed, self.feed.snapshot(symbol, now))
             orders = self.ledger.open_orders(symbol)
         return orders
 
@@ -238,40 +271,39 @@ class PaperExchange(Exchange):
         since: datetime | None = None,
         exchange_order_id: str | None = None,
     ) -> list[Fill]:
-        self.market_snapshot(symbol)
-        trades = PaperTrade.objects.filter(account_id=self.account_name, symbol=symbol)
-        if since is not None:
-            trades = trades.filter(executed_at__gte=since)
         if exchange_order_id is not None:
-            trades = trades.filter(order_id=int(exchange_order_id))
-        rows = trades.order_by("executed_at", "id").values(
-            "id", "order_id", "order__client_order_id", "side", "position_side", "price",
-            "quantity", "fee", "realized_pnl", "is_maker", "executed_at",
-        )  # fmt: skip
-        return [
-            Fill(
-                symbol=symbol,
-                trade_id=str(row["id"]),
-                exchange_order_id=str(row["order_id"]),
-                side=row["side"],
-                price=row["price"],
-                quantity=row["quantity"],
-                fee=row["fee"],
-                fee_asset="USDT",
-                executed_at=row["executed_at"],
-                position_side=row["position_side"],
-                is_maker=row["is_maker"],
-                realized_pnl=row["realized_pnl"],
-                client_order_id=row["order__client_order_id"],
+            known = self.ledger.fills_of_filled(exchange_order_id)
+            if known is not None:
+                # Filled completely by this process: its trades are final, no need to ask.
+                self.symbol_rules(symbol)
+                return [
+                    f
+                    for f in known
+                    if f.symbol == symbol and (since is None or f.executed_at >= since)
+                ]
+        self.symbol_rules(symbol)
+        now = self.clock()
+        bid, ask = self.feed.bid_ask(symbol, now)
+        trades_read = self.ledger.trades_statement(
+            symbol,
+            since=since,
+            order_id=None if exchange_order_id is None else int(exchange_order_id),
+        )
+        # Resting orders the book crosses fill before the read (as after market_snapshot);
+        # asking for them with the trades saves a round trip when, as usual, there are none.
+        crossed, trades = batch_run([self.ledger.crossed_statement(symbol, bid, ask), trades_read])
+        if crossed.rows:
+            self.ledger.fill_resting(
+                [pk for (pk,) in crossed.rows], self.feed.snapshot(symbol, now)
             )
-            for row in rows
-        ]
+            [trades] = batch_run([trades_read])
+        return fills_from_rows(symbol, trades.rows)
 
     # --- account --------------------------------------------------------------------
     def fetch_balance(self) -> list[Balance]:
         self.ledger.match_all()
         account = self.ledger.account()
-        positions = self.ledger.positions(account)
+        positions = self.ledger.positions()
         used = account.order_margin
         unrealized = acc.ZERO
         for position in positions.values():
@@ -292,7 +324,7 @@ class PaperExchange(Exchange):
         self.ledger.match_all()
         account = self.ledger.account()
         result = []
-        for position in self.ledger.positions(account).values():
+        for position in self.ledger.positions().values():
             if position.quantity == 0 or (symbols is not None and position.symbol not in symbols):
                 continue
             leverage, isolated = self.ledger.symbol_setting(account, position.symbol)
@@ -329,7 +361,7 @@ class PaperExchange(Exchange):
             account = self.ledger.lock_account(now)
             if account.hedge_mode == hedge:
                 return SettingChange("position_mode", value, changed=False)
-            if any(p.quantity != 0 for p in self.ledger.positions(account).values()):
+            if any(p.quantity != 0 for p in self.ledger.positions().values()):
                 raise acc.reject(
                     "-4068", "the position mode cannot change while positions are open"
                 )
@@ -356,8 +388,7 @@ class PaperExchange(Exchange):
                 return SettingChange(setting, shown, changed=False)
             if key == "isolated":
                 if any(
-                    p.symbol == symbol and p.quantity != 0
-                    for p in self.ledger.positions(account).values()
+                    p.symbol == symbol and p.quantity != 0 for p in self.ledger.positions().values()
                 ):
                     raise acc.reject(
                         "-4048", f"the margin mode of {symbol} cannot change with a position open"

@@ -1,25 +1,33 @@
 """The paper exchange's book-keeping in the database: the account row and its lock,
 positions, margin, fills, and the matching of resting limit orders against the feed.
 
-Every write runs in a transaction that first locks the account row (select_for_update),
-so writers from any process take turns; reads run without a lock.
+Every write runs in a transaction that first locks the account row (SELECT ... FOR
+UPDATE; on SQLite the IMMEDIATE transaction is the lock), so writers from any process
+take turns; reads run without a lock.
+
+A PostgreSQL round trip costs far more than the work of a fill, so the hot paths (an
+order, the fill of resting orders) read everything they need under the lock in one batch
+of plain SQL and write everything in a second one (xquant.sql.batch_run).
 """
 
 from __future__ import annotations
 
+import decimal
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
-from exchanges.base import BOTH, BUY, LIMIT, ExchangeOrder, MarketSnapshot, OrderState
+from exchanges.base import BOTH, BUY, LIMIT, ExchangeOrder, Fill, MarketSnapshot, OrderState
 from exchanges.errors import OrderNotFoundError, OrderRejectedError
 from exchanges.market_data import PriceFeed
 from exchanges.models import (
+    AMOUNT,
     OPEN_ORDER_STATUSES,
     PaperAccount,
     PaperOrder,
@@ -27,12 +35,18 @@ from exchanges.models import (
     PaperTrade,
 )
 from exchanges.paper import accounting as acc
+from xquant.sql import Statement, batch_run, insert_statement, update_statement
 
 logger = logging.getLogger(__name__)
 
+_ACCOUNT_TABLE = PaperAccount._meta.db_table
+_ORDER_TABLE = PaperOrder._meta.db_table
+_POSITION_TABLE = PaperPosition._meta.db_table
+_TRADE_TABLE = PaperTrade._meta.db_table
+
 # Resting limit orders of one symbol that the book now crosses (uses paper_order_open).
 _CROSSED_ORDERS_SQL = f"""
-    SELECT id FROM {PaperOrder._meta.db_table}
+    SELECT id FROM {_ORDER_TABLE}
     WHERE account_name = %s AND symbol = %s AND status IN ('NEW', 'PARTIALLY_FILLED')
       AND order_type = 'LIMIT'
       AND ((side = 'BUY' AND price >= %s) OR (side <> 'BUY' AND price <= %s))
@@ -42,10 +56,67 @@ _CROSSED_ORDERS_SQL = f"""
 _OPEN_ORDERS_SQL = f"""
     SELECT id, client_order_id, status, side, order_type, quantity, filled_quantity, price,
            average_price, position_side, reduce_only, updated_at
-      FROM {PaperOrder._meta.db_table}
+      FROM {_ORDER_TABLE}
      WHERE account_name = %s AND symbol = %s AND status IN ('NEW', 'PARTIALLY_FILLED')
      ORDER BY id
 """  # noqa: S608 - the table name is ours, the values are parameters
+
+# The account row with every column in model order, and whether an open order already
+# uses a client order id (NULL: asks nothing) - one round trip less per order.
+_ACCOUNT_SQL = f"""
+    SELECT {", ".join(f"a.{f.column}" for f in PaperAccount._meta.concrete_fields)},
+           EXISTS (SELECT 1 FROM {_ORDER_TABLE} o
+                    WHERE o.account_name = a.name AND o.client_order_id = %s
+                      AND o.status IN ('NEW', 'PARTIALLY_FILLED'))
+      FROM {_ACCOUNT_TABLE} a
+     WHERE a.name = %s
+"""  # noqa: S608 - the table names are ours, the values are parameters
+
+_POSITIONS_SQL = f"""
+    SELECT id, symbol, position_side, quantity, entry_price, realized_pnl
+      FROM {_POSITION_TABLE}
+     WHERE account_name = %s
+"""  # noqa: S608 - the table name is ours, the values are parameters
+
+_LOCKED_ORDERS_SQL = f"""
+    SELECT id, symbol, client_order_id, side, order_type, position_side, reduce_only,
+           quantity, price, reserved_margin
+      FROM {_ORDER_TABLE}
+     WHERE id IN ({{ids}}) AND status IN ('NEW', 'PARTIALLY_FILLED')
+     ORDER BY id
+"""  # noqa: S608 - the table name is ours, the values are parameters
+
+# A fill's trade copies the filled order's row (written just before in the same batch):
+# price, quantity and time are the order's average price, filled quantity and update
+# time. `{order}` picks the order: by id, or for an order inserted in the same batch
+# the newest with its client id (the account lock keeps anyone else from adding one).
+_TRADE_INSERT_SQL = f"""
+    INSERT INTO {_TRADE_TABLE} (account_name, order_id, symbol, side, position_side, price,
+                                quantity, fee, realized_pnl, is_maker, executed_at)
+    SELECT account_name, id, symbol, side, position_side, average_price, filled_quantity,
+           %s, %s, %s, updated_at
+      FROM {_ORDER_TABLE}
+     WHERE {{order}}
+     RETURNING id, order_id
+"""  # noqa: S608 - the table names are ours, the values are parameters
+_ORDER_BY_ID = "id = %s"
+
+_TRADES_SQL = f"""
+    SELECT t.id, t.order_id, o.client_order_id, t.side, t.position_side, t.price, t.quantity,
+           t.fee, t.realized_pnl, t.is_maker, t.executed_at
+      FROM {_TRADE_TABLE} t JOIN {_ORDER_TABLE} o ON o.id = t.order_id
+     WHERE t.account_name = %s AND t.symbol = %s"""  # noqa: S608 - the table names are ours
+_EXECUTED_AT = PaperTrade._meta.get_field("executed_at")
+_ORDER_JUST_INSERTED = f"""
+    id = (SELECT MAX(id) FROM {_ORDER_TABLE} WHERE account_name = %s AND client_order_id = %s)
+"""  # noqa: S608 - the table name is ours, the values are parameters
+
+# Orders whose fills this process wrote and saw committed; bounded, oldest out first.
+_FILLS_REMEMBERED = 512
+
+_AMOUNT_PLACES = Decimal(1).scaleb(-AMOUNT["decimal_places"])
+_AMOUNT_CONTEXT = decimal.Context(prec=AMOUNT["max_digits"])
+_FROM_SQLITE_FLOAT = decimal.Context(prec=15).create_decimal_from_float
 
 
 def _decimal(value) -> Decimal | None:
@@ -55,10 +126,41 @@ def _decimal(value) -> Decimal | None:
     )
 
 
+def _amount(value) -> Decimal | None:
+    """A paper amount column read by plain SQL, exactly as the ORM reads it: PostgreSQL
+    answers with the Decimal; SQLite with a float (or an int), rounded the way Django's
+    SQLite backend does, so margin checks agree with ORM reads to the last digit."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return _FROM_SQLITE_FLOAT(value).quantize(_AMOUNT_PLACES, context=_AMOUNT_CONTEXT)
+
+
 def _aware(value) -> datetime:
     if isinstance(value, str):
         value = parse_datetime(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _for_update() -> str:
+    # SQLite has no row locks: its IMMEDIATE transactions already take turns.
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+@dataclass(slots=True)
+class PositionRow:
+    """A position as read under the account lock: what margin and fills need, without
+    the cost of a model instance per position."""
+
+    symbol: str
+    position_side: str
+    quantity: Decimal = acc.ZERO
+    entry_price: Decimal = acc.ZERO
+    realized_pnl: Decimal = acc.ZERO
+    #: None until a fill first writes the position.
+    id: int | None = None
+
+
+Positions = dict[tuple[str, str], PositionRow]
 
 
 class PaperLedger:
@@ -78,6 +180,9 @@ class PaperLedger:
         self.starting_balance = starting_balance
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
+        # exchange order id -> its fills, for orders filled completely by this ledger:
+        # such an order's trades never change and no more can come.
+        self._fills_of_filled: dict[str, list[Fill]] = {}
 
     def account(self) -> PaperAccount:
         account = PaperAccount.objects.filter(name=self.account_name).first()
@@ -99,46 +204,35 @@ class PaperLedger:
 
         With a client order id, `client_id_in_use` says whether an open order already
         has it (asked in the same query: one round trip less per order)."""
-        accounts = PaperAccount.objects.select_for_update().filter(name=self.account_name)
-        if client_order_id is not None:
-            accounts = accounts.annotate(
-                client_id_in_use=Exists(
-                    PaperOrder.objects.filter(
-                        account_id=OuterRef("name"),
-                        client_order_id=client_order_id,
-                        status__in=OPEN_ORDER_STATUSES,
-                    )
-                )
-            )
-        account = accounts.first()
-        if account is None:
-            self.create_account(now)
-            account = accounts.get()
+        account, _ = self.lock_account_with(now, [], client_order_id=client_order_id)
         return account
 
-    def positions(self, account: PaperAccount) -> dict[tuple[str, str], PaperPosition]:
-        return {
-            (p.symbol, p.position_side): p
-            for p in PaperPosition.objects.filter(account_id=account.name)
-        }
+    def lock_account_with(
+        self, now: datetime, statements: list[Statement], *, client_order_id: str | None = None
+    ) -> tuple[PaperAccount, list]:
+        """`lock_account`, and the rows of more statements read in the same round trip
+        (under the lock: on PostgreSQL they run after it in the batch)."""
+        lock = (_ACCOUNT_SQL + _for_update(), [client_order_id, self.account_name])
+        results = batch_run([lock, *statements])
+        if not results[0].rows:
+            self.create_account(now)
+            results = batch_run([lock, *statements])
+        [row] = results[0].rows
+        return _account_from_row(row), [result.rows for result in results[1:]]
 
-    def position_for(
-        self,
-        positions: dict[tuple[str, str], PaperPosition],
-        symbol: str,
-        position_side: str,
-        now: datetime,
-    ) -> PaperPosition:
+    def positions_statement(self) -> Statement:
+        return _POSITIONS_SQL, [self.account_name]
+
+    def positions(self) -> Positions:
+        [result] = batch_run([self.positions_statement()])
+        return positions_from_rows(result.rows)
+
+    @staticmethod
+    def position_for(positions: Positions, symbol: str, position_side: str) -> PositionRow:
         position = positions.get((symbol, position_side))
         if position is None:
             # Unsaved until a fill touches it.
-            position = PaperPosition(
-                account_id=self.account_name,
-                symbol=symbol,
-                position_side=position_side,
-                updated_at=now,
-            )
-            positions[(symbol, position_side)] = position
+            position = positions[(symbol, position_side)] = PositionRow(symbol, position_side)
         return position
 
     @staticmethod
@@ -149,18 +243,16 @@ class PaperLedger:
         )
 
     def mark(self, symbol: str) -> Decimal:
-        return self.feed.snapshot(symbol, self.clock()).mid
+        return self.feed.mid_price(symbol, self.clock())
 
-    def unrealized(self, position: PaperPosition) -> Decimal:
+    def unrealized(self, position: PositionRow) -> Decimal:
         if position.quantity == 0:
             return acc.ZERO
         return acc.unrealized_pnl(
             position.quantity, position.entry_price, self.mark(position.symbol)
         )
 
-    def available(
-        self, account: PaperAccount, positions: dict[tuple[str, str], PaperPosition]
-    ) -> Decimal:
+    def available(self, account: PaperAccount, positions: Positions) -> Decimal:
         """Wallet plus cross unrealised PnL, less the initial margin of positions and
         open orders (Binance availableBalance, without liquidation)."""
         available = account.wallet_balance - account.order_margin
@@ -176,15 +268,16 @@ class PaperLedger:
     def fill(
         self,
         account: PaperAccount,
-        position: PaperPosition,
+        position: PositionRow,
         order: PaperOrder,
         price: Decimal,
         *,
         is_maker: bool,
         now: datetime,
-    ) -> None:
-        """Fill the whole order at `price`: saves the order (inserting it if new), its
-        trade and the position; updates the account's wallet without saving it."""
+    ) -> PaperTrade:
+        """Fill the whole order at `price`, in memory: the order, the position and the
+        account's wallet and margin change; the trade comes back unsaved. `fill_writes`
+        and `account_write` say how to store them."""
         quantity = order.quantity
         change = acc.position_apply(
             quantity=position.quantity,
@@ -202,17 +295,11 @@ class PaperLedger:
             price,
         )
         order.reserved_margin, order.updated_at = acc.ZERO, now
-        if order.pk is None:
-            order.save()  # an order that fills on arrival is inserted already filled
-        else:
-            order.save(
-                update_fields=[
-                    "status", "filled_quantity", "average_price", "reserved_margin", "updated_at",
-                ]
-            )  # fmt: skip
-        PaperTrade.objects.create(
+        position.quantity, position.entry_price = change.quantity, change.entry_price
+        position.realized_pnl += change.realized_pnl
+        return PaperTrade(
             account_id=self.account_name,
-            order=order,
+            order_id=order.pk,
             symbol=order.symbol,
             side=order.side,
             position_side=order.position_side,
@@ -223,10 +310,61 @@ class PaperLedger:
             is_maker=is_maker,
             executed_at=now,
         )
-        position.quantity, position.entry_price = change.quantity, change.entry_price
-        position.realized_pnl += change.realized_pnl
-        position.updated_at = now
-        position.save()
+
+    def fill_writes(self, order: PaperOrder, trade: PaperTrade) -> list[Statement]:
+        """The filled order (inserted if new, else updated) and its trade, which returns
+        its id. The position is written apart: several fills may move one position."""
+        trade_values = [trade.fee, trade.realized_pnl, trade.is_maker]
+        if order.pk is None:
+            # An order that fills on arrival is inserted already filled.
+            order_write = insert_statement(order, returning=())
+            pick, pick_params = _ORDER_JUST_INSERTED, [self.account_name, order.client_order_id]
+        else:
+            order_write = update_statement(
+                order,
+                ["status", "filled_quantity", "average_price", "reserved_margin", "updated_at"],
+            )
+            pick, pick_params = _ORDER_BY_ID, [order.pk]
+        trade_write = (_TRADE_INSERT_SQL.format(order=pick), [*trade_values, *pick_params])
+        return [order_write, trade_write]
+
+    def position_write(self, position: PositionRow, now: datetime) -> Statement:
+        row = PaperPosition(
+            id=position.id,
+            account_id=self.account_name,
+            symbol=position.symbol,
+            position_side=position.position_side,
+            quantity=position.quantity,
+            entry_price=position.entry_price,
+            realized_pnl=position.realized_pnl,
+            updated_at=now,
+        )
+        if position.id is None:
+            return insert_statement(row, returning=())
+        return update_statement(row, ["quantity", "entry_price", "realized_pnl", "updated_at"])
+
+    @staticmethod
+    def account_write(account: PaperAccount) -> Statement:
+        """The account's wallet and margin after fills and orders (and its update time)."""
+        return update_statement(account, ["wallet_balance", "order_margin", "updated_at"])
+
+    def remember_fills(self, order: PaperOrder, trade: PaperTrade) -> None:
+        """Keep the fill of an order just filled completely, once the transaction that
+        wrote it commits (a rolled back fill never happened)."""
+        fill = _fill_from_trade(trade, order.client_order_id)
+
+        def remember() -> None:
+            remembered = self._fills_of_filled
+            while len(remembered) >= _FILLS_REMEMBERED:
+                remembered.pop(next(iter(remembered), None), None)
+            remembered[fill.exchange_order_id] = [fill]
+
+        transaction.on_commit(remember)
+
+    def fills_of_filled(self, exchange_order_id: str) -> list[Fill] | None:
+        """The fills of an order this ledger filled completely, or None if it did not
+        (or has forgotten): then only the database knows."""
+        return self._fills_of_filled.get(exchange_order_id)
 
     def match_resting(
         self,
@@ -246,25 +384,45 @@ class PaperLedger:
         else:
             # Every tick of every symbol runs this: plain SQL, which costs a third of what
             # building the same query through the ORM does.
-            with connection.cursor() as cursor:
-                cursor.execute(_CROSSED_ORDERS_SQL, [self.account_name, symbol, book.ask, book.bid])
-                ids = [row[0] for row in cursor.fetchall()]
+            [crossed] = batch_run([self.crossed_statement(symbol, book.bid, book.ask)])
+            ids = [pk for (pk,) in crossed.rows]
         if not ids:
             return False
         self.fill_resting(ids, book)
         return True
 
+    def crossed_statement(self, symbol: str, bid: Decimal, ask: Decimal) -> Statement:
+        """The ids of the symbol's resting limit orders that this book crosses."""
+        return _CROSSED_ORDERS_SQL, [self.account_name, symbol, ask, bid]
+
+    def trades_statement(
+        self, symbol: str, *, since: datetime | None, order_id: int | None
+    ) -> Statement:
+        """The symbol's trades, oldest first, as rows `fills_from_rows` reads."""
+        sql, params = _TRADES_SQL, [self.account_name, symbol]
+        if since is not None:
+            sql += " AND t.executed_at >= %s"
+            params.append(_EXECUTED_AT.get_db_prep_value(since, connection))
+        if order_id is not None:
+            sql += " AND t.order_id = %s"
+            params.append(order_id)
+        return sql + " ORDER BY t.executed_at, t.id", params
+
     def fill_resting(self, order_ids: list[int], book: MarketSnapshot) -> None:
         now = self.clock()
+        ids_sql = ", ".join(["%s"] * len(order_ids))
+        # Re-read under the lock: another process may have filled or cancelled them.
+        orders_read = (_LOCKED_ORDERS_SQL.format(ids=ids_sql) + _for_update(), order_ids)
         with transaction.atomic():
-            account = self.lock_account(now)
-            positions = self.positions(account)
-            # Re-read under the lock: another process may have filled or cancelled them.
-            orders = PaperOrder.objects.select_for_update().filter(
-                id__in=order_ids, status__in=OPEN_ORDER_STATUSES
+            account, (position_rows, order_rows) = self.lock_account_with(
+                now, [self.positions_statement(), orders_read]
             )
-            for order in orders.order_by("id"):
-                position = self.position_for(positions, order.symbol, order.position_side, now)
+            positions = positions_from_rows(position_rows)
+            writes: list[Statement] = []
+            filled: list[tuple[PaperOrder, PaperTrade, int]] = []
+            moved: dict[tuple[str, str], PositionRow] = {}
+            for order in (self._locked_order(row) for row in order_rows):
+                position = self.position_for(positions, order.symbol, order.position_side)
                 try:
                     acc.check_reduction(
                         position=position.quantity,
@@ -279,9 +437,14 @@ class PaperLedger:
                         acc.ZERO, account.order_margin - order.reserved_margin
                     )
                     order.status, order.reserved_margin, order.updated_at = "EXPIRED", 0, now
-                    order.save(update_fields=["status", "reserved_margin", "updated_at"])
+                    writes.append(
+                        update_statement(order, ["status", "reserved_margin", "updated_at"])
+                    )
                     continue
-                self.fill(account, position, order, order.price, is_maker=True, now=now)
+                trade = self.fill(account, position, order, order.price, is_maker=True, now=now)
+                writes += self.fill_writes(order, trade)
+                filled.append((order, trade, len(writes) - 1))
+                moved[(position.symbol, position.position_side)] = position
                 logger.info(
                     "paper: resting %s filled at %s (book %s/%s)",
                     order,
@@ -289,8 +452,32 @@ class PaperLedger:
                     book.bid,
                     book.ask,
                 )
+            writes += [self.position_write(position, now) for position in moved.values()]
             account.updated_at = now
-            account.save(update_fields=["wallet_balance", "order_margin", "updated_at"])
+            writes.append(self.account_write(account))
+            results = batch_run(writes)
+            for order, trade, at in filled:
+                [(trade.id, _)] = results[at].rows
+                self.remember_fills(order, trade)
+
+    def _locked_order(self, row: tuple) -> PaperOrder:
+        (pk, symbol, client_order_id, side, order_type, position_side, reduce_only) = row[:7]
+        quantity, price, reserved_margin = (_amount(value) for value in row[7:])
+        order = PaperOrder(
+            id=pk,
+            account_id=self.account_name,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            side=side,
+            order_type=order_type,
+            position_side=position_side,
+            reduce_only=bool(reduce_only),
+            quantity=quantity,
+            price=price,
+            reserved_margin=reserved_margin,
+        )
+        order._state.adding = False
+        return order
 
     def match_all(self) -> None:
         """Match every symbol that has resting orders (before account-wide reads)."""
@@ -373,3 +560,94 @@ class PaperLedger:
             reduce_only=order.reduce_only,
             updated_at=order.updated_at,
         )
+
+
+def _account_from_row(row: tuple) -> PaperAccount:
+    pk, name, asset, wallet, order_margin, hedge, settings, created, updated, in_use = row
+    account = PaperAccount.from_db(
+        connection.alias,
+        None,
+        [
+            pk,
+            name,
+            asset,
+            _amount(wallet),
+            _amount(order_margin),
+            bool(hedge),
+            json.loads(settings) if isinstance(settings, str) else settings,
+            _aware(created),
+            _aware(updated),
+        ],
+    )
+    account.client_id_in_use = bool(in_use)
+    return account
+
+
+def positions_from_rows(rows: list[tuple]) -> Positions:
+    positions = {}
+    for pk, symbol, position_side, quantity, entry_price, realized_pnl in rows:
+        positions[(symbol, position_side)] = PositionRow(
+            symbol,
+            position_side,
+            _amount(quantity),
+            _amount(entry_price),
+            _amount(realized_pnl),
+            pk,
+        )
+    return positions
+
+
+def fills_from_rows(symbol: str, rows: list[tuple]) -> list[Fill]:
+    return [
+        Fill(
+            symbol=symbol,
+            trade_id=str(pk),
+            exchange_order_id=str(order_id),
+            side=side,
+            price=_amount(price),
+            quantity=_amount(quantity),
+            fee=_amount(fee),
+            fee_asset="USDT",
+            executed_at=_aware(executed_at),
+            position_side=position_side,
+            is_maker=bool(is_maker),
+            realized_pnl=_amount(realized_pnl),
+            client_order_id=client_order_id,
+        )
+        for (
+            pk,
+            order_id,
+            client_order_id,
+            side,
+            position_side,
+            price,
+            quantity,
+            fee,
+            realized_pnl,
+            is_maker,
+            executed_at,
+        ) in rows
+    ]
+
+
+def _fill_from_trade(trade: PaperTrade, client_order_id: str) -> Fill:
+    """The Fill a database read of this trade gives (amounts with the column's places)."""
+    return Fill(
+        symbol=trade.symbol,
+        trade_id=str(trade.id),
+        exchange_order_id=str(trade.order_id),
+        side=trade.side,
+        price=_column_amount(trade.price),
+        quantity=_column_amount(trade.quantity),
+        fee=_column_amount(trade.fee),
+        fee_asset="USDT",
+        executed_at=trade.executed_at,
+        position_side=trade.position_side,
+        is_maker=trade.is_maker,
+        realized_pnl=_column_amount(trade.realized_pnl),
+        client_order_id=client_order_id,
+    )
+
+
+def _column_amount(value: Decimal) -> Decimal:
+    return value.quantize(_AMOUNT_PLACES, context=_AMOUNT_CONTEXT)
