@@ -4,34 +4,30 @@ A fill row and its effect on the account position and on its strategy's book are
 written in one transaction, and the fill's (exchange, symbol, trade id) is unique in the
 database: however many times an exchange reports a trade (a retried response, a tick's
 sync, a reconciliation), it moves positions once.
+
+Recording is on the tick's hot path, where round trips to the database cost more than
+the work, so a call is two batches (xquant.sql) inside its transaction: lock the books
+(creating them if missing) and read which trades are known, then write everything.
+Every recorder locks the account position before it reads the known trades, so two
+processes recording the same trade take turns, and the second sees the first's fill.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 
 from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
 from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour, StrategyPosition
 from xquant import realtime
+from xquant.sql import Statement, batch_run, insert_statement, update_statement
 
 logger = logging.getLogger("trading.fills")
-
-
-def _book_for_update(model: type[PositionBook], **key: Any) -> PositionBook:
-    book = model.objects.select_for_update().filter(**key).first()
-    if book is not None:
-        return book
-    try:
-        with transaction.atomic():
-            return model.objects.create(**key)
-    except IntegrityError:  # created by another process a moment ago
-        return model.objects.select_for_update().get(**key)
 
 
 def _apply(book: PositionBook, fill: Fill, mark: Decimal | None) -> Decimal:
@@ -64,27 +60,19 @@ def fills_record(
     Fill rows (in execution order)."""
     if not fills:
         return []
-    known = set(
-        Fill.objects.filter(
-            exchange=order.exchange, symbol=order.symbol, trade_id__in=[f.trade_id for f in fills]
-        ).values_list("trade_id", flat=True)
-    )
-    new = sorted(
-        (f for f in fills if f.trade_id not in known), key=lambda f: (f.executed_at, f.trade_id)
-    )
-    if not new:
-        return []
     try:
         with transaction.atomic():
-            rows, account = _record(order, new, mark_price)
+            rows, account = _record(order, fills, mark_price)
     except IntegrityError:
-        # Another process recorded some of them meanwhile: go one by one.
+        # Recorders serialise on the account position, so only a fill row written some
+        # other way gets here: go one by one, so the others are still recorded.
         return [
             row
-            for fill in new
+            for fill in _in_execution_order(fills)
             if (row := fill_record(order=order, fill=fill, mark_price=mark_price))
         ]
-    transaction.on_commit(lambda: _publish_fills(rows, account))
+    if rows:
+        transaction.on_commit(lambda: _publish_fills(rows, account))
     return rows
 
 
@@ -92,53 +80,36 @@ def fill_record(
     *, order: Order, fill: ExchangeFill, mark_price: Decimal | None = None
 ) -> Fill | None:
     """Record one exchange fill of `order`; None when this trade was recorded before."""
-    if Fill.objects.filter(
-        exchange=order.exchange, symbol=fill.symbol, trade_id=fill.trade_id
-    ).exists():
-        return None
     try:
         with transaction.atomic():
             rows, account = _record(order, [fill], mark_price)
     except IntegrityError:
         logger.info("fill %s of %s already recorded", fill.trade_id, fill.symbol)
         return None
+    if not rows:
+        return None
     transaction.on_commit(lambda: _publish_fills(rows, account))
     return rows[0]
+
+
+def _in_execution_order(fills: list[ExchangeFill]) -> list[ExchangeFill]:
+    """Oldest first, each trade once (a listing may repeat a trade)."""
+    unique: dict[tuple[str, str], ExchangeFill] = {}
+    for fill in sorted(fills, key=lambda f: (f.executed_at, f.trade_id)):
+        unique.setdefault((fill.symbol, fill.trade_id), fill)
+    return list(unique.values())
 
 
 def _record(
     order: Order, fills: list[ExchangeFill], mark_price: Decimal | None
 ) -> tuple[list[Fill], Position]:
-    position_side = fills[0].position_side
-    account = _book_for_update(
-        Position, exchange=order.exchange, symbol=order.symbol, position_side=position_side
-    )
-    book = None
-    if order.strategy_id is not None:
-        book = _book_for_update(
-            StrategyPosition,
-            strategy_id=order.strategy_id,
-            exchange=order.exchange,
-            symbol=order.symbol,
-            position_side=position_side,
-        )
+    """Two round trips: lock the books and read which trades are known; write the new
+    fills and what they did (skipped when nothing is new)."""
+    account, book, known = _lock_books_and_read_known(order, fills)
+    new = [f for f in _in_execution_order(fills) if (f.symbol, f.trade_id) not in known]
     rows = []
-    for fill in fills:
-        row = Fill(
-            order=order,
-            strategy_id=order.strategy_id,
-            exchange=order.exchange,
-            symbol=fill.symbol,
-            trade_id=fill.trade_id,
-            side=fill.side,
-            position_side=fill.position_side,
-            price=fill.price,
-            quantity=fill.quantity,
-            fee=fill.fee,
-            fee_asset=fill.fee_asset,
-            is_maker=fill.is_maker,
-            executed_at=fill.executed_at,
-        )
+    for fill in new:
+        row = _fill_row(order, fill)
         try:
             row.realized_pnl = _apply(account, row, mark_price)
             if book is not None:
@@ -154,32 +125,140 @@ def _record(
                 exc,
             )
         rows.append(row)
-    Fill.objects.bulk_create(rows)
-    account.save()
-    if book is not None:
-        book.save()
-    _add_realized_by_hour(order.exchange, rows)
+    if rows:
+        _write(order.exchange, rows, account, book)
     return rows, account
 
 
-def _add_realized_by_hour(exchange: str, rows: list[Fill]) -> None:
+def _lock_books_and_read_known(
+    order: Order, fills: list[ExchangeFill]
+) -> tuple[Position, StrategyPosition | None, set[tuple[str, str]]]:
+    """The account position and the strategy's book, created if missing and locked, and
+    the (symbol, trade id) of the fills recorded before; one round trip."""
+    account_key = {
+        "exchange": order.exchange,
+        "symbol": order.symbol,
+        "position_side": fills[0].position_side,
+    }
+    statements = _book_lock_statements(Position, account_key)
+    if order.strategy_id is not None:
+        book_key = {"strategy_id": order.strategy_id, **account_key}
+        statements += _book_lock_statements(StrategyPosition, book_key)
+    # Read after the locks, never before: every recorder locks the account position
+    # first, so a process recording the same trades has either committed them (and
+    # this reads them) or waits for us. Do not move this statement up.
+    statements.append(_known_trades_statement(order.exchange, fills))
+    results = batch_run(statements)
+    account = _book_from_row(Position, results[1].rows[0])
+    book = (
+        _book_from_row(StrategyPosition, results[3].rows[0])
+        if order.strategy_id is not None
+        else None
+    )
+    known = {(symbol, trade_id) for symbol, trade_id in results[-1].rows}
+    return account, book, known
+
+
+def _book_lock_statements(model: type[PositionBook], key: dict[str, Any]) -> list[Statement]:
+    """Create the book unless it exists (no error when another process just did), then
+    lock it and read it whole."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    condition = " AND ".join(f"{quote(meta.get_field(name).column)} = %s" for name in key)
+    # SQLite has no row locks: its write transactions take the whole database.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {condition}{lock}"  # noqa: S608 - names from the model
+    return [
+        insert_statement(model(**key), returning=(), ignore_conflicts=True),
+        (select, list(key.values())),
+    ]
+
+
+def _book_from_row(model: type[PositionBook], row: tuple) -> PositionBook:
+    """A model instance from a row of all its concrete columns, with the values the ORM
+    would give (SQLite answers decimals as floats and timestamps naive)."""
+    fields = model._meta.concrete_fields
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
+            connection
+        ):
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+def _known_trades_statement(exchange: str, fills: list[ExchangeFill]) -> Statement:
+    symbols = sorted({fill.symbol for fill in fills})
+    trade_ids = sorted({fill.trade_id for fill in fills})
+    sql = (
+        f"SELECT symbol, trade_id FROM {connection.ops.quote_name(Fill._meta.db_table)} "  # noqa: S608 - names from the model
+        f"WHERE exchange = %s AND symbol IN ({', '.join(['%s'] * len(symbols))}) "
+        f"AND trade_id IN ({', '.join(['%s'] * len(trade_ids))})"
+    )
+    return sql, [exchange, *symbols, *trade_ids]
+
+
+def _fill_row(order: Order, fill: ExchangeFill) -> Fill:
+    return Fill(
+        order=order,
+        strategy_id=order.strategy_id,
+        exchange=order.exchange,
+        symbol=fill.symbol,
+        trade_id=fill.trade_id,
+        side=fill.side,
+        position_side=fill.position_side,
+        price=fill.price,
+        quantity=fill.quantity,
+        fee=fill.fee,
+        fee_asset=fill.fee_asset,
+        is_maker=fill.is_maker,
+        executed_at=fill.executed_at,
+    )
+
+
+def _write(
+    exchange: str, rows: list[Fill], account: Position, book: StrategyPosition | None
+) -> None:
+    """The new fill rows, the books (every column, as save() writes them) and the
+    hourly PnL, in one round trip; the fill rows get their ids."""
+    statements = [insert_statement(row, returning=("id",)) for row in rows]
+    for changed in (account, book):
+        if changed is not None:
+            fields = [f.name for f in changed._meta.concrete_fields if not f.primary_key]
+            statements.append(update_statement(changed, fields))
+    statements += _realized_by_hour_statements(exchange, rows)
+    results = batch_run(statements)
+    for row, result in zip(rows, results[: len(rows)], strict=True):
+        row.pk = result.rows[0][0]
+        row._state.adding = False
+        row._state.db = connection.alias
+
+
+def _realized_by_hour_statements(exchange: str, rows: list[Fill]) -> list[Statement]:
     by_hour: dict = {}
     for row in rows:
         hour = row.executed_at.replace(minute=0, second=0, microsecond=0)
         by_hour[hour] = by_hour.get(hour, Decimal("0")) + row.realized_pnl - row.fee
-    for hour, amount in by_hour.items():
-        if not RealizedPnlHour.objects.filter(exchange=exchange, hour=hour).update(
-            realized_net=F("realized_net") + amount
-        ):
-            try:
-                with transaction.atomic():
-                    RealizedPnlHour.objects.create(
-                        exchange=exchange, hour=hour, realized_net=amount
-                    )
-            except IntegrityError:  # another process created the hour meanwhile
-                RealizedPnlHour.objects.filter(exchange=exchange, hour=hour).update(
-                    realized_net=F("realized_net") + amount
-                )
+    return [_realized_add_statement(exchange, hour, amount) for hour, amount in by_hour.items()]
+
+
+def _realized_add_statement(exchange: str, hour: datetime, amount: Decimal) -> Statement:
+    """Add to the hour's row, creating it if needed: an upsert, so a row another process
+    creates meanwhile needs no retry. The conflict target is realized_pnl_hour_unique."""
+    quote = connection.ops.quote_name
+    table = quote(RealizedPnlHour._meta.db_table)
+    net = quote("realized_net")
+    sql, params = insert_statement(
+        RealizedPnlHour(exchange=exchange, hour=hour, realized_net=amount), returning=()
+    )
+    sql += (
+        f" ON CONFLICT ({quote('exchange')}, {quote('hour')}) "
+        f"DO UPDATE SET {net} = {table}.{net} + EXCLUDED.{net}"
+    )
+    return sql, params
 
 
 def _publish_fills(rows: list[Fill], position: Position) -> None:
