@@ -10,7 +10,7 @@ from xquant import realtime
 UNAUTHENTICATED = 4401
 
 
-class SymbolConsumer(AsyncJsonWebsocketConsumer):
+class SymbolConsumer(realtime.EventForwarding, AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
@@ -27,6 +27,3 @@ class SymbolConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def xquant_event(self, message: dict) -> None:
-        await self.send_json({"event": message["event"], "data": message["data"]})

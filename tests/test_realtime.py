@@ -58,7 +58,38 @@ def test_events_go_through_redis_in_the_order_published(settings):
     realtime.flush()
 
     async def receive_all():
-        return [(await layer.receive(channel))["data"]["i"] for _ in range(20)]
+        received = []
+        while len(received) < 20:
+            message = await layer.receive(channel)
+            received += [event["data"]["i"] for event in realtime.events_of(message)]
+        return received
 
     assert async_to_sync(receive_all)() == list(range(20))
+    channel_layers.backends.clear()
+
+
+def test_events_published_together_travel_as_one_batch_and_reach_pages_one_by_one(settings):
+    from asgiref.sync import async_to_sync
+
+    channel_layers.backends.clear()
+    layer = channel_layers["default"]
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("batch-test", channel)
+    for i in range(5):
+        realtime.publish("batch-test", "n", {"i": i})
+    realtime.flush()
+    message = async_to_sync(layer.receive)(channel)
+    assert message["type"] == "xquant.batch"
+    assert [event["data"]["i"] for event in message["events"]] == [0, 1, 2, 3, 4]
+
+    class Forwarder(realtime.EventForwarding):
+        def __init__(self):
+            self.sent = []
+
+        async def send_json(self, content):
+            self.sent.append(content)
+
+    forwarder = Forwarder()
+    async_to_sync(forwarder.xquant_batch)(message)
+    assert forwarder.sent == [{"event": "n", "data": {"i": i}} for i in range(5)]
     channel_layers.backends.clear()

@@ -10,7 +10,7 @@ from xquant import realtime
 UNAUTHENTICATED = 4401
 
 
-class DashboardConsumer(AsyncJsonWebsocketConsumer):
+class DashboardConsumer(realtime.EventForwarding, AsyncJsonWebsocketConsumer):
     """Live events for the dashboard pages of a logged-in user."""
 
     groups_joined: tuple[str, ...] = ()
@@ -29,6 +29,3 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def xquant_event(self, message: dict) -> None:
-        await self.send_json({"event": message["event"], "data": message["data"]})

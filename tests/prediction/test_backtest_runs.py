@@ -36,7 +36,7 @@ async def _receive_all(layer, channel: str, quiet: float) -> list[tuple[str, dic
             message = await asyncio.wait_for(layer.receive(channel), quiet)
         except TimeoutError:
             return out
-        out.append((message["event"], message["data"]))
+        out.extend((e["event"], e["data"]) for e in realtime.events_of(message))
 
 
 @pytest.fixture

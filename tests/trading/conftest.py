@@ -97,7 +97,7 @@ class EventRecorder:
                     message = await asyncio.wait_for(self.layer.receive(self.channel), 0.05)
                 except TimeoutError:
                     return events
-                events.append((message["event"], message["data"]))
+                events.extend((e["event"], e["data"]) for e in realtime.events_of(message))
 
         return async_to_sync(receive_all)()
 
