@@ -74,7 +74,7 @@ from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
-from xquant.sql import batch_run, insert_statement, update_statement
+from xquant.sql import Statement, batch_run, insert_statement, update_statement
 
 logger = logging.getLogger("trading.orders")
 
@@ -721,34 +721,43 @@ def _apply_state_unlocked(
     order: Order, state: ExchangeOrder, attempt: OrderAttempt | None
 ) -> Order | None:
     """Write the report without locking the row, on the condition that the row is still
-    what this process knows (status, filled, attempt count, last update): then nobody
-    changed it since and the in-memory order is the row. The attempt is saved in the
-    same round trip either way. None when the row moved on (or nothing would change):
-    then the locked path decides."""
-    row = Order(**{f.attname: getattr(order, f.attname) for f in Order._meta.concrete_fields})
-    row._state.adding, row._state.db = False, connection.alias
+    what this process read (see _update_if_unchanged). The attempt is saved in the same
+    round trip either way. None when the row moved on (or nothing would change): then
+    the locked path decides."""
+    row = _copy_of(order)
     changed, fields = _state_onto(row, state)
     statements = [insert_statement(attempt, returning=())] if attempt is not None else []
     if changed:
-        statements.append(
-            update_statement(
-                row,
-                fields,
-                where="status = %s AND filled_quantity = %s AND attempt_count = %s "
-                "AND updated_at = %s",
-                params=[
-                    order.status,
-                    db_value(Order, "filled_quantity", order.filled_quantity),
-                    order.attempt_count,
-                    db_value(Order, "updated_at", order.updated_at),
-                ],
-            )
-        )
+        statements.append(_update_if_unchanged(order, row, fields))
     results = batch_run(statements)
     if not changed or results[-1].rowcount != 1:
         return None
     transaction.on_commit(lambda: publish_order(row))
     return row
+
+
+def _copy_of(order: Order) -> Order:
+    row = Order(**{f.attname: getattr(order, f.attname) for f in Order._meta.concrete_fields})
+    row._state.adding, row._state.db = False, connection.alias
+    return row
+
+
+def _update_if_unchanged(order: Order, row: Order, fields: list[str]) -> Statement:
+    """Write `row`'s fields if the order's row is still as `order` was read: same status,
+    filled quantity, attempt count and last update. Every writer of an order changes
+    one of them, so then nobody wrote it since and `order` is the row: the same
+    outcome as under a row lock, without the lock's transaction (three round trips)."""
+    return update_statement(
+        row,
+        fields,
+        where="status = %s AND filled_quantity = %s AND attempt_count = %s AND updated_at = %s",
+        params=[
+            order.status,
+            db_value(Order, "filled_quantity", order.filled_quantity),
+            order.attempt_count,
+            db_value(Order, "updated_at", order.updated_at),
+        ],
+    )
 
 
 def _apply_state_locked(order: Order, state: ExchangeOrder) -> Order:
@@ -787,6 +796,16 @@ def order_fetch_fills(
     return recorded
 
 
+_TOTALS_FIELDS = [
+    "filled_quantity",
+    "status",
+    "closed_at",
+    "strategy_update_pending",
+    "average_price",
+    "updated_at",
+]
+
+
 def _totals_from_fills(order: Order, fills: list) -> None:
     """Filled quantity and average price from every fill of the order, when they say
     more than the order record (fills can arrive before the status)."""
@@ -798,29 +817,32 @@ def _totals_from_fills(order: Order, fills: list) -> None:
     )
     if quantity <= order.filled_quantity and order.average_price == average:
         return
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if quantity > locked.filled_quantity:
-            locked.filled_quantity = min(quantity, locked.quantity)
-            if locked.status in (OrderStatus.OPEN, OrderStatus.SUBMITTING):
-                locked.status = OrderStatus.PARTIALLY_FILLED
-            if locked.filled_quantity == locked.quantity and locked.status in ACTIVE_STATUSES:
-                locked.status = OrderStatus.FILLED
-                locked.closed_at = locked.closed_at or timezone.now()
-            locked.strategy_update_pending = locked.strategy_id is not None
-            transaction.on_commit(lambda: publish_order(locked))
-        locked.average_price = average
-        locked.save(
-            update_fields=[
-                "filled_quantity",
-                "status",
-                "closed_at",
-                "strategy_update_pending",
-                "average_price",
-                "updated_at",
-            ]
-        )
-    _copy_into(order, locked)
+    row = _copy_of(order)
+    filled_more = _totals_onto(row, quantity, average)
+    (result,) = batch_run([_update_if_unchanged(order, row, _TOTALS_FIELDS)])
+    if result.rowcount != 1:
+        with transaction.atomic():
+            row = Order.objects.select_for_update().get(pk=order.pk)
+            filled_more = _totals_onto(row, quantity, average)
+            row.save(update_fields=_TOTALS_FIELDS)
+    if filled_more:
+        transaction.on_commit(lambda: publish_order(row))
+    _copy_into(order, row)
+
+
+def _totals_onto(row: Order, quantity: Decimal, average: Decimal) -> bool:
+    """Apply the fills' totals to the row in memory; True if it filled more."""
+    filled_more = quantity > row.filled_quantity
+    if filled_more:
+        row.filled_quantity = min(quantity, row.quantity)
+        if row.status in (OrderStatus.OPEN, OrderStatus.SUBMITTING):
+            row.status = OrderStatus.PARTIALLY_FILLED
+        if row.filled_quantity == row.quantity and row.status in ACTIVE_STATUSES:
+            row.status = OrderStatus.FILLED
+            row.closed_at = row.closed_at or timezone.now()
+        row.strategy_update_pending = row.strategy_id is not None
+    row.average_price = average
+    return filled_more
 
 
 def orders_sync(
