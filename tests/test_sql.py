@@ -5,9 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from trading.models import Order, Position, StrategyConfig
-from xquant.sql import batch_run, insert_statement, update_statement
+from xquant.sql import (
+    Statement,
+    batch_run,
+    batch_transaction,
+    insert_statement,
+    update_statement,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +86,54 @@ def test_update_statement_writes_only_the_named_fields_under_its_condition():
         Decimal("100.5"),
         Decimal("0"),
     )
+
+
+@pytest.mark.django_db(transaction=True)
+class TestBatchTransaction:
+    def _insert(self, cid: str) -> Statement:
+        return insert_statement(_order(client_order_id=cid), returning=())
+
+    def test_commits_with_its_last_batch_and_sends_begin_with_its_first(self):
+        calls = []
+        with CaptureQueriesContext(connection) as queries, batch_transaction() as tx:
+            tx.run([self._insert("xqtx0001")])
+            tx.on_commit(lambda: calls.append("committed"))
+            tx.run([self._insert("xqtx0002")], commit=True)
+            assert calls == []  # not before the block ends
+        assert len(queries.captured_queries) == 2  # no BEGIN or COMMIT of their own
+        assert calls == ["committed"]
+        assert Order.objects.filter(client_order_id__startswith="xqtx").count() == 2
+
+    def test_a_block_that_raises_leaves_nothing_and_calls_nothing(self):
+        calls = []
+        with pytest.raises(RuntimeError), batch_transaction() as tx:
+            tx.run([self._insert("xqtx0003")])
+            tx.on_commit(lambda: calls.append(1))
+            raise RuntimeError("checks failed")
+        assert calls == []
+        assert not Order.objects.filter(client_order_id="xqtx0003").exists()
+        # The connection is usable and back in autocommit.
+        batch_run([self._insert("xqtx0004")])
+        assert Order.objects.filter(client_order_id="xqtx0004").exists()
+
+    def test_a_failing_statement_rolls_the_whole_transaction_back(self):
+        with pytest.raises(IntegrityError), batch_transaction() as tx:
+            tx.run([self._insert("xqtx0005")])
+            tx.run([self._insert("xqtx0005")], commit=True)  # duplicate client order id
+        assert not Order.objects.filter(client_order_id="xqtx0005").exists()
+
+    def test_a_block_without_a_committing_batch_commits_at_its_end(self):
+        with batch_transaction() as tx:
+            tx.run([self._insert("xqtx0006")])
+        assert Order.objects.filter(client_order_id="xqtx0006").exists()
+
+    def test_inside_an_atomic_block_it_is_a_savepoint_and_commits_with_it(self):
+        calls = []
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with batch_transaction() as tx:
+                tx.run([self._insert("xqtx0007")], commit=True)
+                tx.on_commit(lambda: calls.append(1))
+            assert Order.objects.filter(client_order_id="xqtx0007").exists()
+            raise RuntimeError("the outer block fails")
+        assert calls == []
+        assert not Order.objects.filter(client_order_id="xqtx0007").exists()

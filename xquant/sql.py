@@ -12,11 +12,15 @@ Statements use positional `%s` placeholders only; literal percent signs are not 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -105,3 +109,79 @@ def update_statement(instance, fields: Sequence[str], *, where: str = "", params
     if where:
         sql += f" AND ({where})"
     return sql, [*values, instance.pk, *params]
+
+
+class BatchTransaction:
+    """Batches run in one transaction (see `batch_transaction`)."""
+
+    def __init__(self) -> None:
+        self.began = False
+        self.committed = False
+        self.callbacks: list[Callable[[], object]] = []
+
+    def run(self, statements: Sequence[Statement], *, commit: bool = False) -> list[Result]:
+        """Run the statements in the transaction; with `commit`, commit it after them in
+        the same round trip (the last batch)."""
+        raise NotImplementedError
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the transaction has committed (never if it rolls back)."""
+        raise NotImplementedError
+
+
+class _OneTripTransaction(BatchTransaction):
+    """BEGIN travels with the first batch, COMMIT with the last."""
+
+    def run(self, statements: Sequence[Statement], *, commit: bool = False) -> list[Result]:
+        begin = [] if self.began else [("BEGIN", [])]
+        end = [("COMMIT", [])] if commit else []
+        self.began = True  # from here on, a failure leaves a transaction to roll back
+        results = batch_run([*begin, *statements, *end])
+        self.committed = commit
+        return results[len(begin) : len(results) - len(end)]
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        self.callbacks.append(callback)
+
+
+class _AtomicTransaction(BatchTransaction):
+    def run(self, statements: Sequence[Statement], *, commit: bool = False) -> list[Result]:
+        return batch_run(statements)
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        transaction.on_commit(callback)
+
+
+@contextmanager
+def batch_transaction() -> Iterator[BatchTransaction]:
+    """A transaction over a few batches, committed when the block ends (rolled back if it
+    raises).
+
+    `transaction.atomic()` costs two round trips of its own on PostgreSQL (the driver
+    sends BEGIN and COMMIT alone); here BEGIN goes with the first batch and COMMIT with
+    the one run with `commit=True`. That works only on PostgreSQL outside any atomic
+    block, and inside the block nothing may open an atomic block nor use Django's
+    on_commit (use the transaction's). Elsewhere (SQLite, an enclosing atomic block)
+    this is an atomic block, a savepoint when nested, with the same interface."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield _AtomicTransaction()
+        return
+    tx = _OneTripTransaction()
+    try:
+        yield tx
+        if tx.began and not tx.committed:
+            tx.run([], commit=True)
+    except BaseException:
+        if tx.began and not tx.committed:
+            _rollback()
+        raise
+    for callback in tx.callbacks:
+        callback()
+
+
+def _rollback() -> None:
+    try:
+        batch_run([("ROLLBACK", [])])
+    except Exception:  # the connection is gone: so is the transaction
+        logger.warning("could not roll back a batch transaction", exc_info=True)

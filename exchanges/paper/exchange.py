@@ -50,7 +50,7 @@ from exchanges.paper.ledger import (
     positions_from_rows,
 )
 from exchanges.symbols import offline_symbols
-from xquant.sql import batch_run, insert_statement
+from xquant.sql import BatchTransaction, batch_run, batch_transaction, insert_statement
 
 Clock = Callable[[], datetime]
 
@@ -128,10 +128,13 @@ class PaperExchange(Exchange):
             if crosses and tif == "GTX":
                 raise acc.reject("-5022", "post-only order would immediately match and take")
 
-        with transaction.atomic():
+        with batch_transaction() as tx:
             # One round trip reads all the checks need, one writes the outcome.
             account, [position_rows] = self.ledger.lock_account_with(
-                now, [self.ledger.positions_statement()], client_order_id=request.client_order_id
+                now,
+                [self.ledger.positions_statement()],
+                client_order_id=request.client_order_id,
+                tx=tx,
             )
             if account.client_id_in_use:
                 raise acc.reject(
@@ -182,11 +185,12 @@ class PaperExchange(Exchange):
                 created_at=now,
                 updated_at=now,
             )
-            self._place(account, order, position, fill_price if crosses else None, now)
+            self._place(tx, account, order, position, fill_price if crosses else None, now)
         return self.ledger.to_exchange_order(order)
 
     def _place(
         self,
+        tx: BatchTransaction,
         account: PaperAccount,
         order: PaperOrder,
         position: PositionRow,
@@ -194,28 +198,31 @@ class PaperExchange(Exchange):
         now: datetime,
     ) -> None:
         """Write a new order: filled at `fill_price` with its trade and position, or
-        resting (or expired) with its margin reserved. All in one round trip."""
+        resting (or expired) with its margin reserved. All in one round trip, which
+        commits."""
         if fill_price is None:
             account.order_margin += order.reserved_margin
             account.updated_at = now
-            results = batch_run(
-                [insert_statement(order, returning=("id",)), self.ledger.account_write(account)]
+            results = tx.run(
+                [insert_statement(order, returning=("id",)), self.ledger.account_write(account)],
+                commit=True,
             )
             [(order.pk,)] = results[0].rows
             return
         trade = self.ledger.fill(account, position, order, fill_price, is_maker=False, now=now)
         account.updated_at = now
-        results = batch_run(
+        results = tx.run(
             [
                 *self.ledger.fill_writes(order, trade),
                 self.ledger.position_write(position, now),
                 self.ledger.account_write(account),
-            ]
+            ],
+            commit=True,
         )
         # The trade's insert returns the new order's id with its own.
         [(trade.id, trade.order_id)] = results[1].rows
         order.pk = trade.order_id
-        self.ledger.remember_fills(order, trade)
+        self.ledger.remember_fills(order, trade, tx)
 
     def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from exchanges.base import BOTH, BUY, LIMIT, ExchangeOrder, Fill, MarketSnapshot, OrderState
@@ -35,7 +35,14 @@ from exchanges.models import (
     PaperTrade,
 )
 from exchanges.paper import accounting as acc
-from xquant.sql import Statement, batch_run, insert_statement, update_statement
+from xquant.sql import (
+    BatchTransaction,
+    Statement,
+    batch_run,
+    batch_transaction,
+    insert_statement,
+    update_statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,15 +196,19 @@ class PaperLedger:
         return account or self.create_account(self.clock())
 
     def create_account(self, now: datetime) -> PaperAccount:
-        account, _ = PaperAccount.objects.get_or_create(
+        batch_run([self._new_account_statement(now)])
+        return PaperAccount.objects.get(name=self.account_name)
+
+    def _new_account_statement(self, now: datetime) -> Statement:
+        """The account with its starting balance, unless it exists (no error when another
+        process created it a moment ago)."""
+        account = PaperAccount(
             name=self.account_name,
-            defaults={
-                "wallet_balance": self.starting_balance,
-                "created_at": now,
-                "updated_at": now,
-            },
+            wallet_balance=self.starting_balance,
+            created_at=now,
+            updated_at=now,
         )
-        return account
+        return insert_statement(account, returning=(), ignore_conflicts=True)
 
     def lock_account(self, now: datetime, client_order_id: str | None = None) -> PaperAccount:
         """The account row, locked until the transaction ends: one writer at a time.
@@ -208,15 +219,21 @@ class PaperLedger:
         return account
 
     def lock_account_with(
-        self, now: datetime, statements: list[Statement], *, client_order_id: str | None = None
+        self,
+        now: datetime,
+        statements: list[Statement],
+        *,
+        client_order_id: str | None = None,
+        tx: BatchTransaction | None = None,
     ) -> tuple[PaperAccount, list]:
         """`lock_account`, and the rows of more statements read in the same round trip
-        (under the lock: on PostgreSQL they run after it in the batch)."""
+        (under the lock: on PostgreSQL they run after it in the batch), in `tx` if given
+        (else in the caller's atomic block)."""
+        run = tx.run if tx is not None else batch_run
         lock = (_ACCOUNT_SQL + _for_update(), [client_order_id, self.account_name])
-        results = batch_run([lock, *statements])
+        results = run([lock, *statements])
         if not results[0].rows:
-            self.create_account(now)
-            results = batch_run([lock, *statements])
+            results = run([self._new_account_statement(now), lock, *statements])[1:]
         [row] = results[0].rows
         return _account_from_row(row), [result.rows for result in results[1:]]
 
@@ -348,7 +365,7 @@ class PaperLedger:
         """The account's wallet and margin after fills and orders (and its update time)."""
         return update_statement(account, ["wallet_balance", "order_margin", "updated_at"])
 
-    def remember_fills(self, order: PaperOrder, trade: PaperTrade) -> None:
+    def remember_fills(self, order: PaperOrder, trade: PaperTrade, tx: BatchTransaction) -> None:
         """Keep the fill of an order just filled completely, once the transaction that
         wrote it commits (a rolled back fill never happened)."""
         fill = _fill_from_trade(trade, order.client_order_id)
@@ -359,7 +376,7 @@ class PaperLedger:
                 remembered.pop(next(iter(remembered), None), None)
             remembered[fill.exchange_order_id] = [fill]
 
-        transaction.on_commit(remember)
+        tx.on_commit(remember)
 
     def fills_of_filled(self, exchange_order_id: str) -> list[Fill] | None:
         """The fills of an order this ledger filled completely, or None if it did not
@@ -413,9 +430,9 @@ class PaperLedger:
         ids_sql = ", ".join(["%s"] * len(order_ids))
         # Re-read under the lock: another process may have filled or cancelled them.
         orders_read = (_LOCKED_ORDERS_SQL.format(ids=ids_sql) + _for_update(), order_ids)
-        with transaction.atomic():
+        with batch_transaction() as tx:
             account, (position_rows, order_rows) = self.lock_account_with(
-                now, [self.positions_statement(), orders_read]
+                now, [self.positions_statement(), orders_read], tx=tx
             )
             positions = positions_from_rows(position_rows)
             writes: list[Statement] = []
@@ -455,10 +472,10 @@ class PaperLedger:
             writes += [self.position_write(position, now) for position in moved.values()]
             account.updated_at = now
             writes.append(self.account_write(account))
-            results = batch_run(writes)
+            results = tx.run(writes, commit=True)
             for order, trade, at in filled:
                 [(trade.id, _)] = results[at].rows
-                self.remember_fills(order, trade)
+                self.remember_fills(order, trade, tx)
 
     def _locked_order(self, row: tuple) -> PaperOrder:
         (pk, symbol, client_order_id, side, order_type, position_side, reduce_only) = row[:7]

@@ -25,7 +25,13 @@ from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
 from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour, StrategyPosition
 from xquant import realtime
-from xquant.sql import Statement, batch_run, insert_statement, update_statement
+from xquant.sql import (
+    BatchTransaction,
+    Statement,
+    batch_transaction,
+    insert_statement,
+    update_statement,
+)
 
 logger = logging.getLogger("trading.fills")
 
@@ -61,8 +67,8 @@ def fills_record(
     if not fills:
         return []
     try:
-        with transaction.atomic():
-            rows, account = _record(order, fills, mark_price)
+        with batch_transaction() as tx:
+            rows, account = _record(tx, order, fills, mark_price)
     except IntegrityError:
         # Recorders serialise on the account position, so only a fill row written some
         # other way gets here: go one by one, so the others are still recorded.
@@ -81,8 +87,8 @@ def fill_record(
 ) -> Fill | None:
     """Record one exchange fill of `order`; None when this trade was recorded before."""
     try:
-        with transaction.atomic():
-            rows, account = _record(order, [fill], mark_price)
+        with batch_transaction() as tx:
+            rows, account = _record(tx, order, [fill], mark_price)
     except IntegrityError:
         logger.info("fill %s of %s already recorded", fill.trade_id, fill.symbol)
         return None
@@ -101,11 +107,11 @@ def _in_execution_order(fills: list[ExchangeFill]) -> list[ExchangeFill]:
 
 
 def _record(
-    order: Order, fills: list[ExchangeFill], mark_price: Decimal | None
+    tx: BatchTransaction, order: Order, fills: list[ExchangeFill], mark_price: Decimal | None
 ) -> tuple[list[Fill], Position]:
     """Two round trips: lock the books and read which trades are known; write the new
-    fills and what they did (skipped when nothing is new)."""
-    account, book, known = _lock_books_and_read_known(order, fills)
+    fills and what they did, and commit (skipped when nothing is new)."""
+    account, book, known = _lock_books_and_read_known(tx, order, fills)
     new = [f for f in _in_execution_order(fills) if (f.symbol, f.trade_id) not in known]
     rows = []
     for fill in new:
@@ -126,12 +132,12 @@ def _record(
             )
         rows.append(row)
     if rows:
-        _write(order.exchange, rows, account, book)
+        _write(tx, order.exchange, rows, account, book)
     return rows, account
 
 
 def _lock_books_and_read_known(
-    order: Order, fills: list[ExchangeFill]
+    tx: BatchTransaction, order: Order, fills: list[ExchangeFill]
 ) -> tuple[Position, StrategyPosition | None, set[tuple[str, str]]]:
     """The account position and the strategy's book, created if missing and locked, and
     the (symbol, trade id) of the fills recorded before; one round trip."""
@@ -148,7 +154,7 @@ def _lock_books_and_read_known(
     # first, so a process recording the same trades has either committed them (and
     # this reads them) or waits for us. Do not move this statement up.
     statements.append(_known_trades_statement(order.exchange, fills))
-    results = batch_run(statements)
+    results = tx.run(statements)
     account = _book_from_row(Position, results[1].rows[0])
     book = (
         _book_from_row(StrategyPosition, results[3].rows[0])
@@ -220,7 +226,11 @@ def _fill_row(order: Order, fill: ExchangeFill) -> Fill:
 
 
 def _write(
-    exchange: str, rows: list[Fill], account: Position, book: StrategyPosition | None
+    tx: BatchTransaction,
+    exchange: str,
+    rows: list[Fill],
+    account: Position,
+    book: StrategyPosition | None,
 ) -> None:
     """The new fill rows, the books (every column, as save() writes them) and the
     hourly PnL, in one round trip; the fill rows get their ids."""
@@ -230,7 +240,7 @@ def _write(
             fields = [f.name for f in changed._meta.concrete_fields if not f.primary_key]
             statements.append(update_statement(changed, fields))
     statements += _realized_by_hour_statements(exchange, rows)
-    results = batch_run(statements)
+    results = tx.run(statements, commit=True)
     for row, result in zip(rows, results[: len(rows)], strict=True):
         row.pk = result.rows[0][0]
         row._state.adding = False
