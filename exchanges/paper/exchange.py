@@ -7,12 +7,20 @@ other limit orders rest and fill at their limit price, as maker, the first time 
 looks at the symbol (a market snapshot, an order or fill read, a cancel) while the book
 crosses them. The whole quantity fills: the simulated book has no depth.
 
+A market snapshot reads the symbol's open orders to match them; the open orders asked
+right after it (a trading tick asks for both) are answered from that read, once and
+within BOOK_READ_FRESH, unless this instance placed or cancelled an order meanwhile.
+Like Binance's open-orders endpoint, the answer may be a moment behind another
+process's order; a caller that misses an order looks it up by id.
+
 Liquidations and funding payments are not simulated.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -59,6 +67,26 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: How long a market snapshot's read of the open orders may answer fetch_open_orders.
+BOOK_READ_FRESH = 0.1
+
+
+@dataclass(frozen=True)
+class _BookRead:
+    symbol: str
+    at: float  # time.monotonic()
+    orders: list[ExchangeOrder]
+
+
+def _crossed(orders: list[ExchangeOrder], bid: Decimal, ask: Decimal) -> list[int]:
+    """Ids of the resting limit orders that this book crosses."""
+    return [
+        int(o.exchange_order_id)
+        for o in orders
+        if o.order_type == LIMIT and (o.price >= ask if o.side == BUY else o.price <= bid)
+    ]
+
+
 class PaperExchange(Exchange):
     name = "paper"
 
@@ -91,6 +119,7 @@ class PaperExchange(Exchange):
             maker_fee=self.maker_fee,
             taker_fee=self.taker_fee,
         )
+        self._book_read: _BookRead | None = None
 
     # --- markets --------------------------------------------------------------------
     def load_markets(self, *, reload: bool = False) -> dict[str, SymbolRules]:
@@ -99,7 +128,13 @@ class PaperExchange(Exchange):
     def market_snapshot(self, symbol: str) -> MarketSnapshot:
         self.symbol_rules(symbol)
         snapshot = self.feed.snapshot(symbol, self.clock())
-        self.ledger.match_resting(symbol, snapshot)
+        orders = self.ledger.open_orders(symbol)
+        crossed = _crossed(orders, snapshot.bid, snapshot.ask)
+        if crossed:
+            self._book_read = None
+            self.ledger.fill_resting(crossed, snapshot)
+        else:
+            self._book_read = _BookRead(symbol, time.monotonic(), orders)
         return snapshot
 
     def fetch_ohlcv(
@@ -110,6 +145,7 @@ class PaperExchange(Exchange):
 
     # --- orders ---------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        self._book_read = None
         rules = self.symbol_rules(request.symbol)
         now = self.clock()
         book = self.feed.snapshot(request.symbol, now)
@@ -226,6 +262,7 @@ class PaperExchange(Exchange):
 
     def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
+        self._book_read = None
         now = self.clock()
         with transaction.atomic():
             account = self.ledger.lock_account(now)
@@ -252,20 +289,24 @@ class PaperExchange(Exchange):
         return self.ledger.to_exchange_order(order)
 
     def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
+        self._book_read = None  # it may fill or change orders
         order = self.ledger.latest_order(symbol, client_order_id)
         if order.status in OPEN_ORDER_STATUSES and self.ledger.match_resting(symbol):
             order = self.ledger.latest_order(symbol, client_order_id)
         return self.ledger.to_exchange_order(order)
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        read, self._book_read = self._book_read, None
+        if (
+            read is not None
+            and read.symbol == symbol
+            and time.monotonic() - read.at < BOOK_READ_FRESH
+        ):
+            return list(read.orders)
         orders = self.ledger.open_orders(symbol)
         now = self.clock()
         bid, ask = self.feed.bid_ask(symbol, now)  # the book's quantities are not needed
-        crossed = [
-            int(o.exchange_order_id)
-            for o in orders
-            if o.order_type == LIMIT and (o.price >= ask if o.side == BUY else o.price <= bid)
-        ]
+        crossed = _crossed(orders, bid, ask)
         if crossed:
             self.ledger.fill_resting(crossed, self.feed.snapshot(symbol, now))
             orders = self.ledger.open_orders(symbol)
@@ -278,6 +319,7 @@ class PaperExchange(Exchange):
         since: datetime | None = None,
         exchange_order_id: str | None = None,
     ) -> list[Fill]:
+        self._book_read = None  # it may fill or change orders
         if exchange_order_id is not None:
             known = self.ledger.fills_of_filled(exchange_order_id)
             if known is not None:
@@ -308,6 +350,7 @@ class PaperExchange(Exchange):
 
     # --- account --------------------------------------------------------------------
     def fetch_balance(self) -> list[Balance]:
+        self._book_read = None  # it may fill or change orders
         self.ledger.match_all()
         account = self.ledger.account()
         positions = self.ledger.positions()
@@ -328,6 +371,7 @@ class PaperExchange(Exchange):
         ]
 
     def fetch_positions(self, symbols: list[str] | None = None) -> list[ExchangePosition]:
+        self._book_read = None  # it may fill or change orders
         self.ledger.match_all()
         account = self.ledger.account()
         result = []
@@ -362,6 +406,7 @@ class PaperExchange(Exchange):
         return self._change_symbol_setting(symbol, "isolated", isolated)
 
     def set_position_mode(self, *, hedge: bool) -> SettingChange:
+        self._book_read = None  # it may fill or change orders
         now = self.clock()
         value = "hedge" if hedge else "one-way"
         with transaction.atomic():
@@ -385,6 +430,7 @@ class PaperExchange(Exchange):
 
     # --- internals ------------------------------------------------------------------
     def _change_symbol_setting(self, symbol: str, key: str, value: int | bool) -> SettingChange:
+        self._book_read = None  # it may fill or change orders
         now = self.clock()
         shown = str(value) if key == "leverage" else ("isolated" if value else "cross")
         setting = "leverage" if key == "leverage" else "margin_mode"

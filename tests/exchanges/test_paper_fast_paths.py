@@ -108,7 +108,7 @@ def test_fills_of_a_resting_order_filled_here_are_remembered_too(
         CaptureQueriesContext(connection) as matching,
     ):
         paper.market_snapshot("BTCUSDT")
-    # The crossing check, then SAVEPOINT, one read and one write batch, RELEASE.
+    # The open orders read, then SAVEPOINT, one read and one write batch, RELEASE.
     assert len(matching) == 5, [q["sql"] for q in matching]
     with CaptureQueriesContext(connection) as reading:
         [fill] = paper.fetch_fills("BTCUSDT", exchange_order_id=resting.exchange_order_id)
@@ -138,6 +138,34 @@ def test_resting_order_and_fills_read_budgets(paper):
         fills = paper.fetch_fills("BTCUSDT", since=MOMENT - timedelta(days=1))
     # The crossing check travels with the read.
     assert len(reading) == 1 and [f.client_order_id for f in fills] == ["warm-up"]
+
+
+def test_open_orders_asked_right_after_a_snapshot_come_from_its_read(paper):
+    paper.create_order(order("rest-1", "SELL", "0.01", price="61000.0"))
+    paper.market_snapshot("BTCUSDT")
+    with CaptureQueriesContext(connection) as asking:
+        answered = paper.fetch_open_orders("BTCUSDT")
+    assert len(asking) == 0
+    assert answered == paper.fetch_open_orders("BTCUSDT")  # the database's answer
+    assert [o.client_order_id for o in answered] == ["rest-1"]
+
+
+def test_the_snapshots_read_answers_once_and_never_after_this_instance_placed_an_order(
+    paper, monkeypatch
+):
+    paper.market_snapshot("BTCUSDT")
+    paper.create_order(order("rest-2", "SELL", "0.01", price="61000.0"))
+    assert [o.client_order_id for o in paper.fetch_open_orders("BTCUSDT")] == ["rest-2"]
+    paper.market_snapshot("BTCUSDT")
+    paper.fetch_open_orders("BTCUSDT")
+    with CaptureQueriesContext(connection) as again:
+        paper.fetch_open_orders("BTCUSDT")
+    assert len(again) == 1  # used once
+    monkeypatch.setattr("exchanges.paper.exchange.BOOK_READ_FRESH", 0)
+    paper.market_snapshot("BTCUSDT")
+    with CaptureQueriesContext(connection) as late:
+        paper.fetch_open_orders("BTCUSDT")
+    assert len(late) == 1  # too old
 
 
 SQLITE_SCENARIO = """
