@@ -74,7 +74,7 @@ from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
-from xquant.sql import Statement, batch_run, insert_statement, update_statement
+from xquant.sql import Result, Statement, batch_run, insert_statement, update_statement
 
 logger = logging.getLogger("trading.orders")
 
@@ -127,6 +127,22 @@ def new_client_order_id() -> str:
 # --- creating -------------------------------------------------------------------------
 
 
+@dataclass
+class PreparedOrder:
+    """An order decided but not saved: PENDING, or REJECTED by a filter or a guard."""
+
+    order: Order
+    #: (guard, reason) when a risk guard refused it.
+    risk_trip: tuple[str, str] | None = None
+
+    def saved(self, order: Order) -> None:
+        """After its row is written (`order`: this one, or the intent's earlier order)."""
+        if order is self.order:
+            publish_order(order)
+            if self.risk_trip is not None:
+                _publish_risk_trip(order, *self.risk_trip)
+
+
 def order_create(
     *,
     intent: OrderIntent,
@@ -141,6 +157,31 @@ def order_create(
 
     If the strategy already has an order for this intent key, that order is returned.
     """
+    prepared = order_prepare(
+        intent=intent,
+        exchange=exchange,
+        source=source,
+        risk_state=risk_state,
+        strategy=strategy,
+        reference_price=reference_price,
+    )
+    (inserted,) = batch_run([order_insert_statement(prepared.order)])
+    order = order_inserted(prepared.order, inserted)
+    transaction.on_commit(lambda: prepared.saved(order))
+    return order
+
+
+def order_prepare(
+    *,
+    intent: OrderIntent,
+    exchange: Exchange,
+    source: str,
+    risk_state: RiskState,
+    strategy: StrategyConfig | None = None,
+    reference_price: Decimal | None = None,
+) -> PreparedOrder:
+    """The exchange filters and the risk guards applied to an intent: the order to
+    write (see order_create), not written yet."""
     if intent.quantity <= 0:
         raise ValidationError(
             f"quantity {intent.quantity} must be positive",
@@ -173,7 +214,7 @@ def order_create(
     try:
         request = rules.normalize(_request(order), reference_price)
     except OrderRejectedError as exc:
-        return _save_refused(order, exc.record_code, exc.message)
+        return PreparedOrder(_refused(order, exc.record_code, exc.message))
     order.quantity, order.price = request.quantity, request.price
 
     valuation = order.price if order.price is not None else reference_price
@@ -201,10 +242,11 @@ def order_create(
             order.symbol,
             decision.reason,
         )
-        order = _save_refused(order, f"risk.{decision.guard}", decision.reason)
-        transaction.on_commit(lambda: _publish_risk_trip(order, decision.guard, decision.reason))
-        return order
-    return _save_new(order)
+        return PreparedOrder(
+            _refused(order, f"risk.{decision.guard}", decision.reason),
+            risk_trip=(decision.guard, decision.reason),
+        )
+    return PreparedOrder(order)
 
 
 def order_place(
@@ -235,38 +277,42 @@ def order_place(
     return order
 
 
-def _save_new(order: Order) -> Order:
-    """Insert the order; if its strategy already has an order for this intent key,
-    return that one instead. A conflicting row is skipped by the database rather than
-    raised, so no savepoint (two round trips) is needed inside the tick's transaction."""
-    (inserted,) = batch_run([insert_statement(order, ignore_conflicts=True)])
-    if not inserted.rows:
-        existing = (
-            Order.objects.filter(strategy=order.strategy, intent_key=order.intent_key).first()
-            if order.intent_key
-            else None
-        )
-        if existing is None:
-            raise IntegrityError(f"order {order.client_order_id} conflicts with an existing order")
-        logger.info(
-            "intent %s of strategy %s already has order %s; not creating another",
-            order.intent_key,
-            order.strategy_id,
-            existing.client_order_id,
-        )
-        return existing
-    order.pk = inserted.rows[0][0]
-    order._state.adding, order._state.db = False, connection.alias
-    transaction.on_commit(lambda: publish_order(order))
-    return order
+def order_insert_statement(order: Order) -> Statement:
+    """The order's row; a row conflicting with an existing one (the strategy already has
+    an order for this intent key) is skipped by the database rather than raised, so the
+    statement can travel in a batch with others and needs no savepoint."""
+    return insert_statement(order, ignore_conflicts=True)
 
 
-def _save_refused(order: Order, code: str, message: str) -> Order:
+def order_inserted(order: Order, inserted: Result) -> Order:
+    """The order as saved by its insert statement's result: itself with its id, or the
+    intent's earlier order when the insert was skipped."""
+    if inserted.rows:
+        order.pk = inserted.rows[0][0]
+        order._state.adding, order._state.db = False, connection.alias
+        return order
+    existing = (
+        Order.objects.filter(strategy=order.strategy, intent_key=order.intent_key).first()
+        if order.intent_key
+        else None
+    )
+    if existing is None:
+        raise IntegrityError(f"order {order.client_order_id} conflicts with an existing order")
+    logger.info(
+        "intent %s of strategy %s already has order %s; not creating another",
+        order.intent_key,
+        order.strategy_id,
+        existing.client_order_id,
+    )
+    return existing
+
+
+def _refused(order: Order, code: str, message: str) -> Order:
     order.status = OrderStatus.REJECTED
     order.error_code = code[:64]
     order.error_message = message
     order.closed_at = timezone.now()
-    return _save_new(order)
+    return order
 
 
 def _request(order: Order) -> OrderRequest:

@@ -19,11 +19,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
@@ -33,15 +31,21 @@ from trading.models import (
     OrderSource,
     OrderStatus,
     StrategyConfig,
-    StrategyStatus,
 )
 from trading.services import tick_store
 from trading.services.fills import publish_position
-from trading.services.orders import order_create, orders_sync
+from trading.services.orders import (
+    PreparedOrder,
+    order_insert_statement,
+    order_inserted,
+    order_prepare,
+    orders_sync,
+)
 from trading.services.risk import risk_state_get
 from trading.services.strategy_manager import StrategyManager, StrategyRun
 from trading.strategies.base import ExternalSignal
 from xquant import realtime
+from xquant.sql import Statement, batch_transaction
 
 logger = logging.getLogger("trading.tick")
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -96,23 +100,34 @@ def tick_run(
         news=view.news,
     )
 
-    # Orders and the states that produced them commit together. A tick without orders
-    # writes independent rows (states, news flags, heartbeat) and needs no transaction.
+    # Orders and the states that produced them commit together, in one round trip.
     trading = any(run.intents or run.error or run.finished for run in runs)
+    risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
     try:
-        with transaction.atomic() if trading else nullcontext():
-            risk_state = (
-                risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
+        prepared = [
+            new for run in runs for new in _prepare_intents(run, exchange, snapshot, risk_state)
+        ]
+        writes, status_changed = _strategy_writes(
+            runs, manager, beat=_beat(symbol, started, snapshot.mid)
+        )
+        with batch_transaction() as tx:
+            results = tx.run(
+                [*(order_insert_statement(new.order) for new in prepared), *writes], commit=True
             )
-            for run in runs:
-                result.orders.extend(_place_intents(run, exchange, snapshot, risk_state))
-            _save_strategies(runs, manager, beat=_beat(symbol, started, snapshot.mid))
+        result.orders = [
+            order_inserted(new.order, inserted)
+            for new, inserted in zip(prepared, results[: len(prepared)], strict=True)
+        ]
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database
         # are rebuilt from it next time.
         for run in runs:
             manager.forget(run.config.pk)
         raise
+    for new, order in zip(prepared, result.orders, strict=True):
+        new.saved(order)
+    for config_id in status_changed:
+        _publish_strategy_status(config_id)
 
     for order in result.orders:
         if order.status == OrderStatus.PENDING:
@@ -124,13 +139,13 @@ def tick_run(
     return result
 
 
-def _place_intents(
+def _prepare_intents(
     run: StrategyRun, exchange: Exchange, snapshot: MarketSnapshot, risk_state
-) -> list[Order]:
-    orders = []
+) -> list[PreparedOrder]:
+    prepared = []
     for intent in run.intents:
         try:
-            order = order_create(
+            new = order_prepare(
                 intent=intent,
                 exchange=exchange,
                 source=OrderSource.STRATEGY,
@@ -144,31 +159,32 @@ def _place_intents(
             )
             run.error = f"intent {intent.key}: {type(exc).__name__}: {exc}"
             break
-        orders.append(order)
-    return orders
+        prepared.append(new)
+    return prepared
 
 
-def _save_strategies(
+def _strategy_writes(
     runs: list[StrategyRun], manager: StrategyManager, beat: tick_store.Heartbeat
-) -> None:
-    """Persist what the strategies changed (new states, the rare errored or finished
-    status, the order news they consumed) and the tick's heartbeat."""
+) -> tuple[list[Statement], list[int]]:
+    """What the strategies changed (new states, the rare errored or finished status, the
+    order news they consumed) and the tick's heartbeat, as statements; and the strategies
+    whose status changed."""
     now = beat.now
-    states, fed = [], []
+    writes, states, fed, status_changed = [], [], [], []
     for run in runs:
         config = run.config
         if run.error:
-            StrategyConfig.objects.filter(pk=config.pk).update(
-                status=StrategyStatus.ERRORED, last_error=run.error, updated_at=now
+            writes.append(
+                tick_store.strategy_errored(config_id=config.pk, error=run.error, now=now)
             )
         elif run.finished:
-            StrategyConfig.objects.filter(pk=config.pk).update(
-                status=StrategyStatus.FINISHED,
-                is_active=False,
-                updated_at=now,
-                state=run.new_state if run.new_state is not None else config.state,
-                state_version=config.state_version + 1,
-                state_updated_at=now,
+            writes.append(
+                tick_store.strategy_finished(
+                    config_id=config.pk,
+                    state=run.new_state if run.new_state is not None else config.state,
+                    version=config.state_version + 1,
+                    now=now,
+                )
             )
         elif run.new_state is not None:
             # Under the symbol's lock nobody else writes this state: the version is ours.
@@ -176,12 +192,13 @@ def _save_strategies(
             manager.remember(config, config.state_version + 1, run.new_state)
         if run.error or run.finished:
             manager.forget(config.pk)
-            transaction.on_commit(lambda pk=config.pk: _publish_strategy_status(pk))
+            status_changed.append(config.pk)
         else:
             # The news fed to the strategy is consumed, unless the order moved on
             # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
             fed.extend(run.fed)
-    tick_store.tick_save(states=states, fed=fed, beat=beat)
+    writes += tick_store.tick_save_statements(states=states, fed=fed, beat=beat)
+    return writes, status_changed
 
 
 def _beat(
