@@ -131,10 +131,10 @@ class PaperExchange(Exchange):
         orders = self.ledger.open_orders(symbol)
         crossed = _crossed(orders, snapshot.bid, snapshot.ask)
         if crossed:
-            self._book_read = None
             self.ledger.fill_resting(crossed, snapshot)
-        else:
-            self._book_read = _BookRead(symbol, time.monotonic(), orders)
+            # Filled (or expired, or gone meanwhile): none of them is open any more.
+            orders = [o for o in orders if int(o.exchange_order_id) not in crossed]
+        self._book_read = _BookRead(symbol, time.monotonic(), orders)
         return snapshot
 
     def fetch_ohlcv(

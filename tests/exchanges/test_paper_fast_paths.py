@@ -150,6 +150,19 @@ def test_open_orders_asked_right_after_a_snapshot_come_from_its_read(paper):
     assert [o.client_order_id for o in answered] == ["rest-1"]
 
 
+def test_after_a_snapshot_that_filled_orders_the_open_orders_are_the_rest(paper, feed, clock):
+    paper.create_order(order("filled", "BUY", "0.01", price="59900.0"))
+    paper.create_order(order("resting", "BUY", "0.01", price="59000.0"))
+    feed.set("BTCUSDT", "59850.0", "59850.1")
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")
+    with CaptureQueriesContext(connection) as asking:
+        answered = paper.fetch_open_orders("BTCUSDT")
+    assert len(asking) == 0
+    assert [o.client_order_id for o in answered] == ["resting"]
+    assert answered == paper.fetch_open_orders("BTCUSDT")
+
+
 def test_the_snapshots_read_answers_once_and_never_after_this_instance_placed_an_order(
     paper, monkeypatch
 ):
