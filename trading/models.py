@@ -465,6 +465,8 @@ class StrategyPosition(PositionBook):
 
     class Meta:
         ordering = ["strategy", "symbol", "position_side"]
+        # Every tick marks the symbol's books to the mid.
+        indexes = [models.Index(fields=["exchange", "symbol"], name="strategy_position_symbol")]
         constraints = [
             models.UniqueConstraint(
                 fields=["strategy", "exchange", "symbol", "position_side"],
