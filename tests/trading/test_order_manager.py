@@ -8,6 +8,7 @@ import time
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
 
 from trading.models import AttemptOutcome, Fill, Order, OrderSource, OrderStatus, Position
 from trading.services.orders import RetryPolicy, order_create, order_submit
@@ -272,7 +273,10 @@ def test_two_processes_submitting_one_order_send_it_once(exchange, binance_emula
     results = []
 
     def worker():
-        results.append(submit(Order.objects.get(pk=order.pk), exchange).status)
+        try:
+            results.append(submit(Order.objects.get(pk=order.pk), exchange).status)
+        finally:
+            connection.close()  # the thread's own connection, or the test database stays in use
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for thread in threads:
