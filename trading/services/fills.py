@@ -15,6 +15,7 @@ processes recording the same trade take turns, and the second sees the first's f
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour,
 from xquant import realtime
 from xquant.sql import (
     BatchTransaction,
+    Result,
     Statement,
     batch_transaction,
     insert_statement,
@@ -64,22 +66,37 @@ def fills_record(
     """Record exchange fills of `order` not recorded before, and apply them to the
     account position and the strategy's book, all in one transaction. Returns the new
     Fill rows (in execution order)."""
+    rows, _ = fills_record_with(order=order, fills=fills, mark_price=mark_price)
+    return rows
+
+
+def fills_record_with(
+    *,
+    order: Order,
+    fills: list[ExchangeFill],
+    mark_price: Decimal | None = None,
+    also: Sequence[Statement] = (),
+) -> tuple[list[Fill], list[Result]]:
+    """fills_record, writing `also` with the new fills (same round trip, same
+    transaction). Returns the new Fill rows and the results of `also`, which is run
+    only when there are new fills and the rows went in together (else: [])."""
     if not fills:
-        return []
+        return [], []
     try:
         with batch_transaction() as tx:
-            rows, account = _record(tx, order, fills, mark_price)
+            rows, account, also_results = _record(tx, order, fills, mark_price, also)
     except IntegrityError:
         # Recorders serialise on the account position, so only a fill row written some
         # other way gets here: go one by one, so the others are still recorded.
-        return [
+        rows = [
             row
             for fill in _in_execution_order(fills)
             if (row := fill_record(order=order, fill=fill, mark_price=mark_price))
         ]
+        return rows, []
     if rows:
         transaction.on_commit(lambda: _publish_fills(rows, account))
-    return rows
+    return rows, also_results
 
 
 def fill_record(
@@ -88,7 +105,7 @@ def fill_record(
     """Record one exchange fill of `order`; None when this trade was recorded before."""
     try:
         with batch_transaction() as tx:
-            rows, account = _record(tx, order, [fill], mark_price)
+            rows, account, _ = _record(tx, order, [fill], mark_price)
     except IntegrityError:
         logger.info("fill %s of %s already recorded", fill.trade_id, fill.symbol)
         return None
@@ -107,8 +124,12 @@ def _in_execution_order(fills: list[ExchangeFill]) -> list[ExchangeFill]:
 
 
 def _record(
-    tx: BatchTransaction, order: Order, fills: list[ExchangeFill], mark_price: Decimal | None
-) -> tuple[list[Fill], Position]:
+    tx: BatchTransaction,
+    order: Order,
+    fills: list[ExchangeFill],
+    mark_price: Decimal | None,
+    also: Sequence[Statement] = (),
+) -> tuple[list[Fill], Position, list[Result]]:
     """Two round trips: lock the books and read which trades are known; write the new
     fills and what they did, and commit (skipped when nothing is new)."""
     account, book, known = _lock_books_and_read_known(tx, order, fills)
@@ -131,9 +152,8 @@ def _record(
                 exc,
             )
         rows.append(row)
-    if rows:
-        _write(tx, order.exchange, rows, account, book)
-    return rows, account
+    also_results = _write(tx, order.exchange, rows, account, book, also) if rows else []
+    return rows, account, also_results
 
 
 def _lock_books_and_read_known(
@@ -231,20 +251,23 @@ def _write(
     rows: list[Fill],
     account: Position,
     book: StrategyPosition | None,
-) -> None:
-    """The new fill rows, the books (every column, as save() writes them) and the
-    hourly PnL, in one round trip; the fill rows get their ids."""
+    also: Sequence[Statement],
+) -> list[Result]:
+    """The new fill rows, the books (every column, as save() writes them), the hourly
+    PnL and `also`, in one round trip; the fill rows get their ids. Returns the results
+    of `also`."""
     statements = [insert_statement(row, returning=("id",)) for row in rows]
     for changed in (account, book):
         if changed is not None:
             fields = [f.name for f in changed._meta.concrete_fields if not f.primary_key]
             statements.append(update_statement(changed, fields))
     statements += _realized_by_hour_statements(exchange, rows)
-    results = tx.run(statements, commit=True)
+    results = tx.run([*statements, *also], commit=True)
     for row, result in zip(rows, results[: len(rows)], strict=True):
         row.pk = result.rows[0][0]
         row._state.adding = False
         row._state.db = connection.alias
+    return results[len(statements) :]
 
 
 def _realized_by_hour_statements(exchange: str, rows: list[Fill]) -> list[Statement]:

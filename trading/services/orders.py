@@ -69,7 +69,7 @@ from trading.models import (
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
-from trading.services.fills import fills_record
+from trading.services.fills import fills_record_with
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
@@ -837,9 +837,7 @@ def order_fetch_fills(
             exc.message,
         )
         return []
-    recorded = fills_record(order=order, fills=fills, mark_price=mark_price)
-    _totals_from_fills(order, fills)
-    return recorded
+    return _fills_and_totals(order, fills, mark_price)
 
 
 _TOTALS_FIELDS = [
@@ -852,21 +850,58 @@ _TOTALS_FIELDS = [
 ]
 
 
-def _totals_from_fills(order: Order, fills: list) -> None:
-    """Filled quantity and average price from every fill of the order, when they say
-    more than the order record (fills can arrive before the status)."""
+def _fills_and_totals(order: Order, fills: list, mark_price: Decimal | None) -> list[Fill]:
+    """Record the order's new fills and bring its filled quantity and average price in
+    line with them; the order's update travels with the fills when the row is as read."""
+    update = _totals_update(order, fills)
+    also = [_update_if_unchanged(order, update[0], _TOTALS_FIELDS)] if update else []
+    recorded, results = fills_record_with(
+        order=order, fills=fills, mark_price=mark_price, also=also
+    )
+    if update and results and results[0].rowcount == 1:
+        row, filled_more = update
+        if filled_more:
+            transaction.on_commit(lambda: publish_order(row))
+        _copy_into(order, row)
+    else:
+        _totals_from_fills(order, fills)
+    return recorded
+
+
+def _fills_totals(fills: list) -> tuple[Decimal, Decimal] | None:
+    """(quantity, average price) of the fills; None without any."""
     quantity = sum((f.quantity for f in fills), Decimal("0"))
     if quantity <= 0:
-        return
+        return None
     average = (sum((f.quantity * f.price for f in fills), Decimal("0")) / quantity).quantize(
         Decimal("0.000000000001")
     )
+    return quantity, average
+
+
+def _totals_update(order: Order, fills: list) -> tuple[Order, bool] | None:
+    """The order's row with the fills' totals applied (and whether it filled more), or
+    None when the fills say nothing the order does not."""
+    totals = _fills_totals(fills)
+    if totals is None:
+        return None
+    quantity, average = totals
     if quantity <= order.filled_quantity and order.average_price == average:
-        return
+        return None
     row = _copy_of(order)
-    filled_more = _totals_onto(row, quantity, average)
+    return row, _totals_onto(row, quantity, average)
+
+
+def _totals_from_fills(order: Order, fills: list) -> None:
+    """Filled quantity and average price from every fill of the order, when they say
+    more than the order record (fills can arrive before the status)."""
+    update = _totals_update(order, fills)
+    if update is None:
+        return
+    row, filled_more = update
     (result,) = batch_run([_update_if_unchanged(order, row, _TOTALS_FIELDS)])
     if result.rowcount != 1:
+        quantity, average = _fills_totals(fills)
         with transaction.atomic():
             row = Order.objects.select_for_update().get(pk=order.pk)
             filled_more = _totals_onto(row, quantity, average)
@@ -932,8 +967,7 @@ def orders_sync(
     changed: set[int] = set()
     for exchange_order_id, order_fills in fills_by_order.items():
         order = by_exchange_id[exchange_order_id]
-        if fills_record(order=order, fills=order_fills, mark_price=mark_price):
-            _totals_from_fills(order, order_fills)
+        if _fills_and_totals(order, order_fills, mark_price):
             changed.add(order.pk)
     for order in active:
         if order.status in OPEN_STATUSES and order.client_order_id not in on_book:

@@ -20,7 +20,7 @@ from trading.selectors import risk_limits_get
 from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
-from xquant.sql import batch_run
+from xquant.sql import Result, Statement, batch_run
 
 logger = logging.getLogger("trading.risk")
 
@@ -58,19 +58,34 @@ def risk_state_get(
     PnL of the last 25 hours by hour (today's part is picked once the reset hour is
     known), and every position and working order."""
     now = now or timezone.now()
-    limits_row, hours, exposure = batch_run(
-        [
-            (_LIMITS_SQL, [RiskLimits.SINGLETON_ID]),
-            (
-                _REALIZED_HOURS_SQL,
-                [exchange_name, db_value(RealizedPnlHour, "hour", now - timedelta(hours=25))],
-            ),
-            (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE]),
-        ]
-    )
-    if not limits_row.rows:  # first use: created from the RISK_* settings
+    results = batch_run(risk_state_statements(exchange_name=exchange_name, now=now))
+    state = risk_state_from(results, symbol=symbol, now=now)
+    if state is None:  # first use: created from the RISK_* settings
         risk_limits_get()
         return risk_state_get(exchange_name=exchange_name, symbol=symbol, now=now)
+    return state
+
+
+def risk_state_statements(*, exchange_name: str, now: datetime) -> list[Statement]:
+    """The reads behind a risk state, to send alone or with others (risk_state_from)."""
+    return [
+        (_LIMITS_SQL, [RiskLimits.SINGLETON_ID]),
+        (
+            _REALIZED_HOURS_SQL,
+            [exchange_name, db_value(RealizedPnlHour, "hour", now - timedelta(hours=25))],
+        ),
+        (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE]),
+    ]
+
+
+def risk_state_from(
+    results: list[Result], *, symbol: str | None, now: datetime
+) -> RiskState | None:
+    """The risk state from the results of risk_state_statements; None before the limits
+    row exists."""
+    limits_row, hours, exposure = results
+    if not limits_row.rows:
+        return None
     order_cap, position_cap, loss_cap, reset_hour, engaged, reason = limits_row.rows[0]
     day_start = trading_day_start(now, reset_hour)
     realized = sum(

@@ -41,7 +41,7 @@ from trading.services.orders import (
     order_prepare,
     orders_sync,
 )
-from trading.services.risk import risk_state_get
+from trading.services.risk import risk_state_from, risk_state_get, risk_state_statements
 from trading.services.strategy_manager import StrategyManager, StrategyRun
 from trading.strategies.base import ExternalSignal
 from xquant import realtime
@@ -87,11 +87,19 @@ def tick_run(
     view = tick_store.tick_view(
         exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
     )
+    risk_state = None
     if orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid, working=view.working):
-        # Fills or status changes moved positions and made order news: read again.
+        # Fills or status changes moved positions and made order news: read again, and
+        # the risk state with it (a strategy whose order filled usually places the next).
+        now = timezone.now()
         view = tick_store.tick_view(
-            exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
+            exchange=exchange.name,
+            symbol=symbol,
+            mark_price=snapshot.mid,
+            now=now,
+            also=risk_state_statements(exchange_name=exchange.name, now=now),
         )
+        risk_state = risk_state_from(view.also, symbol=symbol, now=now)
     runs = manager.run(
         symbol=symbol,
         snapshot=snapshot,
@@ -102,7 +110,8 @@ def tick_run(
 
     # Orders and the states that produced them commit together, in one round trip.
     trading = any(run.intents or run.error or run.finished for run in runs)
-    risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol) if trading else None
+    if trading and risk_state is None:
+        risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol)
     try:
         prepared = [
             new for run in runs for new in _prepare_intents(run, exchange, snapshot, risk_state)

@@ -12,7 +12,7 @@ the tick's new orders) rather than one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection
 
 from trading.models import OPEN_STATUSES, Position, StrategyConfig, StrategyStatus, TraderHeartbeat
-from xquant.sql import Statement, batch_run
+from xquant.sql import Result, Statement, batch_run
 
 
 def _placeholders(values: Iterable[Any]) -> str:
@@ -202,22 +202,33 @@ class TickView:
     news: list[News]
     #: The symbol's open orders, for following them on the exchange.
     working: list[Working]
+    #: Results of the statements asked `also`.
+    also: list[Result]
 
 
-def tick_view(*, exchange: str, symbol: str, mark_price: Decimal, now: datetime) -> TickView:
+def tick_view(
+    *,
+    exchange: str,
+    symbol: str,
+    mark_price: Decimal,
+    now: datetime,
+    also: Sequence[Statement] = (),
+) -> TickView:
     """Mark the symbol's books to the price and read what its strategies need and its
-    open orders: one round trip."""
+    open orders, and run `also` after them: one round trip."""
     marks = _mark_statements(exchange=exchange, symbol=symbol, mark_price=mark_price, now=now)
     active = [symbol, StrategyStatus.OK]
-    *_, marked, versions, news, working = batch_run(
+    results = batch_run(
         [
             *_marks_durability(),
             *marks,
             (_VERSIONS_SQL, active),
             (_NEWS_SQL, active),
             _working_statement(exchange=exchange, symbol=symbol),
+            *also,
         ]
     )
+    *_, marked, versions, news, working = results[: len(results) - len(also)]
     return TickView(
         marked=_marked_positions(
             marked.rows, exchange=exchange, symbol=symbol, mark_price=mark_price, now=now
@@ -225,6 +236,7 @@ def tick_view(*, exchange: str, symbol: str, mark_price: Decimal, now: datetime)
         versions=_versions(versions.rows),
         news=_news(news.rows),
         working=_working(working.rows),
+        also=results[len(results) - len(also) :],
     )
 
 
