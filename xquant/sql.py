@@ -61,6 +61,27 @@ def _result(cursor) -> Result:
     )
 
 
+def model_columns(model) -> str:
+    """Every concrete column of the model, quoted, in field order (for model_from_row)."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(f.column) for f in model._meta.concrete_fields)
+
+
+def model_from_row(model, row: Sequence[Any]):
+    """A model instance from a row of model_columns, with the values the ORM would give
+    (SQLite answers decimals as floats and timestamps naive)."""
+    fields = model._meta.concrete_fields
+    values = []
+    for model_field, value in zip(fields, row, strict=True):
+        column = model_field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
+            connection
+        ):
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
 def _column_values(instance, fields, *, add: bool) -> tuple[list[str], list[Any]]:
     """Column names and database values of `fields`, the way Model.save() computes them
     (auto_now timestamps set, JSON and decimals prepared for this database)."""

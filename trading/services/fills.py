@@ -32,6 +32,7 @@ from xquant.sql import (
     Statement,
     batch_transaction,
     insert_statement,
+    model_from_row,
     update_statement,
 )
 
@@ -175,9 +176,9 @@ def _lock_books_and_read_known(
     # this reads them) or waits for us. Do not move this statement up.
     statements.append(_known_trades_statement(order.exchange, fills))
     results = tx.run(statements)
-    account = _book_from_row(Position, results[1].rows[0])
+    account = model_from_row(Position, results[1].rows[0])
     book = (
-        _book_from_row(StrategyPosition, results[3].rows[0])
+        model_from_row(StrategyPosition, results[3].rows[0])
         if order.strategy_id is not None
         else None
     )
@@ -199,21 +200,6 @@ def _book_lock_statements(model: type[PositionBook], key: dict[str, Any]) -> lis
         insert_statement(model(**key), returning=(), ignore_conflicts=True),
         (select, list(key.values())),
     ]
-
-
-def _book_from_row(model: type[PositionBook], row: tuple) -> PositionBook:
-    """A model instance from a row of all its concrete columns, with the values the ORM
-    would give (SQLite answers decimals as floats and timestamps naive)."""
-    fields = model._meta.concrete_fields
-    values = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
-            connection
-        ):
-            value = convert(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 def _known_trades_statement(exchange: str, fills: list[ExchangeFill]) -> Statement:

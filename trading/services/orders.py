@@ -949,9 +949,15 @@ def orders_sync(
     except ExchangeError as exc:
         logger.warning("could not follow %s orders: %s", symbol, exc.message)
         return 0
-    if all(cid in on_book and on_book[cid].filled_quantity <= filled for _, cid, filled in working):
+    if all(
+        w.client_order_id in on_book
+        and on_book[w.client_order_id].filled_quantity <= w.filled_quantity
+        for w in working
+    ):
         return 0
-    active = list(Order.objects.filter(pk__in=[pk for pk, _, _ in working]))
+    # As read with the tick's view a moment ago; a write that finds the row moved on
+    # since falls back to locking it (see _update_if_unchanged).
+    active = [w.order() for w in working]
     # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
     since = min(o.submitted_at or o.created_at for o in active) - FILL_CLOCK_MARGIN
     by_exchange_id = {o.exchange_order_id: o for o in active if o.exchange_order_id}

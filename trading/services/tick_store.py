@@ -20,8 +20,15 @@ from typing import Any
 
 from django.db import connection
 
-from trading.models import OPEN_STATUSES, Position, StrategyConfig, StrategyStatus, TraderHeartbeat
-from xquant.sql import Result, Statement, batch_run
+from trading.models import (
+    OPEN_STATUSES,
+    Order,
+    Position,
+    StrategyConfig,
+    StrategyStatus,
+    TraderHeartbeat,
+)
+from xquant.sql import Result, Statement, batch_run, model_columns, model_from_row
 
 
 def _placeholders(values: Iterable[Any]) -> str:
@@ -49,20 +56,39 @@ def db_decimal(value: Any) -> Decimal | None:
 _OPEN = sorted(OPEN_STATUSES)
 
 
-#: (id, client order id, filled quantity) of one of the symbol's open orders.
-Working = tuple[int, str, Decimal]
+@dataclass(frozen=True)
+class Working:
+    """One of the symbol's open orders as the tick read it: what following it on the
+    exchange looks at, and the whole row for when something changed."""
+
+    pk: int
+    client_order_id: str
+    filled_quantity: Decimal
+    row: tuple
+
+    def order(self) -> Order:
+        return model_from_row(Order, self.row)
+
+
+_ORDER_COLUMNS = model_columns(Order)
+_ORDER_FIELDS = [f.attname for f in Order._meta.concrete_fields]
+_ID, _CID, _FILLED = (
+    _ORDER_FIELDS.index("id"),
+    _ORDER_FIELDS.index("client_order_id"),
+    _ORDER_FIELDS.index("filled_quantity"),
+)
 
 
 def _working_statement(*, exchange: str, symbol: str) -> Statement:
     return (
-        "SELECT id, client_order_id, filled_quantity FROM trading_order "
-        f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)})",
+        f"SELECT {_ORDER_COLUMNS} FROM trading_order "
+        f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)}) ORDER BY id",
         [exchange, symbol, *_OPEN],
     )
 
 
 def _working(rows: list[tuple]) -> list[Working]:
-    return [(pk, cid, db_decimal(filled)) for pk, cid, filled in rows]
+    return [Working(row[_ID], row[_CID], db_decimal(row[_FILLED]), row) for row in rows]
 
 
 def working_orders(*, exchange: str, symbol: str) -> list[Working]:
