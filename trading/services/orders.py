@@ -2,8 +2,9 @@
 
 An order's life:
 1. `order_create` — exchange filters (tick/step/min qty/min notional), then the risk
-   guards, then a row with its client order id, all before any network call. A refused
-   order is kept too, REJECTED with the reason (local filter code or "risk.<guard>").
+   guards (`order_prepare`), then a row with its client order id, all before any network
+   call. A refused order is kept too, REJECTED with the reason (local filter code or
+   "risk.<guard>"). A tick writes the rows itself, with its strategies' new states.
 2. `order_submit` — the status moves PENDING → SUBMITTING (committed) *before* the
    request goes out, then the retry policy runs by error type:
    - time drift → sync the clock, send again (the exchange refused the request);
