@@ -9,7 +9,8 @@ crosses them. The whole quantity fills: the simulated book has no depth.
 
 A market snapshot reads the symbol's open orders to match them; the open orders asked
 right after it (a trading tick asks for both) are answered from that read, once and
-within BOOK_READ_FRESH, unless this instance placed or cancelled an order meanwhile.
+within BOOK_READ_FRESH, unless this instance wrote to the paper state meanwhile (an
+order, a fill, a cancel: every write takes the account lock, which the ledger counts).
 Like Binance's open-orders endpoint, the answer may be a moment behind another
 process's order; a caller that misses an order looks it up by id.
 
@@ -54,6 +55,7 @@ from exchanges.paper import accounting as acc
 from exchanges.paper.ledger import (
     PaperLedger,
     PositionRow,
+    crosses,
     fills_from_rows,
     positions_from_rows,
 )
@@ -75,16 +77,8 @@ BOOK_READ_FRESH = 0.1
 class _BookRead:
     symbol: str
     at: float  # time.monotonic()
+    writes: int  # the ledger's write count then
     orders: list[ExchangeOrder]
-
-
-def _crossed(orders: list[ExchangeOrder], bid: Decimal, ask: Decimal) -> list[int]:
-    """Ids of the resting limit orders that this book crosses."""
-    return [
-        int(o.exchange_order_id)
-        for o in orders
-        if o.order_type == LIMIT and (o.price >= ask if o.side == BUY else o.price <= bid)
-    ]
 
 
 class PaperExchange(Exchange):
@@ -129,12 +123,14 @@ class PaperExchange(Exchange):
         self.symbol_rules(symbol)
         snapshot = self.feed.snapshot(symbol, self.clock())
         orders = self.ledger.open_orders(symbol)
-        crossed = _crossed(orders, snapshot.bid, snapshot.ask)
+        crossed = [
+            int(o.exchange_order_id) for o in orders if crosses(o, snapshot.bid, snapshot.ask)
+        ]
         if crossed:
             self.ledger.fill_resting(crossed, snapshot)
             # Filled (or expired, or gone meanwhile): none of them is open any more.
             orders = [o for o in orders if int(o.exchange_order_id) not in crossed]
-        self._book_read = _BookRead(symbol, time.monotonic(), orders)
+        self._book_read = _BookRead(symbol, time.monotonic(), self.ledger.writes, orders)
         return snapshot
 
     def fetch_ohlcv(
@@ -145,7 +141,6 @@ class PaperExchange(Exchange):
 
     # --- orders ---------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> ExchangeOrder:
-        self._book_read = None
         rules = self.symbol_rules(request.symbol)
         now = self.clock()
         book = self.feed.snapshot(request.symbol, now)
@@ -262,7 +257,6 @@ class PaperExchange(Exchange):
 
     def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
-        self._book_read = None
         now = self.clock()
         with transaction.atomic():
             account = self.ledger.lock_account(now)
@@ -289,7 +283,6 @@ class PaperExchange(Exchange):
         return self.ledger.to_exchange_order(order)
 
     def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
-        self._book_read = None  # it may fill or change orders
         order = self.ledger.latest_order(symbol, client_order_id)
         if order.status in OPEN_ORDER_STATUSES and self.ledger.match_resting(symbol):
             order = self.ledger.latest_order(symbol, client_order_id)
@@ -300,13 +293,14 @@ class PaperExchange(Exchange):
         if (
             read is not None
             and read.symbol == symbol
+            and read.writes == self.ledger.writes
             and time.monotonic() - read.at < BOOK_READ_FRESH
         ):
             return list(read.orders)
         orders = self.ledger.open_orders(symbol)
         now = self.clock()
         bid, ask = self.feed.bid_ask(symbol, now)  # the book's quantities are not needed
-        crossed = _crossed(orders, bid, ask)
+        crossed = [int(o.exchange_order_id) for o in orders if crosses(o, bid, ask)]
         if crossed:
             self.ledger.fill_resting(crossed, self.feed.snapshot(symbol, now))
             orders = self.ledger.open_orders(symbol)
@@ -319,7 +313,6 @@ class PaperExchange(Exchange):
         since: datetime | None = None,
         exchange_order_id: str | None = None,
     ) -> list[Fill]:
-        self._book_read = None  # it may fill or change orders
         if exchange_order_id is not None:
             known = self.ledger.fills_of_filled(exchange_order_id)
             if known is not None:
@@ -350,7 +343,6 @@ class PaperExchange(Exchange):
 
     # --- account --------------------------------------------------------------------
     def fetch_balance(self) -> list[Balance]:
-        self._book_read = None  # it may fill or change orders
         self.ledger.match_all()
         account = self.ledger.account()
         positions = self.ledger.positions()
@@ -371,7 +363,6 @@ class PaperExchange(Exchange):
         ]
 
     def fetch_positions(self, symbols: list[str] | None = None) -> list[ExchangePosition]:
-        self._book_read = None  # it may fill or change orders
         self.ledger.match_all()
         account = self.ledger.account()
         result = []
@@ -406,7 +397,6 @@ class PaperExchange(Exchange):
         return self._change_symbol_setting(symbol, "isolated", isolated)
 
     def set_position_mode(self, *, hedge: bool) -> SettingChange:
-        self._book_read = None  # it may fill or change orders
         now = self.clock()
         value = "hedge" if hedge else "one-way"
         with transaction.atomic():
@@ -430,7 +420,6 @@ class PaperExchange(Exchange):
 
     # --- internals ------------------------------------------------------------------
     def _change_symbol_setting(self, symbol: str, key: str, value: int | bool) -> SettingChange:
-        self._book_read = None  # it may fill or change orders
         now = self.clock()
         shown = str(value) if key == "leverage" else ("isolated" if value else "cross")
         setting = "leverage" if key == "leverage" else "margin_mode"

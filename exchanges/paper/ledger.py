@@ -13,7 +13,6 @@ of plain SQL and write everything in a second one (xquant.sql.batch_run).
 from __future__ import annotations
 
 import decimal
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from xquant.sql import (
     batch_run,
     batch_transaction,
     insert_statement,
+    model_columns,
+    model_from_row,
     update_statement,
 )
 
@@ -86,8 +87,7 @@ _POSITIONS_SQL = f"""
 """  # noqa: S608 - the table name is ours, the values are parameters
 
 _LOCKED_ORDERS_SQL = f"""
-    SELECT id, symbol, client_order_id, side, order_type, position_side, reduce_only,
-           quantity, price, reserved_margin
+    SELECT {model_columns(PaperOrder)}
       FROM {_ORDER_TABLE}
      WHERE id IN ({{ids}}) AND status IN ('NEW', 'PARTIALLY_FILLED')
      ORDER BY id
@@ -126,13 +126,6 @@ _AMOUNT_CONTEXT = decimal.Context(prec=AMOUNT["max_digits"])
 _FROM_SQLITE_FLOAT = decimal.Context(prec=15).create_decimal_from_float
 
 
-def _decimal(value) -> Decimal | None:
-    # SQLite hands back floats (exact for the 8 decimals the paper tables keep).
-    return (
-        None if value is None else Decimal(str(value)) if not isinstance(value, Decimal) else value
-    )
-
-
 def _amount(value) -> Decimal | None:
     """A paper amount column read by plain SQL, exactly as the ORM reads it: PostgreSQL
     answers with the Decimal; SQLite with a float (or an int), rounded the way Django's
@@ -146,6 +139,13 @@ def _aware(value) -> datetime:
     if isinstance(value, str):
         value = parse_datetime(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def crosses(order: PaperOrder | ExchangeOrder, bid: Decimal, ask: Decimal) -> bool:
+    """Whether the book crosses a resting limit order: it fills, as maker."""
+    if order.order_type != LIMIT:
+        return False
+    return order.price >= ask if order.side == BUY else order.price <= bid
 
 
 def _for_update() -> str:
@@ -190,6 +190,9 @@ class PaperLedger:
         # exchange order id -> its fills, for orders filled completely by this ledger:
         # such an order's trades never change and no more can come.
         self._fills_of_filled: dict[str, list[Fill]] = {}
+        #: Writes begun through this ledger (orders, fills, cancels, settings), so a read
+        #: kept for a moment can tell whether this process changed the book since.
+        self.writes = 0
 
     def account(self) -> PaperAccount:
         account = PaperAccount.objects.filter(name=self.account_name).first()
@@ -230,6 +233,7 @@ class PaperLedger:
         (under the lock: on PostgreSQL they run after it in the batch), in `tx` if given
         (else in the caller's atomic block)."""
         run = tx.run if tx is not None else batch_run
+        self.writes += 1  # every write to the paper state takes this lock first
         lock = (_ACCOUNT_SQL + _for_update(), [client_order_id, self.account_name])
         results = run([lock, *statements])
         if not results[0].rows:
@@ -392,12 +396,7 @@ class PaperLedger:
         """Fill the resting limit orders the book now crosses; True if any filled."""
         book = snapshot or self.feed.snapshot(symbol, self.clock())
         if candidates is not None:
-            ids = [
-                o.id
-                for o in candidates
-                if o.order_type == LIMIT
-                and (o.price >= book.ask if o.side == BUY else o.price <= book.bid)
-            ]
+            ids = [o.id for o in candidates if crosses(o, book.bid, book.ask)]
         else:
             # Every tick of every symbol runs this: plain SQL, which costs a third of what
             # building the same query through the ORM does.
@@ -438,7 +437,7 @@ class PaperLedger:
             writes: list[Statement] = []
             filled: list[tuple[PaperOrder, PaperTrade, int]] = []
             moved: dict[tuple[str, str], PositionRow] = {}
-            for order in (self._locked_order(row) for row in order_rows):
+            for order in (model_from_row(PaperOrder, row) for row in order_rows):
                 position = self.position_for(positions, order.symbol, order.position_side)
                 try:
                     acc.check_reduction(
@@ -476,25 +475,6 @@ class PaperLedger:
             for order, trade, at in filled:
                 [(trade.id, _)] = results[at].rows
                 self.remember_fills(order, trade, tx)
-
-    def _locked_order(self, row: tuple) -> PaperOrder:
-        (pk, symbol, client_order_id, side, order_type, position_side, reduce_only) = row[:7]
-        quantity, price, reserved_margin = (_amount(value) for value in row[7:])
-        order = PaperOrder(
-            id=pk,
-            account_id=self.account_name,
-            symbol=symbol,
-            client_order_id=client_order_id,
-            side=side,
-            order_type=order_type,
-            position_side=position_side,
-            reduce_only=bool(reduce_only),
-            quantity=quantity,
-            price=price,
-            reserved_margin=reserved_margin,
-        )
-        order._state.adding = False
-        return order
 
     def match_all(self) -> None:
         """Match every symbol that has resting orders (before account-wide reads)."""
@@ -536,10 +516,10 @@ class PaperLedger:
                 status=OrderState(status),
                 side=side,
                 order_type=order_type,
-                quantity=_decimal(quantity),
-                filled_quantity=_decimal(filled),
-                price=_decimal(price),
-                average_price=_decimal(average),
+                quantity=_amount(quantity),
+                filled_quantity=_amount(filled),
+                price=_amount(price),
+                average_price=_amount(average),
                 position_side=position_side or BOTH,
                 reduce_only=bool(reduce_only),
                 updated_at=_aware(updated_at),
@@ -580,22 +560,8 @@ class PaperLedger:
 
 
 def _account_from_row(row: tuple) -> PaperAccount:
-    pk, name, asset, wallet, order_margin, hedge, settings, created, updated, in_use = row
-    account = PaperAccount.from_db(
-        connection.alias,
-        None,
-        [
-            pk,
-            name,
-            asset,
-            _amount(wallet),
-            _amount(order_margin),
-            bool(hedge),
-            json.loads(settings) if isinstance(settings, str) else settings,
-            _aware(created),
-            _aware(updated),
-        ],
-    )
+    *columns, in_use = row
+    account = model_from_row(PaperAccount, columns)
     account.client_id_in_use = bool(in_use)
     return account
 
