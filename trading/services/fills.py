@@ -32,6 +32,7 @@ from xquant.sql import (
     Statement,
     batch_transaction,
     insert_statement,
+    model_columns,
     model_from_row,
     update_statement,
 )
@@ -191,7 +192,7 @@ def _book_lock_statements(model: type[PositionBook], key: dict[str, Any]) -> lis
     lock it and read it whole."""
     quote = connection.ops.quote_name
     meta = model._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    columns = model_columns(model)
     condition = " AND ".join(f"{quote(meta.get_field(name).column)} = %s" for name in key)
     # SQLite has no row locks: its write transactions take the whole database.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""

@@ -70,7 +70,7 @@ from trading.models import (
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
-from trading.services.fills import fills_record_with
+from trading.services.fills import fills_record, fills_record_with
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
@@ -852,20 +852,32 @@ _TOTALS_FIELDS = [
 
 
 def _fills_and_totals(order: Order, fills: list, mark_price: Decimal | None) -> list[Fill]:
-    """Record the order's new fills and bring its filled quantity and average price in
-    line with them; the order's update travels with the fills when the row is as read."""
-    update = _totals_update(order, fills)
-    also = [_update_if_unchanged(order, update[0], _TOTALS_FIELDS)] if update else []
-    recorded, results = fills_record_with(
-        order=order, fills=fills, mark_price=mark_price, also=also
+    """Record the order's new fills, and bring its filled quantity and average price in
+    line with all of them when they say more than the order (fills can arrive before the
+    status). The order's update travels with the new fills if its row is as read, else
+    alone; under the row lock only if the row moved on."""
+    totals = _fills_totals(fills)
+    behind = totals is not None and (
+        totals[0] > order.filled_quantity or order.average_price != totals[1]
     )
-    if update and results and results[0].rowcount == 1:
-        row, filled_more = update
-        if filled_more:
-            transaction.on_commit(lambda: publish_order(row))
-        _copy_into(order, row)
-    else:
-        _totals_from_fills(order, fills)
+    if not behind:
+        return fills_record(order=order, fills=fills, mark_price=mark_price)
+    row = _copy_of(order)
+    filled_more = _totals_onto(row, *totals)
+    update = [_update_if_unchanged(order, row, _TOTALS_FIELDS)]
+    recorded, results = fills_record_with(
+        order=order, fills=fills, mark_price=mark_price, also=update
+    )
+    if not results:  # no new fill went in, so neither did the update
+        results = batch_run(update)
+    if results[0].rowcount != 1:
+        with transaction.atomic():
+            row = Order.objects.select_for_update().get(pk=order.pk)
+            filled_more = _totals_onto(row, *totals)
+            row.save(update_fields=_TOTALS_FIELDS)
+    if filled_more:
+        transaction.on_commit(lambda: publish_order(row))
+    _copy_into(order, row)
     return recorded
 
 
@@ -878,38 +890,6 @@ def _fills_totals(fills: list) -> tuple[Decimal, Decimal] | None:
         Decimal("0.000000000001")
     )
     return quantity, average
-
-
-def _totals_update(order: Order, fills: list) -> tuple[Order, bool] | None:
-    """The order's row with the fills' totals applied (and whether it filled more), or
-    None when the fills say nothing the order does not."""
-    totals = _fills_totals(fills)
-    if totals is None:
-        return None
-    quantity, average = totals
-    if quantity <= order.filled_quantity and order.average_price == average:
-        return None
-    row = _copy_of(order)
-    return row, _totals_onto(row, quantity, average)
-
-
-def _totals_from_fills(order: Order, fills: list) -> None:
-    """Filled quantity and average price from every fill of the order, when they say
-    more than the order record (fills can arrive before the status)."""
-    update = _totals_update(order, fills)
-    if update is None:
-        return
-    row, filled_more = update
-    (result,) = batch_run([_update_if_unchanged(order, row, _TOTALS_FIELDS)])
-    if result.rowcount != 1:
-        quantity, average = _fills_totals(fills)
-        with transaction.atomic():
-            row = Order.objects.select_for_update().get(pk=order.pk)
-            filled_more = _totals_onto(row, quantity, average)
-            row.save(update_fields=_TOTALS_FIELDS)
-    if filled_more:
-        transaction.on_commit(lambda: publish_order(row))
-    _copy_into(order, row)
 
 
 def _totals_onto(row: Order, quantity: Decimal, average: Decimal) -> bool:

@@ -153,23 +153,6 @@ def _marked_positions(
     ]
 
 
-_CONFIG_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "symbol",
-    "params",
-    "is_active",
-    "state",
-    "status",
-    "last_error",
-    "created_at",
-    "updated_at",
-    "state_updated_at",
-    "state_version",
-)
-
-
 def db_aware(value: Any) -> Any:
     """A timestamp column read by plain SQL, as an aware datetime (SQLite answers with
     naive UTC)."""
@@ -270,27 +253,17 @@ def strategies_load(*, ids: list[int]) -> dict[int, StrategyConfig]:
     """Full configs (params and state decoded), as model instances."""
     if not ids:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(_CONFIG_FIELDS)} FROM trading_strategyconfig WHERE id IN ({_placeholders(ids)})",
-            ids,
-        )
-        rows = cursor.fetchall()
-    fields = [StrategyConfig._meta.get_field(name) for name in _CONFIG_FIELDS]
-    configs = {}
-    for row in rows:
-        values = {}
-        for field, value in zip(fields, row, strict=True):
-            if hasattr(field, "from_db_value"):  # JSON
-                value = field.from_db_value(value, None, connection)
-            if isinstance(value, datetime) and value.tzinfo is None:  # SQLite: naive UTC
-                value = value.replace(tzinfo=UTC)
-            values[field.attname] = value
-        values["is_active"] = bool(values["is_active"])
-        config = StrategyConfig(**values)
-        config._state.adding, config._state.db = False, connection.alias
-        configs[config.pk] = config
-    return configs
+    (result,) = batch_run(
+        [
+            (
+                f"SELECT {model_columns(StrategyConfig)} FROM trading_strategyconfig "
+                f"WHERE id IN ({_placeholders(ids)})",
+                ids,
+            )
+        ]
+    )
+    configs = [model_from_row(StrategyConfig, row) for row in result.rows]
+    return {config.pk: config for config in configs}
 
 
 def _news_consumed(fed: list[tuple[int, str, Decimal]]) -> list[Statement]:
