@@ -7,6 +7,7 @@ import asyncio
 import threading
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, channel_layers
 
 from xquant import realtime
@@ -46,39 +47,34 @@ def test_events_from_other_threads_reach_the_bound_server_loop(memory_layer):
     assert [m["data"]["mid"] for m in received] == ["1", "2"]
 
 
-def test_events_go_through_redis_in_the_order_published(settings):
-    from asgiref.sync import async_to_sync
-
+@pytest.fixture
+def redis_listener():
+    """A channel of the Redis layer (as a consumer would have), in group "listened"."""
     channel_layers.backends.clear()
     layer = channel_layers["default"]
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("ordered-test", channel)
+    async_to_sync(layer.group_add)("listened", channel)
+    yield lambda: async_to_sync(layer.receive)(channel)
+    channel_layers.backends.clear()
+
+
+def test_events_go_through_redis_in_the_order_published(redis_listener):
     for i in range(20):
-        realtime.publish("ordered-test", "n", {"i": i})
+        realtime.publish("listened", "n", {"i": i})
     realtime.flush()
-
-    async def receive_all():
-        received = []
-        while len(received) < 20:
-            message = await layer.receive(channel)
-            received += [event["data"]["i"] for event in realtime.events_of(message)]
-        return received
-
-    assert async_to_sync(receive_all)() == list(range(20))
-    channel_layers.backends.clear()
+    received = []
+    while len(received) < 20:
+        received += [event["data"]["i"] for event in realtime.events_of(redis_listener())]
+    assert received == list(range(20))
 
 
-def test_events_published_together_travel_as_one_batch_and_reach_pages_one_by_one(settings):
-    from asgiref.sync import async_to_sync
-
-    channel_layers.backends.clear()
-    layer = channel_layers["default"]
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("batch-test", channel)
+def test_events_published_together_travel_as_one_batch_and_reach_pages_one_by_one(
+    redis_listener,
+):
     for i in range(5):
-        realtime.publish("batch-test", "n", {"i": i})
+        realtime.publish("listened", "n", {"i": i})
     realtime.flush()
-    message = async_to_sync(layer.receive)(channel)
+    message = redis_listener()
     assert message["type"] == "xquant.batch"
     assert [event["data"]["i"] for event in message["events"]] == [0, 1, 2, 3, 4]
 
@@ -92,4 +88,3 @@ def test_events_published_together_travel_as_one_batch_and_reach_pages_one_by_on
     forwarder = Forwarder()
     async_to_sync(forwarder.xquant_batch)(message)
     assert forwarder.sent == [{"event": "n", "data": {"i": i}} for i in range(5)]
-    channel_layers.backends.clear()

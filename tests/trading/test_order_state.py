@@ -34,6 +34,20 @@ def _create(paper, intent: OrderIntent, strategy: StrategyConfig | None = None) 
     )
 
 
+def _open_on_exchange(order: Order, *, exchange_order_id: str) -> ExchangeOrder:
+    """The exchange's report that the order rests on its book, unfilled."""
+    return ExchangeOrder(
+        symbol=order.symbol,
+        client_order_id=order.client_order_id,
+        exchange_order_id=exchange_order_id,
+        status=OrderState.NEW,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        filled_quantity=D("0"),
+    )
+
+
 def test_a_repeated_intent_returns_its_order_and_the_transaction_goes_on(paper):
     strategy = StrategyConfig.objects.create(name="t", kind="twap", symbol="BTCUSDT", params={})
     with transaction.atomic():
@@ -64,16 +78,7 @@ def test_a_report_about_a_row_that_moved_on_is_decided_under_the_lock(paper):
     Order.objects.filter(pk=order.pk).update(
         status=OrderStatus.CANCELED, exchange_order_id="77", error_message="cancelled by hand"
     )
-    report = ExchangeOrder(
-        symbol="BTCUSDT",
-        client_order_id=order.client_order_id,
-        exchange_order_id="77",
-        status=OrderState.NEW,
-        side="BUY",
-        order_type="MARKET",
-        quantity=D("0.002"),
-        filled_quantity=D("0"),
-    )
+    report = _open_on_exchange(order, exchange_order_id="77")
     with CaptureQueriesContext(connection) as queries:
         result = order_apply_state(order=stale, state=report, exchange=paper)
     assert any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
@@ -86,16 +91,7 @@ def test_a_report_about_the_row_as_this_process_knows_it_takes_one_round_trip(pa
     order = _create(paper, _intent())
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUBMITTING)
     known = Order.objects.get(pk=order.pk)
-    report = ExchangeOrder(
-        symbol="BTCUSDT",
-        client_order_id=order.client_order_id,
-        exchange_order_id="78",
-        status=OrderState.NEW,
-        side="BUY",
-        order_type="LIMIT",
-        quantity=D("0.002"),
-        filled_quantity=D("0"),
-    )
+    report = _open_on_exchange(order, exchange_order_id="78")
     with CaptureQueriesContext(connection) as queries:
         result = order_apply_state(order=known, state=report, exchange=paper)
     assert len(queries.captured_queries) == 1
