@@ -12,6 +12,7 @@ Statements use positional `%s` placeholders only; literal percent signs are not 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,16 +71,26 @@ def model_columns(model) -> str:
 def model_from_row(model, row: Sequence[Any]):
     """A model instance from a row of model_columns, with the values the ORM would give
     (SQLite answers decimals as floats and timestamps naive)."""
+    attnames, converters = _row_readers(model, connection.vendor)
+    values = list(row)
+    for index, column, convert in converters:
+        values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
+@functools.cache
+def _row_readers(model, vendor: str) -> tuple[list[str], list[tuple[int, Any, Callable]]]:
+    """The attribute names of a model's concrete fields and the database's converters
+    for its columns (the same for every row: worked out once per model)."""
     fields = model._meta.concrete_fields
-    values = []
-    for model_field, value in zip(fields, row, strict=True):
+    converters = []
+    for index, model_field in enumerate(fields):
         column = model_field.get_col(model._meta.db_table)
         for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
             connection
         ):
-            value = convert(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+            converters.append((index, column, convert))
+    return [f.attname for f in fields], converters
 
 
 def _column_values(instance, fields, *, add: bool) -> tuple[list[str], list[Any]]:
