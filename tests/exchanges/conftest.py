@@ -1,15 +1,75 @@
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from exchanges.base import MarketSnapshot
+from exchanges.base import MarketSnapshot, OrderRequest
 from exchanges.market_data.base import PriceFeed
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+ROOT = Path(__file__).resolve().parents[2]
+
+#: The start of a script run on a fresh SQLite database (run_on_sqlite): migrated, with
+#: `paper` on a scripted feed and clock.
+SQLITE_PAPER = """
+import json, threading
+from decimal import Decimal as D
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connections
+call_command("migrate", verbosity=0)
+
+from exchanges.base import OrderRequest
+from exchanges.models import PaperPosition, PaperTrade
+from exchanges.paper import PaperExchange
+from tests.exchanges.conftest import FakeClock, ScriptedFeed
+
+feed, clock = ScriptedFeed(), FakeClock()
+paper = PaperExchange(feed=feed, clock=clock, account="lite", starting_balance="10000",
+                      maker_fee="0.0002", taker_fee="0.0004", symbols=["BTCUSDT", "ETHUSDT"])
+"""
+
+
+def run_on_sqlite(script: str, tmp_path: Path) -> dict:
+    """Run SQLITE_PAPER + `script` in a child process on a SQLite database; the JSON
+    the script prints last."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'paper.sqlite3'}",
+        "REDIS_URL": "",
+        "DJANGO_SETTINGS_MODULE": "xquant.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", SQLITE_PAPER + script], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def order(
+    cid: str, side: str, qty: str, *, price: str | None = None, symbol: str = "BTCUSDT", **kw
+) -> OrderRequest:
+    """A market order, or a limit order when a price is given."""
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        order_type="LIMIT" if price else "MARKET",
+        quantity=Decimal(qty),
+        client_order_id=cid,
+        price=Decimal(price) if price else None,
+        **kw,
+    )
 
 
 @pytest.fixture(autouse=True)

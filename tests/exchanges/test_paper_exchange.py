@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from exchanges.base import OrderRequest, OrderState
+from exchanges.base import OrderState
 from exchanges.errors import (
     InsufficientFundsError,
     OrderNotFoundError,
@@ -15,22 +15,9 @@ from exchanges.errors import (
     UnknownSymbolError,
 )
 from exchanges.models import PaperAccount, PaperOrder, PaperPosition, PaperTrade
+from tests.exchanges.conftest import order
 
 D = Decimal
-
-
-def order(
-    cid: str, side: str, qty: str, *, price: str | None = None, symbol: str = "BTCUSDT", **kw
-):
-    return OrderRequest(
-        symbol=symbol,
-        side=side,
-        order_type="LIMIT" if price else "MARKET",
-        quantity=D(qty),
-        client_order_id=cid,
-        price=D(price) if price else None,
-        **kw,
-    )
 
 
 def wallet(paper) -> Decimal:

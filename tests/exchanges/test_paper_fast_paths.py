@@ -4,37 +4,21 @@ and orders in two round trips."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from exchanges.base import OrderRequest, OrderState
+from exchanges.base import OrderState
 from exchanges.market_data import ReplayFeed, SyntheticFeed
 from exchanges.models import PaperPosition
 from exchanges.symbols import CATALOGUE
+from tests.exchanges.conftest import order, run_on_sqlite
 
 D = Decimal
-ROOT = Path(__file__).resolve().parents[2]
 MOMENT = datetime(2026, 3, 2, 12, 0, 0, 250_000, tzinfo=UTC)
-
-
-def order(cid: str, side: str, qty: str, *, price: str | None = None, symbol: str = "BTCUSDT"):
-    return OrderRequest(
-        symbol=symbol,
-        side=side,
-        order_type="LIMIT" if price else "MARKET",
-        quantity=D(qty),
-        client_order_id=cid,
-        price=D(price) if price else None,
-    )
 
 
 @pytest.mark.parametrize("feed_class", [SyntheticFeed, ReplayFeed])
@@ -182,21 +166,6 @@ def test_the_snapshots_read_answers_once_and_never_after_this_instance_placed_an
 
 
 SQLITE_SCENARIO = """
-import json
-from decimal import Decimal as D
-import django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-
-from exchanges.base import OrderRequest
-from exchanges.models import PaperPosition
-from exchanges.paper import PaperExchange
-from tests.exchanges.conftest import FakeClock, ScriptedFeed
-
-feed, clock = ScriptedFeed(), FakeClock()
-paper = PaperExchange(feed=feed, clock=clock, account="lite", starting_balance="10000",
-                      maker_fee="0.0002", taker_fee="0.0004", symbols=["BTCUSDT", "ETHUSDT"])
 placed = [paper.create_order(OrderRequest("ETHUSDT", "BUY", "MARKET", D(q), f"m{n}"))
           for n, q in enumerate(["0.013", "0.07", "0.011"])]
 paper.create_order(OrderRequest("ETHUSDT", "SELL", "LIMIT", D("0.05"), "tp", price=D("3000.07")))
@@ -223,19 +192,7 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_fast_paths_on_sqlite_read_what_the_orm_reads(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'paper.sqlite3'}",
-        "REDIS_URL": "",
-        "DJANGO_SETTINGS_MODULE": "xquant.settings",
-        "PYTHONPATH": str(ROOT),
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", SQLITE_SCENARIO], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
-    assert child.returncode == 0, child.stderr
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_on_sqlite(SQLITE_SCENARIO, tmp_path)
     assert result["same_fills"] and result["same_text"] and result["aware"]
     assert result["row"] == result["model"]
     assert result["row"][0] == "0.04400000"

@@ -4,34 +4,13 @@ process with its own SQLite file."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.exchanges.conftest import run_on_sqlite
 
 SCENARIO = """
-import json, threading
-from decimal import Decimal as D
-import django
-django.setup()
-from django.core.management import call_command
-from django.db import connections
-call_command("migrate", verbosity=0)
-
-from exchanges.base import OrderRequest
-from exchanges.models import PaperTrade
-from exchanges.paper import PaperExchange
-from tests.exchanges.conftest import FakeClock, ScriptedFeed
-
-feed, clock = ScriptedFeed(), FakeClock()
-paper = PaperExchange(feed=feed, clock=clock, account="lite", starting_balance="10000",
-                      maker_fee="0.0002", taker_fee="0.0004", symbols=["BTCUSDT", "ETHUSDT"])
 paper.create_order(OrderRequest("BTCUSDT", "BUY", "MARKET", D("0.1"), "buy"))
 paper.create_order(OrderRequest("BTCUSDT", "SELL", "LIMIT", D("0.1"), "tp", price=D("60100.0")))
 resting = paper.fetch_order("BTCUSDT", "tp").status
@@ -68,19 +47,7 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_paper_exchange_on_sqlite_keeps_exact_amounts_and_serialises_writers(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'paper.sqlite3'}",
-        "REDIS_URL": "",
-        "DJANGO_SETTINGS_MODULE": "xquant.settings",
-        "PYTHONPATH": str(ROOT),
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", SCENARIO], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert child.returncode == 0, child.stderr
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_on_sqlite(SCENARIO, tmp_path)
 
     assert (result["resting"], result["tp"]) == ("NEW", "FILLED")
     assert result["realized"] == "9.99000000"  # (60100 - 60000.1) * 0.1
