@@ -254,6 +254,14 @@ class BinanceEmulator:
         with self.lock:
             return [r.status for r in self.requests]
 
+    def wait_for_window_room(self, seconds: float = 5.0) -> None:
+        """Sleep until at least `seconds` are left in the current weight window, so a
+        test's requests all count in one window (windows are clock-aligned, as Binance's
+        minutes are)."""
+        left = self.window_seconds - time.time() % self.window_seconds
+        if left < seconds:
+            time.sleep(left + 0.05)
+
     # --- request handling ------------------------------------------------------------
     def _weight(self, method: str, path: str, params: dict[str, str]) -> int:
         weight = WEIGHTS.get((method, path), 1)

@@ -209,6 +209,7 @@ def test_exchange_clock_ahead_beyond_the_recv_window_is_time_drift(
 
 def test_429_carries_retry_after_then_every_sender_backs_off_without_sending(binance_emulator):
     binance_emulator.weight_limit = 4
+    binance_emulator.wait_for_window_room()
     exchange = BinanceExchange(
         api_key=binance_emulator.api_key, api_secret=binance_emulator.api_secret,
         base_url=binance_emulator.url, timeout=1.0, weight_store=LocalWeightStore(),
@@ -230,6 +231,7 @@ def test_429_carries_retry_after_then_every_sender_backs_off_without_sending(bin
 
 def test_carrying_on_after_a_429_earns_a_418_ban(binance_emulator):
     binance_emulator.weight_limit = 2
+    binance_emulator.wait_for_window_room()
 
     def fresh() -> BinanceExchange:  # a client that does not know about the 429
         return BinanceExchange(
