@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from trading.models import Order, Position, StrategyConfig
@@ -35,11 +35,55 @@ def _order(**fields) -> Order:
 
 def test_batch_returns_one_result_per_statement_in_order():
     first, second, third = batch_run(
-        [("SELECT 1, %s", ["a"]), ("SELECT %s", [2]), ("SELECT 3 WHERE %s", [False])]
+        [("SELECT 1, %s", ["a"]), ("SELECT %s::int", [2]), ("SELECT 3 WHERE %s", [False])]
     )
     assert first.rows == [(1, "a")]
     assert second.rows == [(2,)]
     assert third.rows == []
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+@postgresql_only
+def test_a_statement_sent_again_runs_prepared_with_the_same_answers():
+    sql = "SELECT id, symbol FROM trading_order WHERE symbol = %s AND quantity > %s"
+    batch_run([insert_statement(_order(reason="prepared"))])
+    answers = []
+    with CaptureQueriesContext(connection) as queries:
+        for threshold in ("0.1", "0.1", "0.1", "1"):
+            (result,) = batch_run([(sql, ["BTCUSDT", Decimal(threshold)])])
+            answers.append([symbol for _, symbol in result.rows])
+    sent = [query["sql"] for query in queries.captured_queries]
+    assert answers == [["BTCUSDT"], ["BTCUSDT"], ["BTCUSDT"], []]
+    assert sent[0].startswith("SELECT")
+    assert sent[1].startswith("PREPARE") and "EXECUTE" in sent[1]
+    assert all(query.startswith("EXECUTE") for query in sent[2:])
+
+
+@postgresql_only
+def test_a_batch_failing_after_its_prepare_leaves_later_batches_working():
+    select = ("SELECT count(*) FROM trading_order WHERE symbol = %s", ["BTCUSDT"])
+    batch_run([select])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        batch_run([select, ("SELECT 1 / 0 WHERE %s", [True])])  # prepared, then fails
+    for _ in range(2):
+        (result,) = batch_run([select])
+        assert result.rows == [(0,)]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_afresh():
+    select = ("SELECT count(*) FROM trading_strategyconfig WHERE kind = %s", ["twap"])
+    batch_run([select])
+    batch_run([select])  # prepared on this connection
+    connection.close()
+    for _ in range(3):
+        (result,) = batch_run([select])
+        assert result.rows == [(0,)]
 
 
 def test_insert_statement_saves_what_save_would_and_returns_the_id():
