@@ -8,8 +8,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from exchanges.models import PaperOrder
 from tests.factories import StrategyConfigFactory
 from trading.models import (
+    AttemptAction,
+    AttemptOutcome,
     Fill,
     Order,
     OrderStatus,
@@ -20,7 +23,7 @@ from trading.models import (
     TraderHeartbeat,
 )
 from trading.selectors import risk_limits_get
-from trading.services.orders import order_submit
+from trading.services.orders import SendNow, order_submit
 from trading.services.strategy_manager import StrategyManager
 from trading.services.tick import tick_run
 
@@ -41,13 +44,9 @@ def twap(name, side="BUY", total="0.004", slices=2, interval=60, symbol="BTCUSDT
     )
 
 
-def tick(paper, manager, symbol="BTCUSDT", **kw):
+def tick(paper, manager, symbol="BTCUSDT", submit=None, **kw):
     return tick_run(
-        symbol=symbol,
-        exchange=paper,
-        manager=manager,
-        submit=lambda order: order_submit(order=order, exchange=paper),
-        **kw,
+        symbol=symbol, exchange=paper, manager=manager, submit=submit or SendNow(paper), **kw
     )
 
 
@@ -191,3 +190,53 @@ def test_losing_fills_count_towards_the_daily_loss_and_trip_its_guard(paper, man
     order = tick(paper, manager).orders[0]
     assert (order.status, order.error_code) == (OrderStatus.REJECTED, "risk.daily_loss")
     assert "has reached the daily limit 1.00" in order.error_message
+
+
+def test_an_order_sent_in_process_is_claimed_in_the_ticks_own_commit(paper, manager, monkeypatch):
+    twap("claimed")
+    rows_when_sent = []
+    create_order = paper.create_order
+
+    def create_order_seeing_the_row(request):
+        row = Order.objects.filter(client_order_id=request.client_order_id)
+        rows_when_sent.append(row.values_list("status", "attempt_count").get())
+        return create_order(request)
+
+    monkeypatch.setattr(paper, "create_order", create_order_seeing_the_row)
+    (order,) = tick(paper, manager).orders
+    assert rows_when_sent == [(OrderStatus.SUBMITTING, 1)]
+    assert order.status == OrderStatus.FILLED
+    assert list(order.attempts.values_list("number", "action", "outcome")) == [
+        (1, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED)
+    ]
+
+
+def test_an_order_queued_elsewhere_is_written_pending(paper, manager):
+    twap("queued")
+    queued = []
+    (order,) = tick(paper, manager, submit=queued.append).orders
+    assert queued == [order]
+    order.refresh_from_db()
+    assert (order.status, order.attempt_count) == (OrderStatus.PENDING, 0)
+
+
+def test_a_claimed_order_whose_process_died_before_sending_is_looked_up_then_sent_once(
+    paper, manager
+):
+    class DiesBeforeSending(SendNow):
+        def send_claimed(self, order):
+            return order  # the process was killed here: committed, never sent
+
+    twap("orphan")
+    (order,) = tick(paper, manager, submit=DiesBeforeSending(paper)).orders
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTING
+    assert not PaperOrder.objects.filter(client_order_id=order.client_order_id).exists()
+
+    recovered = order_submit(order=order, exchange=paper, sleep=lambda seconds: None)
+    assert recovered.status == OrderStatus.FILLED
+    assert PaperOrder.objects.filter(client_order_id=order.client_order_id).count() == 1
+    assert list(order.attempts.values_list("number", "action", "outcome")) == [
+        (2, AttemptAction.LOOKUP, AttemptOutcome.NOT_FOUND),
+        (3, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED),
+    ]

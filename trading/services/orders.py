@@ -6,7 +6,9 @@ An order's life:
    call. A refused order is kept too, REJECTED with the reason (local filter code or
    "risk.<guard>"). A tick writes the rows itself, with its strategies' new states.
 2. `order_submit` — the status moves PENDING → SUBMITTING (committed) *before* the
-   request goes out, then the retry policy runs by error type:
+   request goes out (a tick that sends in its own process writes its orders SUBMITTING
+   in the first place: `SendNow`, `order_send_claimed`), then the retry policy runs by
+   error type:
    - time drift → sync the clock, send again (the exchange refused the request);
    - rate limited → wait (Retry-After, or exponential backoff with jitter), send again;
    - exchange unreachable before sending → back off, send again;
@@ -135,6 +137,19 @@ class PreparedOrder:
     order: Order
     #: (guard, reason) when a risk guard refused it.
     risk_trip: tuple[str, str] | None = None
+    #: Written already claimed for its first send (see `claim`).
+    claimed: bool = False
+
+    def claim(self, now: datetime) -> None:
+        """Write it already claimed for its first send (SUBMITTING, attempt 1), for a
+        caller that sends it in this process right after its commit (order_send_claimed):
+        the claim travels in that commit instead of one of its own. A crash before the
+        send leaves it SUBMITTING, looked up before any send, as after any claim."""
+        if self.order.status == OrderStatus.PENDING:
+            self.order.status = OrderStatus.SUBMITTING
+            self.order.submitted_at = now
+            self.order.attempt_count = 1
+            self.claimed = True
 
     def saved(self, order: Order) -> None:
         """After its row is written (`order`: this one, or the intent's earlier order)."""
@@ -464,6 +479,41 @@ def order_submit(
         logger.info("order %s is being worked by another process", order.client_order_id)
         order.refresh_from_db()
         return order
+
+
+def order_send_claimed(
+    *,
+    order: Order,
+    exchange: Exchange,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    sleep: Sleep = time.sleep,
+) -> Order:
+    """Send an order its caller wrote already claimed (PreparedOrder.claim) and has not
+    sent: the first attempt is its claim; resends follow the retry policy."""
+    if order.status != OrderStatus.SUBMITTING or order.attempt_count != 1:
+        raise ValueError(f"order {order.client_order_id} was not written claimed for sending")
+    try:
+        return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
+    except _Stop:
+        logger.info("order %s is being worked by another process", order.client_order_id)
+        order.refresh_from_db()
+        return order
+
+
+class SendNow:
+    """Sends each order of a tick in this process as soon as the tick has committed
+    (runtrader, the benchmark; a Celery tick queues a task per order instead). The tick
+    writes the orders it hands to this submitter already claimed for sending."""
+
+    def __init__(self, exchange: Exchange, policy: RetryPolicy = DEFAULT_RETRY_POLICY):
+        self.exchange = exchange
+        self.policy = policy
+
+    def __call__(self, order: Order) -> Order:
+        return order_submit(order=order, exchange=self.exchange, policy=self.policy)
+
+    def send_claimed(self, order: Order) -> Order:
+        return order_send_claimed(order=order, exchange=self.exchange, policy=self.policy)
 
 
 def _is_stale(order: Order, policy: RetryPolicy) -> bool:

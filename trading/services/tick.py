@@ -36,6 +36,7 @@ from trading.services import tick_store
 from trading.services.fills import publish_position
 from trading.services.orders import (
     PreparedOrder,
+    SendNow,
     order_insert_statement,
     order_inserted,
     order_prepare,
@@ -50,8 +51,8 @@ from xquant.sql import Statement, batch_transaction
 logger = logging.getLogger("trading.tick")
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
-#: Called with each order to send once the tick has committed (inline submission, or a
-#: Celery task).
+#: Called with each order to send once the tick has committed (a Celery task, say); a
+#: SendNow sends in this process, and the tick writes those orders already claimed.
 Submitter = Callable[[Order], object]
 
 
@@ -116,6 +117,10 @@ def tick_run(
         prepared = [
             new for run in runs for new in _prepare_intents(run, exchange, snapshot, risk_state)
         ]
+        if isinstance(submit, SendNow):
+            claimed_at = timezone.now()
+            for new in prepared:
+                new.claim(claimed_at)
         writes, status_changed = _strategy_writes(
             runs, manager, beat=_beat(symbol, started, snapshot.mid)
         )
@@ -138,8 +143,10 @@ def tick_run(
     for config_id in status_changed:
         _publish_strategy_status(config_id)
 
-    for order in result.orders:
-        if order.status == OrderStatus.PENDING:
+    for new, order in zip(prepared, result.orders, strict=True):
+        if new.claimed and order is new.order:
+            submit.send_claimed(order)
+        elif order.status == OrderStatus.PENDING:  # the intent's earlier order, never sent
             submit(order)
     _log_and_publish(result, snapshot, view.marked)
     if on_snapshot is not None:

@@ -20,9 +20,8 @@ from django.db import close_old_connections
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
 from trading.locks import LockBusy, symbol_lock
-from trading.models import Order
 from trading.services.futures import futures_settings_apply
-from trading.services.orders import order_submit
+from trading.services.orders import SendNow
 from trading.services.reconciliation import ReconcileReport, reconcile
 from trading.services.signals import prediction_check
 from trading.services.strategy_manager import StrategyManager
@@ -53,6 +52,7 @@ class Trader:
         self.signal_source = signal_source
         self.on_snapshot = on_snapshot
         self.manager = StrategyManager(exchange)
+        self.submit = SendNow(exchange)
         self._last_reconcile = time.monotonic()
 
     # --- start-up -----------------------------------------------------------------
@@ -89,9 +89,6 @@ class Trader:
                 logger.error("could not apply futures defaults to %s: %s", symbol, exc.message)
 
     # --- running ------------------------------------------------------------------
-
-    def submit(self, order: Order) -> Order:
-        return order_submit(order=order, exchange=self.exchange)
 
     def run_round(self) -> list[TickResult]:
         """One tick of every symbol (a symbol whose previous tick still runs is skipped)."""

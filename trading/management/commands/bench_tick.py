@@ -86,7 +86,7 @@ def _worker(
     django.setup()
     from exchanges.market_data import SyntheticFeed
     from exchanges.paper import PaperExchange
-    from trading.services.orders import order_submit
+    from trading.services.orders import SendNow
     from trading.services.strategy_manager import StrategyManager
     from trading.services.tick import tick_run
 
@@ -106,7 +106,7 @@ def _worker(
         symbols=symbols,
     )
     manager = StrategyManager(exchange)
-    submit = lambda order: order_submit(order=order, exchange=exchange)  # noqa: E731
+    submit = SendNow(exchange)
     latencies: list[tuple[float, bool]] = []  # (ms, whether the tick placed orders)
     orders = errors = 0
     while time.time() < start_at:
