@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from psycopg import pq
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +44,17 @@ def batch_run(statements: Sequence[Statement]) -> list[Result]:
     """Run the statements in order; one Result (rows, rowcount) per statement."""
     if not statements:
         return []
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+    db = current_connection()
+    with db.cursor() as cursor:
+        if db.vendor != "postgresql":
             results = []
             for sql, params in statements:
                 cursor.execute(sql, params)
-                results.append(_result(cursor))
+                results.append(
+                    Result(cursor.fetchall() if cursor.description else [], cursor.rowcount)
+                )
             return results
-        prepared = _prepared_statements()
+        prepared = _prepared_statements(db)
         sent, answers, new = prepared.rewrite(statements)
         # A failed batch may have run some of its PREPAREs: their names are never
         # reused (a fresh name each time), so forgetting them is enough.
@@ -58,16 +62,33 @@ def batch_run(statements: Sequence[Statement]) -> list[Result]:
             ";\n".join(sql for sql, _ in sent),
             [param for _, params in sent for param in params],
         )
-        results = []
-        for answers_statement in answers:
-            if answers_statement:
-                results.append(_result(cursor))
-            if not cursor.nextset():
-                break
+        # The results are read from the driver's cursor: Django's wrapper re-wraps every
+        # attribute on each access, and `description` builds column objects each time.
+        with db.wrap_database_errors:
+            results = _results(cursor.cursor, answers)
         if len(results) != len(statements):
             raise RuntimeError(f"{len(statements)} statements sent, {len(results)} results")
         prepared.remember(new)
         return results
+
+
+def _results(cursor, answers: list[bool]) -> list[Result]:
+    """One Result per statement sent that answers (see _PreparedStatements.rewrite)."""
+    results = []
+    for answers_statement in answers:
+        if answers_statement:
+            returned_rows = cursor.pgresult.status == _TUPLES_OK
+            results.append(Result(cursor.fetchall() if returned_rows else [], cursor.rowcount))
+        if not cursor.nextset():
+            break
+    return results
+
+
+def current_connection():
+    """This thread's default database connection itself. `django.db.connection` is a
+    proxy that looks the connection up on every attribute access, which the hot path
+    does hundreds of times a tick."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 #: Statements PREPARE accepts (not BEGIN, COMMIT, SET, ...).
@@ -78,6 +99,7 @@ PREPARE_ON_SIGHT = 2
 #: Prepared statements kept per connection; beyond that, statements are sent as text.
 PREPARED_MAX = 300
 _names = itertools.count(1)
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 
 class _PreparedStatements:
@@ -128,12 +150,12 @@ class _PreparedStatements:
         self.names.update(new)
 
 
-def _prepared_statements() -> _PreparedStatements:
-    """The registry of the current connection (a new one after a reconnect)."""
-    raw = connection.connection
-    registry = getattr(connection, "_xquant_prepared", None)
+def _prepared_statements(db) -> _PreparedStatements:
+    """The registry of the connection (a new one after a reconnect)."""
+    raw = db.connection
+    registry = getattr(db, "_xquant_prepared", None)
     if registry is None or registry.raw_connection is not raw:
-        registry = connection._xquant_prepared = _PreparedStatements(raw)
+        registry = db._xquant_prepared = _PreparedStatements(raw)
     return registry
 
 
@@ -143,27 +165,21 @@ def _numbered(sql: str) -> str:
     return first + "".join(f"${number}{part}" for number, part in enumerate(rest, 1))
 
 
-def _result(cursor) -> Result:
-    return Result(
-        rows=cursor.fetchall() if cursor.description is not None else [],
-        rowcount=cursor.rowcount,
-    )
-
-
 def model_columns(model) -> str:
     """Every concrete column of the model, quoted, in field order (for model_from_row)."""
-    quote = connection.ops.quote_name
+    quote = current_connection().ops.quote_name
     return ", ".join(quote(f.column) for f in model._meta.concrete_fields)
 
 
 def model_from_row(model, row: Sequence[Any]):
     """A model instance from a row of model_columns, with the values the ORM would give
     (SQLite answers decimals as floats and timestamps naive)."""
-    attnames, converters = _row_readers(model, connection.vendor)
+    db = current_connection()
+    attnames, converters = _row_readers(model, db.vendor)
     values = list(row)
     for index, column, convert in converters:
-        values[index] = convert(values[index], column, connection)
-    return model.from_db(connection.alias, attnames, values)
+        values[index] = convert(values[index], column, db)
+    return model.from_db(db.alias, attnames, values)
 
 
 @functools.cache
@@ -184,11 +200,13 @@ def _row_readers(model, vendor: str) -> tuple[list[str], list[tuple[int, Any, Ca
 def _column_values(instance, fields, *, add: bool) -> tuple[list[str], list[Any]]:
     """Column names and database values of `fields`, the way Model.save() computes them
     (auto_now timestamps set, JSON and decimals prepared for this database)."""
+    db = current_connection()
+    quote = db.ops.quote_name
     columns, values = [], []
     for model_field in fields:
         value = model_field.pre_save(instance, add)
-        columns.append(connection.ops.quote_name(model_field.column))
-        values.append(model_field.get_db_prep_save(value, connection))
+        columns.append(quote(model_field.column))
+        values.append(model_field.get_db_prep_save(value, db))
     return columns, values
 
 

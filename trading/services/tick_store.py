@@ -28,7 +28,14 @@ from trading.models import (
     StrategyStatus,
     TraderHeartbeat,
 )
-from xquant.sql import Result, Statement, batch_run, model_columns, model_from_row
+from xquant.sql import (
+    Result,
+    Statement,
+    batch_run,
+    current_connection,
+    model_columns,
+    model_from_row,
+)
 
 
 def _placeholders(values: Iterable[Any]) -> str:
@@ -38,7 +45,7 @@ def _placeholders(values: Iterable[Any]) -> str:
 def db_value(model, field: str, value: Any) -> Any:
     """The value as the model field stores it on this database (jsonb, naive UTC text
     on SQLite, ...)."""
-    return model._meta.get_field(field).get_db_prep_value(value, connection)
+    return model._meta.get_field(field).get_db_prep_value(value, current_connection())
 
 
 def db_decimal(value: Any) -> Decimal | None:
