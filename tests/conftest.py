@@ -26,6 +26,18 @@ def _isolated_caches():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _nothing_prepared():
+    """Each test starts with no statement prepared on its connection (xquant.sql), so
+    the SQL it sends does not depend on the tests before it. Names are never reused, so
+    the statements still on the server stay out of the way."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection._xquant_prepared = None
+    yield
+
+
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user(username="trader", password="trader-pass-123")

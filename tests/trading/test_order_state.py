@@ -11,8 +11,21 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from exchanges.base import ExchangeOrder, OrderState
-from trading.models import AttemptOutcome, Order, OrderSource, OrderStatus, StrategyConfig
-from trading.services.orders import order_apply_state, order_create, order_submit, orders_sync
+from trading.models import (
+    AttemptOutcome,
+    Order,
+    OrderSource,
+    OrderStatus,
+    Position,
+    StrategyConfig,
+)
+from trading.services.orders import (
+    _request,
+    order_apply_state,
+    order_create,
+    order_submit,
+    orders_sync,
+)
 from trading.services.risk import risk_state_get
 from trading.strategies.base import OrderIntent
 
@@ -138,3 +151,43 @@ def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals_in_one_wri
         if 'INSERT INTO "trading_fill"' in q["sql"] and 'UPDATE "trading_order"' in q["sql"]
     ]
     assert len(together) == 1, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_a_fill_report_travels_with_its_attempt_and_fills(paper):
+    order = _create(paper, _intent())
+    paper.fetch_balance()  # the paper account exists
+    with CaptureQueriesContext(connection) as queries:
+        order_submit(order=order, exchange=paper)
+    order.refresh_from_db()
+    assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, D("0.002"))
+    assert list(order.attempts.values_list("number", "outcome")) == [(1, AttemptOutcome.ACCEPTED)]
+    assert order.fills.count() == 1
+    sent = [q["sql"] for q in queries.captured_queries]
+    # The claim; the paper exchange's read and write; the fills' lock and write, which
+    # carries the attempt and the order's new state.
+    assert len(sent) == 5, [q[:80] for q in sent]
+    assert 'INSERT INTO "trading_orderattempt"' in sent[-1]
+    assert 'UPDATE "trading_order"' in sent[-1] and 'INSERT INTO "trading_fill"' in sent[-1]
+
+
+def test_a_fill_report_about_a_row_that_moved_on_keeps_the_fills_and_decides_under_the_lock(
+    paper,
+):
+    order = _create(paper, _intent())
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUBMITTING)
+    stale = Order.objects.get(pk=order.pk)
+    report = paper.create_order(_request(order))  # filled at once
+    # Another process heard first that the order is on the book.
+    Order.objects.filter(pk=order.pk).update(
+        status=OrderStatus.OPEN, exchange_order_id=report.exchange_order_id
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = order_apply_state(order=stale, state=report, exchange=paper)
+    assert any(
+        "FOR UPDATE" in q["sql"] and "trading_order" in q["sql"] for q in queries.captured_queries
+    )
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.filled_quantity) == (OrderStatus.FILLED, D("0.002"))
+    assert (result.status, result.average_price) == (OrderStatus.FILLED, stored.average_price)
+    assert stored.fills.count() == 1
+    assert Position.objects.get(symbol="BTCUSDT").quantity == D("0.002")

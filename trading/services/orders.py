@@ -775,15 +775,53 @@ def order_apply_state(
 
     `attempt`, the exchange call that brought the report, is recorded with it: in the
     common case (the order moves on from what this process last wrote) both travel in
-    one round trip."""
-    previous_filled = order.filled_quantity
-    locked = _apply_state_unlocked(order, state, attempt)
+    one round trip. When the report says the order filled more, its fills are asked
+    first, and the report and the attempt travel with them (see fills_record_with); if
+    the exchange has none to give yet, the report is written alone and the fills come
+    with a later sync or reconciliation."""
+    row = _copy_of(order)
+    changed, fields = _state_onto(row, state)
+    fills = _exchange_fills(row, exchange) if row.filled_quantity > order.filled_quantity else []
+    if fills:
+        _apply_state_with_fills(order, state, row, fields, attempt, fills)
+        return order
+    locked = _apply_state_unlocked(order, row, changed, fields, attempt)
     if locked is None:
         locked = _apply_state_locked(order, state)
-    if locked.filled_quantity > previous_filled:
-        order_fetch_fills(order=locked, exchange=exchange)
     _copy_into(order, locked)
     return order
+
+
+def _apply_state_with_fills(
+    order: Order,
+    state: ExchangeOrder,
+    row: Order,
+    fields: list[str],
+    attempt: OrderAttempt | None,
+    fills: list,
+) -> None:
+    """The report (already on `row`), the attempt and the fills with what they did to
+    the books, in the fills' transaction; the order row written on the condition that
+    it is as read, else under its lock afterwards."""
+    totals = _fills_totals(fills)
+    if totals is not None and (totals[0] > row.filled_quantity or row.average_price != totals[1]):
+        _totals_onto(row, *totals)
+        fields = [*fields, *(f for f in _TOTALS_FIELDS if f not in fields)]
+    writes = [insert_statement(attempt, returning=())] if attempt is not None else []
+    writes.append(_update_if_unchanged(order, row, fields))
+    _, results = fills_record_with(order=row, fills=fills, also=writes)
+    if not results:  # no new fill went in, so neither did the writes
+        results = batch_run(writes)
+    if results[-1].rowcount != 1:
+        with transaction.atomic():
+            row = Order.objects.select_for_update().get(pk=order.pk)
+            _, fields = _state_onto(row, state)
+            if totals is not None:
+                _totals_onto(row, *totals)
+                fields = [*fields, *(f for f in _TOTALS_FIELDS if f not in fields)]
+            row.save(update_fields=fields)
+    transaction.on_commit(lambda: publish_order(row))
+    _copy_into(order, row)
 
 
 def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:
@@ -815,14 +853,12 @@ def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:
 
 
 def _apply_state_unlocked(
-    order: Order, state: ExchangeOrder, attempt: OrderAttempt | None
+    order: Order, row: Order, changed: bool, fields: list[str], attempt: OrderAttempt | None
 ) -> Order | None:
-    """Write the report without locking the row, on the condition that the row is still
-    what this process read (see _update_if_unchanged). The attempt is saved in the same
-    round trip either way. None when the row moved on (or nothing would change): then
-    the locked path decides."""
-    row = _copy_of(order)
-    changed, fields = _state_onto(row, state)
+    """Write the report (applied to `row`, a copy of `order`) without locking the row,
+    on the condition that the row is still what this process read (see
+    _update_if_unchanged). The attempt is saved in the same round trip either way. None
+    when the row moved on (or nothing would change): then the locked path decides."""
     statements = [insert_statement(attempt, returning=())] if attempt is not None else []
     if changed:
         statements.append(_update_if_unchanged(order, row, fields))
@@ -877,10 +913,17 @@ def order_fetch_fills(
     *, order: Order, exchange: Exchange, mark_price: Decimal | None = None
 ) -> list[Fill]:
     """Record the fills the exchange has for this order that we do not have yet."""
+    fills = _exchange_fills(order, exchange)
+    return _fills_and_totals(order, fills, mark_price) if fills else []
+
+
+def _exchange_fills(order: Order, exchange: Exchange) -> list:
+    """The exchange's fills of the order; none when it cannot say now (logged: a later
+    sync or reconciliation asks again)."""
     if not order.exchange_order_id:
         return []
     try:
-        fills = exchange.fetch_fills(order.symbol, exchange_order_id=order.exchange_order_id)
+        return exchange.fetch_fills(order.symbol, exchange_order_id=order.exchange_order_id)
     except ExchangeError as exc:
         logger.warning(
             "could not fetch fills of %s yet (reconciliation will): %s",
@@ -888,7 +931,6 @@ def order_fetch_fills(
             exc.message,
         )
         return []
-    return _fills_and_totals(order, fills, mark_price)
 
 
 _TOTALS_FIELDS = [
