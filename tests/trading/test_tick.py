@@ -240,3 +240,13 @@ def test_a_claimed_order_whose_process_died_before_sending_is_looked_up_then_sen
         (2, AttemptAction.LOOKUP, AttemptOutcome.NOT_FOUND),
         (3, AttemptAction.SUBMIT, AttemptOutcome.ACCEPTED),
     ]
+
+
+def test_the_new_states_of_several_strategies_are_all_saved(paper, manager):
+    buyer, seller = twap("buyer"), twap("seller", side="SELL", total="0.009", slices=3)
+    tick(paper, manager)
+    for config in (buyer, seller):
+        config.refresh_from_db()
+        assert config.state_version == 1
+        assert config.state == manager._cache[config.pk].strategy.dump_state()
+    assert buyer.state != seller.state  # each its own

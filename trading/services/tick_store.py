@@ -286,8 +286,24 @@ def _news_consumed(fed: list[tuple[int, str, Decimal]]) -> list[Statement]:
 
 
 def _states(states: list[tuple[int, dict, int]], now: datetime) -> list[Statement]:
-    """(config id, state, new version) for each strategy whose state changed."""
+    """(config id, state, new version) for each strategy whose state changed: one
+    statement on PostgreSQL (each statement has a cost of its own on the server)."""
     updated_at = db_value(StrategyConfig, "state_updated_at", now)
+    if current_connection().vendor == "postgresql" and len(states) > 1:
+        rows = ", ".join(["(%s::bigint, %s::jsonb, %s::integer)"] * len(states))
+        params = [
+            value
+            for pk, state, version in states
+            for value in (pk, db_value(StrategyConfig, "state", state), version)
+        ]
+        return [
+            (
+                "UPDATE trading_strategyconfig AS c SET state = v.state, "
+                "state_version = v.version, state_updated_at = %s "
+                f"FROM (VALUES {rows}) AS v (id, state, version) WHERE c.id = v.id",
+                [updated_at, *params],
+            )
+        ]
     return [
         (
             "UPDATE trading_strategyconfig SET state = %s, state_version = %s, state_updated_at = %s "
