@@ -274,3 +274,34 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over_at_once():
     with pytest.raises(LockBusy), symbol_lock("SOLUSDT"):  # a holder elsewhere waits for expiry
         pass
     client.delete(name)
+
+
+def test_a_round_checks_the_database_connection_once_and_again_after_a_failed_tick(
+    paper, monkeypatch
+):
+    from django.db import connections
+
+    from trading.services.trader import Trader
+
+    trader = Trader(exchange=paper, symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT"], interval=1)
+    db = connections["default"]
+    db.ensure_connection()
+    checks = []
+    is_usable = db.is_usable
+    monkeypatch.setattr(db, "is_usable", lambda: checks.append(1) or is_usable())
+    trader.run_round()
+    assert len(checks) == 1  # not one per symbol
+
+    tick = trader.tick
+
+    def tick_failing_after_its_queries(symbol):
+        result = tick(symbol)
+        if symbol == "BTCUSDT":
+            raise RuntimeError("boom")
+        return result
+
+    monkeypatch.setattr(trader, "tick", tick_failing_after_its_queries)
+    checks.clear()
+    results = trader.run_round()
+    assert [r.symbol for r in results] == ["ETHUSDT", "SOLUSDT"]
+    assert len(checks) == 2  # the round's, and the one after the failure

@@ -93,8 +93,11 @@ class Trader:
     def run_round(self) -> list[TickResult]:
         """One tick of every symbol (a symbol whose previous tick still runs is skipped)."""
         results = []
+        # Once a round, not before every tick: with health checks on, it makes the next
+        # query a round trip of its own. After a failed tick, again, so that a broken
+        # connection is not handed to the next symbol.
+        close_old_connections()
         for symbol in self.symbols:
-            close_old_connections()
             try:
                 with symbol_lock(symbol):
                     results.append(self.tick(symbol))
@@ -102,6 +105,7 @@ class Trader:
                 logger.info("%s: previous tick still running; skipped", symbol)
             except Exception:
                 logger.exception("%s tick failed", symbol)
+                close_old_connections()
         if time.monotonic() - self._last_reconcile >= self.reconcile_every:
             self._last_reconcile = time.monotonic()
             try:
