@@ -27,14 +27,17 @@ def _isolated_caches():
 
 
 @pytest.fixture(autouse=True)
-def _nothing_prepared():
+def _fresh_connection_state():
     """Each test starts with no statement prepared on its connection (xquant.sql), so
-    the SQL it sends does not depend on the tests before it. Names are never reused, so
-    the statements still on the server stay out of the way."""
+    the SQL it sends does not depend on the tests before it (names are never reused, so
+    the statements still on the server stay out of the way), and with no paper orders
+    kept (exchanges.paper.book_watch)."""
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
         connection._xquant_prepared = None
+        # Nor paper orders kept from an earlier test (flushing tables notifies nobody).
+        connection._xquant_book_watch = None
     yield
 
 

@@ -7,12 +7,14 @@ other limit orders rest and fill at their limit price, as maker, the first time 
 looks at the symbol (a market snapshot, an order or fill read, a cancel) while the book
 crosses them. The whole quantity fills: the simulated book has no depth.
 
-A market snapshot reads the symbol's open orders to match them; the open orders asked
-right after it (a trading tick asks for both) are answered from that read, once and
-within BOOK_READ_FRESH, unless this instance wrote to the paper state meanwhile (an
-order, a fill, a cancel: every write takes the account lock, which the ledger counts).
-Like Binance's open-orders endpoint, the answer may be a moment behind another
-process's order; a caller that misses an order looks it up by id.
+A market snapshot matches the symbol's open orders. On PostgreSQL a connection keeps
+them between ticks until a write may have changed them (book_watch: its own writes at
+once, other connections' when their notification arrives); elsewhere the open orders
+asked right after a snapshot (a trading tick asks for both) are answered from its read,
+once and within BOOK_READ_FRESH, unless this instance wrote to the paper state
+meanwhile (an order, a fill, a cancel: every write takes the account lock, which the
+ledger counts). Like Binance's open-orders endpoint, the answer may be a moment behind
+another process's order; a caller that misses an order looks it up by id.
 
 Liquidations and funding payments are not simulated.
 """
@@ -52,6 +54,7 @@ from exchanges.models import (
     PaperOrder,
 )
 from exchanges.paper import accounting as acc
+from exchanges.paper.book_watch import book_watch
 from exchanges.paper.ledger import (
     PaperLedger,
     PositionRow,
@@ -122,7 +125,7 @@ class PaperExchange(Exchange):
     def market_snapshot(self, symbol: str) -> MarketSnapshot:
         self.symbol_rules(symbol)
         snapshot = self.feed.snapshot(symbol, self.clock())
-        orders = self.ledger.open_orders(symbol)
+        orders = self._open_orders(symbol)
         crossed = [
             int(o.exchange_order_id) for o in orders if crosses(o, snapshot.bid, snapshot.ask)
         ]
@@ -166,6 +169,7 @@ class PaperExchange(Exchange):
                 [self.ledger.positions_statement()],
                 client_order_id=request.client_order_id,
                 tx=tx,
+                symbol=request.symbol,
             )
             if account.client_id_in_use:
                 raise acc.reject(
@@ -259,7 +263,7 @@ class PaperExchange(Exchange):
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
         now = self.clock()
         with transaction.atomic():
-            account = self.ledger.lock_account(now)
+            account = self.ledger.lock_account(now, symbol=symbol)
             order = (
                 PaperOrder.objects.select_for_update()
                 .filter(
@@ -297,13 +301,25 @@ class PaperExchange(Exchange):
             and time.monotonic() - read.at < BOOK_READ_FRESH
         ):
             return list(read.orders)
-        orders = self.ledger.open_orders(symbol)
+        orders = self._open_orders(symbol)
         now = self.clock()
         bid, ask = self.feed.bid_ask(symbol, now)  # the book's quantities are not needed
         crossed = [int(o.exchange_order_id) for o in orders if crosses(o, bid, ask)]
         if crossed:
             self.ledger.fill_resting(crossed, self.feed.snapshot(symbol, now))
-            orders = self.ledger.open_orders(symbol)
+            orders = self._open_orders(symbol)
+        return orders
+
+    def _open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        """The symbol's open orders: as kept by this connection's book watch when
+        nothing changed them since, else read (and kept)."""
+        watch = book_watch()
+        kept = watch.get(self.account_name, symbol) if watch is not None else None
+        if kept is not None:
+            return kept
+        orders = self.ledger.open_orders(symbol)
+        if watch is not None:
+            watch.keep(self.account_name, symbol, orders)
         return orders
 
     def fetch_fills(

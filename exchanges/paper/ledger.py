@@ -34,6 +34,7 @@ from exchanges.models import (
     PaperTrade,
 )
 from exchanges.paper import accounting as acc
+from exchanges.paper.book_watch import WHOLE_ACCOUNT, orders_changed
 from xquant.sql import (
     BatchTransaction,
     Statement,
@@ -213,12 +214,15 @@ class PaperLedger:
         )
         return insert_statement(account, returning=(), ignore_conflicts=True)
 
-    def lock_account(self, now: datetime, client_order_id: str | None = None) -> PaperAccount:
+    def lock_account(
+        self, now: datetime, client_order_id: str | None = None, *, symbol: str = WHOLE_ACCOUNT
+    ) -> PaperAccount:
         """The account row, locked until the transaction ends: one writer at a time.
 
         With a client order id, `client_id_in_use` says whether an open order already
-        has it (asked in the same query: one round trip less per order)."""
-        account, _ = self.lock_account_with(now, [], client_order_id=client_order_id)
+        has it (asked in the same query: one round trip less per order). `symbol`: whose
+        orders the write may change (see book_watch)."""
+        account, _ = self.lock_account_with(now, [], client_order_id=client_order_id, symbol=symbol)
         return account
 
     def lock_account_with(
@@ -228,6 +232,7 @@ class PaperLedger:
         *,
         client_order_id: str | None = None,
         tx: BatchTransaction | None = None,
+        symbol: str = WHOLE_ACCOUNT,
     ) -> tuple[PaperAccount, list]:
         """`lock_account`, and the rows of more statements read in the same round trip
         (under the lock: on PostgreSQL they run after it in the batch), in `tx` if given
@@ -235,11 +240,14 @@ class PaperLedger:
         run = tx.run if tx is not None else batch_run
         self.writes += 1  # every write to the paper state takes this lock first
         lock = (_ACCOUNT_SQL + _for_update(), [client_order_id, self.account_name])
-        results = run([lock, *statements])
+        # Every write says whose orders it may change (book_watch), in its transaction.
+        notify = orders_changed(self.account_name, symbol)
+        results = run([lock, *statements, *notify])
         if not results[0].rows:
-            results = run([self._new_account_statement(now), lock, *statements])[1:]
+            results = run([self._new_account_statement(now), lock, *statements, *notify])[1:]
         [row] = results[0].rows
-        return _account_from_row(row), [result.rows for result in results[1:]]
+        read = results[1 : 1 + len(statements)]
+        return _account_from_row(row), [result.rows for result in read]
 
     def positions_statement(self) -> Statement:
         return _POSITIONS_SQL, [self.account_name]
@@ -431,7 +439,7 @@ class PaperLedger:
         orders_read = (_LOCKED_ORDERS_SQL.format(ids=ids_sql) + _for_update(), order_ids)
         with batch_transaction() as tx:
             account, (position_rows, order_rows) = self.lock_account_with(
-                now, [self.positions_statement(), orders_read], tx=tx
+                now, [self.positions_statement(), orders_read], tx=tx, symbol=book.symbol
             )
             positions = positions_from_rows(position_rows)
             writes: list[Statement] = []
