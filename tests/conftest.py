@@ -38,6 +38,7 @@ def _fresh_connection_state():
         connection._xquant_prepared = None
         # Nor paper orders kept from an earlier test (flushing tables notifies nobody).
         connection._xquant_book_watch = None
+        connection._xquant_keeps_open_orders = False
     yield
 
 

@@ -19,6 +19,10 @@ process commits: until then, like Binance's open-orders endpoint, the answer may
 moment behind it (a caller that misses an order looks it up by id). Nothing is kept on
 SQLite (no notifications) nor inside an atomic block, whose own writes notify only when
 it commits.
+
+Only connections of threads that tick keep anything (`keep_here`, from
+Exchange.ticking): a listening connection must read its notifications now and then,
+which a tick does every time; a web request's connection may then sit idle for hours.
 """
 
 from __future__ import annotations
@@ -58,11 +62,21 @@ class BookWatch:
                 self.forget(account, symbol)
 
 
+def keep_here() -> None:
+    """This thread ticks: its connection keeps open orders from now on (reconnections
+    included)."""
+    current_connection()._xquant_keeps_open_orders = True
+
+
 def book_watch() -> BookWatch | None:
-    """The current connection's watch, its notifications read; None where nothing may
-    be kept (SQLite, an atomic block)."""
+    """The current connection's watch, its notifications read; None where nothing is
+    kept (a thread that does not tick, SQLite, an atomic block)."""
     db = current_connection()
-    if db.vendor != "postgresql" or db.in_atomic_block:
+    if (
+        not getattr(db, "_xquant_keeps_open_orders", False)
+        or db.vendor != "postgresql"
+        or db.in_atomic_block
+    ):
         return None
     db.ensure_connection()
     watch = getattr(db, "_xquant_book_watch", None)

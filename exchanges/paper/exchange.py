@@ -54,7 +54,7 @@ from exchanges.models import (
     PaperOrder,
 )
 from exchanges.paper import accounting as acc
-from exchanges.paper.book_watch import book_watch
+from exchanges.paper.book_watch import book_watch, keep_here
 from exchanges.paper.ledger import (
     PaperLedger,
     PositionRow,
@@ -121,6 +121,9 @@ class PaperExchange(Exchange):
     # --- markets --------------------------------------------------------------------
     def load_markets(self, *, reload: bool = False) -> dict[str, SymbolRules]:
         return self._rules
+
+    def ticking(self) -> None:
+        keep_here()
 
     def market_snapshot(self, symbol: str) -> MarketSnapshot:
         self.symbol_rules(symbol)

@@ -1,6 +1,6 @@
-"""The paper exchange keeps a symbol's open orders between ticks on a PostgreSQL
-connection, and drops them as soon as anyone may have changed them: a write on this
-connection at once, another connection's once its notification arrives."""
+"""The paper exchange keeps a symbol's open orders between ticks on a ticking thread's
+PostgreSQL connection, and drops them as soon as anyone may have changed them: a write
+on this connection at once, another connection's once its notification arrives."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL notifications"),
 ]
+
+
+@pytest.fixture
+def paper(paper):
+    paper.ticking()  # this thread ticks, as a trading loop's does
+    return paper
 
 
 def _resting(cid: str, symbol: str = "BTCUSDT"):
@@ -109,3 +115,11 @@ def test_a_new_connection_reads_afresh(paper):
     connection.close()  # what happens meanwhile is not notified to a closed connection
     _elsewhere(paper, lambda other: other.create_order(_resting("while-away")))
     assert _open(paper) == ["while-away"]
+
+
+def test_a_thread_that_does_not_tick_keeps_nothing(paper):
+    connection._xquant_keeps_open_orders = False  # a web request's thread, say
+    assert _open(paper) == []
+    with CaptureQueriesContext(connection) as queries:
+        assert _open(paper) == []
+    assert len(queries.captured_queries) == 1

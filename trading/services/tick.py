@@ -76,6 +76,7 @@ def tick_run(
 ) -> TickResult:
     started = time.perf_counter()
     result = TickResult(symbol=symbol)
+    exchange.ticking()
     try:
         snapshot = exchange.market_snapshot(symbol)
     except ExchangeError as exc:
