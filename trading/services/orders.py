@@ -72,7 +72,7 @@ from trading.models import (
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
-from trading.services.fills import fills_record, fills_record_with
+from trading.services.fills import fills_record_with
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
@@ -783,45 +783,13 @@ def order_apply_state(
     changed, fields = _state_onto(row, state)
     fills = _exchange_fills(row, exchange) if row.filled_quantity > order.filled_quantity else []
     if fills:
-        _apply_state_with_fills(order, state, row, fields, attempt, fills)
+        _fills_with_order_update(order, fills, state=state, attempt=attempt)
         return order
     locked = _apply_state_unlocked(order, row, changed, fields, attempt)
     if locked is None:
         locked = _apply_state_locked(order, state)
     _copy_into(order, locked)
     return order
-
-
-def _apply_state_with_fills(
-    order: Order,
-    state: ExchangeOrder,
-    row: Order,
-    fields: list[str],
-    attempt: OrderAttempt | None,
-    fills: list,
-) -> None:
-    """The report (already on `row`), the attempt and the fills with what they did to
-    the books, in the fills' transaction; the order row written on the condition that
-    it is as read, else under its lock afterwards."""
-    totals = _fills_totals(fills)
-    if totals is not None and (totals[0] > row.filled_quantity or row.average_price != totals[1]):
-        _totals_onto(row, *totals)
-        fields = [*fields, *(f for f in _TOTALS_FIELDS if f not in fields)]
-    writes = [insert_statement(attempt, returning=())] if attempt is not None else []
-    writes.append(_update_if_unchanged(order, row, fields))
-    _, results = fills_record_with(order=row, fills=fills, also=writes)
-    if not results:  # no new fill went in, so neither did the writes
-        results = batch_run(writes)
-    if results[-1].rowcount != 1:
-        with transaction.atomic():
-            row = Order.objects.select_for_update().get(pk=order.pk)
-            _, fields = _state_onto(row, state)
-            if totals is not None:
-                _totals_onto(row, *totals)
-                fields = [*fields, *(f for f in _TOTALS_FIELDS if f not in fields)]
-            row.save(update_fields=fields)
-    transaction.on_commit(lambda: publish_order(row))
-    _copy_into(order, row)
 
 
 def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:
@@ -914,7 +882,7 @@ def order_fetch_fills(
 ) -> list[Fill]:
     """Record the fills the exchange has for this order that we do not have yet."""
     fills = _exchange_fills(order, exchange)
-    return _fills_and_totals(order, fills, mark_price) if fills else []
+    return _fills_with_order_update(order, fills, mark_price=mark_price) if fills else []
 
 
 def _exchange_fills(order: Order, exchange: Exchange) -> list:
@@ -943,34 +911,53 @@ _TOTALS_FIELDS = [
 ]
 
 
-def _fills_and_totals(order: Order, fills: list, mark_price: Decimal | None) -> list[Fill]:
-    """Record the order's new fills, and bring its filled quantity and average price in
-    line with all of them when they say more than the order (fills can arrive before the
-    status). The order's update travels with the new fills if its row is as read, else
-    alone; under the row lock only if the row moved on."""
+def _fills_with_order_update(
+    order: Order,
+    fills: list,
+    *,
+    state: ExchangeOrder | None = None,
+    attempt: OrderAttempt | None = None,
+    mark_price: Decimal | None = None,
+) -> list[Fill]:
+    """Record the order's new fills, and in their transaction what else they change on
+    the order: the exchange's report `state` with the `attempt` that brought it, and its
+    filled quantity and average price when the fills say more than the order (fills can
+    arrive before the status). The order row is written on the condition that it is as
+    read (see _update_if_unchanged), else under its lock afterwards. Returns the new
+    Fill rows."""
     totals = _fills_totals(fills)
-    behind = totals is not None and (
-        totals[0] > order.filled_quantity or order.average_price != totals[1]
-    )
-    if not behind:
-        return fills_record(order=order, fills=fills, mark_price=mark_price)
     row = _copy_of(order)
-    filled_more = _totals_onto(row, *totals)
-    update = [_update_if_unchanged(order, row, _TOTALS_FIELDS)]
+    changed, fields = _order_update_onto(row, state, totals)
+    writes = [insert_statement(attempt, returning=())] if attempt is not None else []
+    if fields:
+        writes.append(_update_if_unchanged(order, row, fields))
     recorded, results = fills_record_with(
-        order=order, fills=fills, mark_price=mark_price, also=update
+        order=order, fills=fills, mark_price=mark_price, also=writes
     )
-    if not results:  # no new fill went in, so neither did the update
-        results = batch_run(update)
-    if results[0].rowcount != 1:
+    if writes and not results:  # no new fill went in, so neither did the writes
+        results = batch_run(writes)
+    if fields and results[-1].rowcount != 1:
         with transaction.atomic():
             row = Order.objects.select_for_update().get(pk=order.pk)
-            filled_more = _totals_onto(row, *totals)
-            row.save(update_fields=_TOTALS_FIELDS)
-    if filled_more:
+            changed, fields = _order_update_onto(row, state, totals)
+            row.save(update_fields=fields)
+    if changed:
         transaction.on_commit(lambda: publish_order(row))
     _copy_into(order, row)
     return recorded
+
+
+def _order_update_onto(
+    row: Order, state: ExchangeOrder | None, totals: tuple[Decimal, Decimal] | None
+) -> tuple[bool, list[str]]:
+    """The exchange's report (if any) applied to the row in memory, then the fills'
+    totals when they say more than it: whether its status or filled quantity changed,
+    and the fields to write."""
+    changed, fields = _state_onto(row, state) if state is not None else (False, [])
+    if totals is not None and (totals[0] > row.filled_quantity or row.average_price != totals[1]):
+        changed = _totals_onto(row, *totals) or changed
+        fields = [*fields, *(f for f in _TOTALS_FIELDS if f not in fields)]
+    return changed, fields
 
 
 def _fills_totals(fills: list) -> tuple[Decimal, Decimal] | None:
@@ -1046,7 +1033,7 @@ def orders_sync(
     changed: set[int] = set()
     for exchange_order_id, order_fills in fills_by_order.items():
         order = by_exchange_id[exchange_order_id]
-        if _fills_and_totals(order, order_fills, mark_price):
+        if _fills_with_order_update(order, order_fills, mark_price=mark_price):
             changed.add(order.pk)
     for order in active:
         if order.status in OPEN_STATUSES and order.client_order_id not in on_book:
