@@ -35,9 +35,8 @@ def _fresh_connection_state():
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
-        connection._xquant_prepared = None
-        # Nor paper orders kept from an earlier test (flushing tables notifies nobody).
-        connection._xquant_book_watch = None
+        # Flushing tables between tests notifies nobody: start without kept orders too.
+        connection._xquant_session = None
         connection._xquant_keeps_open_orders = False
     yield
 

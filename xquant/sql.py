@@ -105,8 +105,7 @@ _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 class _PreparedStatements:
     """The statements one PostgreSQL connection has prepared, by SQL text."""
 
-    def __init__(self, raw_connection) -> None:
-        self.raw_connection = raw_connection
+    def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.sightings: dict[str, int] = {}
 
@@ -151,12 +150,23 @@ class _PreparedStatements:
 
 
 def _prepared_statements(db) -> _PreparedStatements:
-    """The registry of the connection (a new one after a reconnect)."""
+    return session_state(db, "prepared statements", _PreparedStatements)
+
+
+def session_state(db, name: str, create: Callable[[], Any] | None = None) -> Any:
+    """What this process keeps for the database session behind the connection `db`
+    (the statements it prepared, the channels it listens to), under `name`: made by
+    `create` on first use, and dropped when Django reconnects, since the session's own
+    state goes with the session. None when there is none and no `create` (or no
+    session)."""
     raw = db.connection
-    registry = getattr(db, "_xquant_prepared", None)
-    if registry is None or registry.raw_connection is not raw:
-        registry = db._xquant_prepared = _PreparedStatements(raw)
-    return registry
+    kept = getattr(db, "_xquant_session", None)
+    if kept is None or kept[0] is not raw:
+        kept = db._xquant_session = (raw, {})
+    state = kept[1].get(name)
+    if state is None and create is not None and raw is not None:
+        state = kept[1][name] = create()
+    return state
 
 
 def _numbered(sql: str) -> str:

@@ -27,7 +27,7 @@ which a tick does every time; a web request's connection may then sit idle for h
 
 from __future__ import annotations
 
-from xquant.sql import Statement, batch_run, current_connection
+from xquant.sql import Statement, batch_run, current_connection, session_state
 
 CHANNEL = "xquant_paper"
 WHOLE_ACCOUNT = "*"
@@ -79,12 +79,14 @@ def book_watch() -> BookWatch | None:
     ):
         return None
     db.ensure_connection()
-    watch = getattr(db, "_xquant_book_watch", None)
-    if watch is None or watch.raw_connection is not db.connection:
-        batch_run([(f"LISTEN {CHANNEL}", [])])
-        watch = db._xquant_book_watch = BookWatch(db.connection)
+    watch = session_state(db, "paper book watch", lambda: _listen(db.connection))
     watch.read_notifications()
     return watch
+
+
+def _listen(raw_connection) -> BookWatch:
+    batch_run([(f"LISTEN {CHANNEL}", [])])
+    return BookWatch(raw_connection)
 
 
 def orders_changed(account: str, symbol: str) -> list[Statement]:
@@ -92,7 +94,7 @@ def orders_changed(account: str, symbol: str) -> list[Statement]:
     `symbol` (WHOLE_ACCOUNT: any): this connection forgets them now, every listening
     connection when the transaction commits."""
     db = current_connection()
-    watch = getattr(db, "_xquant_book_watch", None)
+    watch = session_state(db, "paper book watch")
     if watch is not None:
         watch.forget(account, symbol)
     if db.vendor != "postgresql":
