@@ -128,14 +128,7 @@ class PaperExchange(Exchange):
     def market_snapshot(self, symbol: str) -> MarketSnapshot:
         self.symbol_rules(symbol)
         snapshot = self.feed.snapshot(symbol, self.clock())
-        orders = self._open_orders(symbol)
-        crossed = [
-            int(o.exchange_order_id) for o in orders if crosses(o, snapshot.bid, snapshot.ask)
-        ]
-        if crossed:
-            self.ledger.fill_resting(crossed, snapshot)
-            # Filled (or expired, or gone meanwhile): none of them is open any more.
-            orders = [o for o in orders if int(o.exchange_order_id) not in crossed]
+        orders = self._open_orders_matched(symbol, snapshot.bid, snapshot.ask, snapshot)
         self._book_read = _BookRead(symbol, time.monotonic(), self.ledger.writes, orders)
         return snapshot
 
@@ -304,14 +297,20 @@ class PaperExchange(Exchange):
             and time.monotonic() - read.at < BOOK_READ_FRESH
         ):
             return list(read.orders)
+        bid, ask = self.feed.bid_ask(symbol, self.clock())  # no need for the book's sizes
+        return self._open_orders_matched(symbol, bid, ask)
+
+    def _open_orders_matched(
+        self, symbol: str, bid: Decimal, ask: Decimal, book: MarketSnapshot | None = None
+    ) -> list[ExchangeOrder]:
+        """The symbol's open orders, once those the book (`bid`/`ask`) crosses filled."""
         orders = self._open_orders(symbol)
-        now = self.clock()
-        bid, ask = self.feed.bid_ask(symbol, now)  # the book's quantities are not needed
         crossed = [int(o.exchange_order_id) for o in orders if crosses(o, bid, ask)]
-        if crossed:
-            self.ledger.fill_resting(crossed, self.feed.snapshot(symbol, now))
-            orders = self._open_orders(symbol)
-        return orders
+        if not crossed:
+            return orders
+        self.ledger.fill_resting(crossed, book or self.feed.snapshot(symbol, self.clock()))
+        # Filled (or expired, or gone meanwhile): none of them is open any more.
+        return [o for o in orders if int(o.exchange_order_id) not in crossed]
 
     def _open_orders(self, symbol: str) -> list[ExchangeOrder]:
         """The symbol's open orders: as kept by this connection's book watch when
