@@ -129,7 +129,7 @@ class _PreparedStatements:
             if name is None:
                 sent.append((sql, params))
             else:
-                arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+                arguments = f"({placeholders(params)})" if params else ""
                 sent.append((f"EXECUTE {name}{arguments}", params))
             answers.append(True)
         return sent, answers, new
@@ -167,6 +167,11 @@ def session_state(db, name: str, create: Callable[[], Any] | None = None) -> Any
     if state is None and create is not None and raw is not None:
         state = kept[1][name] = create()
     return state
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """`%s, %s, ...`: one placeholder per value (an IN list, a VALUES row)."""
+    return ", ".join(["%s"] * len(values))
 
 
 def _numbered(sql: str) -> str:
@@ -237,7 +242,7 @@ def insert_statement(
     returned = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)
     # Table and column names come from the model; values are parameters.
     table = connection.ops.quote_name(meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))})"  # noqa: S608
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(values)})"  # noqa: S608
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returned:

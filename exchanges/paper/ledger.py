@@ -43,6 +43,7 @@ from xquant.sql import (
     insert_statement,
     model_columns,
     model_from_row,
+    placeholders,
     update_statement,
 )
 
@@ -434,7 +435,7 @@ class PaperLedger:
 
     def fill_resting(self, order_ids: list[int], book: MarketSnapshot) -> None:
         now = self.clock()
-        ids_sql = ", ".join(["%s"] * len(order_ids))
+        ids_sql = placeholders(order_ids)
         # Re-read under the lock: another process may have filled or cancelled them.
         orders_read = (_LOCKED_ORDERS_SQL.format(ids=ids_sql) + _for_update(), order_ids)
         with batch_transaction() as tx:

@@ -34,6 +34,7 @@ from xquant.sql import (
     insert_statement,
     model_columns,
     model_from_row,
+    placeholders,
     update_statement,
 )
 
@@ -208,8 +209,8 @@ def _known_trades_statement(exchange: str, fills: list[ExchangeFill]) -> Stateme
     trade_ids = sorted({fill.trade_id for fill in fills})
     sql = (
         f"SELECT symbol, trade_id FROM {connection.ops.quote_name(Fill._meta.db_table)} "  # noqa: S608 - names from the model
-        f"WHERE exchange = %s AND symbol IN ({', '.join(['%s'] * len(symbols))}) "
-        f"AND trade_id IN ({', '.join(['%s'] * len(trade_ids))})"
+        f"WHERE exchange = %s AND symbol IN ({placeholders(symbols)}) "
+        f"AND trade_id IN ({placeholders(trade_ids)})"
     )
     return sql, [exchange, *symbols, *trade_ids]
 

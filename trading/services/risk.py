@@ -20,7 +20,7 @@ from trading.selectors import risk_limits_get
 from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
-from xquant.sql import Result, Statement, batch_run
+from xquant.sql import Result, Statement, batch_run, placeholders
 
 logger = logging.getLogger("trading.risk")
 
@@ -125,7 +125,7 @@ _EXPOSURE_SQL = (
     "SELECT 'position', symbol, position_side, '', quantity, unrealized_pnl FROM trading_position "
     "WHERE exchange = %s UNION ALL "
     "SELECT 'order', symbol, position_side, side, quantity - filled_quantity, 0 FROM trading_order "
-    f"WHERE exchange = %s AND status IN ({', '.join(['%s'] * len(_ACTIVE))})"
+    f"WHERE exchange = %s AND status IN ({placeholders(_ACTIVE)})"
 )
 
 

@@ -12,7 +12,7 @@ the tick's new orders) rather than one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,11 +35,8 @@ from xquant.sql import (
     current_connection,
     model_columns,
     model_from_row,
+    placeholders,
 )
-
-
-def _placeholders(values: Iterable[Any]) -> str:
-    return ", ".join(["%s"] * len(list(values)))
 
 
 def db_value(model, field: str, value: Any) -> Any:
@@ -89,7 +86,7 @@ _ID, _CID, _FILLED = (
 def _working_statement(*, exchange: str, symbol: str) -> Statement:
     return (
         f"SELECT {_ORDER_COLUMNS} FROM trading_order "
-        f"WHERE exchange = %s AND symbol = %s AND status IN ({_placeholders(_OPEN)}) ORDER BY id",
+        f"WHERE exchange = %s AND symbol = %s AND status IN ({placeholders(_OPEN)}) ORDER BY id",
         [exchange, symbol, *_OPEN],
     )
 
@@ -264,7 +261,7 @@ def strategies_load(*, ids: list[int]) -> dict[int, StrategyConfig]:
         [
             (
                 f"SELECT {model_columns(StrategyConfig)} FROM trading_strategyconfig "
-                f"WHERE id IN ({_placeholders(ids)})",
+                f"WHERE id IN ({placeholders(ids)})",
                 ids,
             )
         ]
