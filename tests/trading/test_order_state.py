@@ -153,6 +153,70 @@ def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals_in_one_wri
     assert len(together) == 1, [q["sql"][:80] for q in queries.captured_queries]
 
 
+def _resting_buys(paper, clock, prices: list[str]) -> list[Order]:
+    clock.now = datetime.now(UTC)  # the sync may ask for fills since the submissions
+    orders = []
+    for price in prices:
+        order = _create(
+            paper,
+            OrderIntent(
+                key="",
+                symbol="BTCUSDT",
+                side="BUY",
+                quantity=D("0.002"),
+                order_type="LIMIT",
+                price=D(price),
+            ),
+        )
+        order_submit(order=order, exchange=paper)
+        order.refresh_from_db()
+        assert order.status == OrderStatus.OPEN
+        orders.append(order)
+    return orders
+
+
+def _fills_asked(paper, monkeypatch) -> list[dict]:
+    asked = []
+    fetch = paper.fetch_fills
+
+    def recording(symbol, **kwargs):
+        asked.append(kwargs)
+        return fetch(symbol, **kwargs)
+
+    monkeypatch.setattr(paper, "fetch_fills", recording)
+    return asked
+
+
+def test_the_one_order_that_left_the_book_is_asked_about_alone(paper, feed, clock, monkeypatch):
+    [order] = _resting_buys(paper, clock, ["64990.0"])
+    feed.quote("BTCUSDT", "64980.0", "64985.0")  # the book now crosses the bid
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")  # fills it
+    asked = _fills_asked(paper, monkeypatch)
+    with CaptureQueriesContext(connection) as queries:
+        assert orders_sync(exchange=paper, symbol="BTCUSDT") == 1
+    assert asked == [{"exchange_order_id": order.exchange_order_id}]
+    # The paper exchange filled it itself, so it answers without reading its trades.
+    assert not [q for q in queries.captured_queries if "exchanges_papertrade" in q["sql"]]
+    order.refresh_from_db()
+    assert (order.status, order.fills.count()) == (OrderStatus.FILLED, 1)
+
+
+def test_several_orders_that_moved_are_asked_about_together(paper, feed, clock, monkeypatch):
+    orders = _resting_buys(paper, clock, ["64990.0", "64989.0"])
+    feed.quote("BTCUSDT", "64980.0", "64985.0")  # crosses both
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")
+    asked = _fills_asked(paper, monkeypatch)
+    assert orders_sync(exchange=paper, symbol="BTCUSDT") == 2
+    [kwargs] = asked
+    assert set(kwargs) == {"since"}
+    assert kwargs["since"] < min(o.submitted_at for o in orders)
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.status, order.fills.count()) == (OrderStatus.FILLED, 1)
+
+
 def test_a_fill_report_travels_with_its_attempt_and_fills(paper):
     order = _create(paper, _intent())
     paper.fetch_balance()  # the paper account exists

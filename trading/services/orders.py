@@ -1009,20 +1009,20 @@ def orders_sync(
     except ExchangeError as exc:
         logger.warning("could not follow %s orders: %s", symbol, exc.message)
         return 0
-    if all(
-        w.client_order_id in on_book
-        and on_book[w.client_order_id].filled_quantity <= w.filled_quantity
+    moved = [
+        w
         for w in working
-    ):
+        if w.client_order_id not in on_book
+        or on_book[w.client_order_id].filled_quantity > w.filled_quantity
+    ]
+    if not moved:
         return 0
     # As read with the tick's view a moment ago; a write that finds the row moved on
     # since falls back to locking it (see _update_if_unchanged).
-    active = [w.order() for w in working]
-    # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
-    since = min(o.submitted_at or o.created_at for o in active) - FILL_CLOCK_MARGIN
+    active = [w.order() for w in moved]
     by_exchange_id = {o.exchange_order_id: o for o in active if o.exchange_order_id}
     try:
-        fills = exchange.fetch_fills(symbol, since=since)
+        fills = _moved_orders_fills(exchange, symbol, active)
     except ExchangeError as exc:
         logger.warning("could not fetch %s fills: %s", symbol, exc.message)
         return 0
@@ -1042,6 +1042,19 @@ def orders_sync(
             if (order.status, order.filled_quantity) != before:
                 changed.add(order.pk)
     return len(changed)
+
+
+def _moved_orders_fills(exchange: Exchange, symbol: str, moved: list[Order]) -> list:
+    """The fills of the orders that moved on the book: of the one order when it is one
+    (the usual case, which an exchange may answer from what it knows), else the
+    symbol's since the oldest of them was sent."""
+    if len(moved) == 1:
+        if not moved[0].exchange_order_id:
+            return []
+        return exchange.fetch_fills(symbol, exchange_order_id=moved[0].exchange_order_id)
+    # Fills carry the exchange's time, submissions ours: a margin covers clock skew.
+    since = min(o.submitted_at or o.created_at for o in moved) - FILL_CLOCK_MARGIN
+    return exchange.fetch_fills(symbol, since=since)
 
 
 def order_refresh(*, order: Order, exchange: Exchange) -> Order:
