@@ -9,9 +9,13 @@ have changed it:
   .lock_account_with), which forgets the symbol on this connection at once and, in the
   same transaction, notifies the channel below with "<account> <symbol>" ("*" for the
   whole account), which PostgreSQL delivers to every listening connection at commit;
-- before answering from what it kept, a connection drops what the notifications that
-  reached it name (reading them costs no round trip: they arrive with other answers, or
-  wait on the socket);
+- a write that knows what it did to the open orders (an order placed, resting orders
+  filled) hands this connection the orders as they are after its commit (`orders_written`),
+  unless another connection's notification has dropped anything since it began: the
+  tick after an order then needs no read;
+- before answering from what it kept, a connection drops what the notifications of the
+  other connections name (reading them costs no round trip: they arrive with other
+  answers, or wait on the socket; its own writes were dealt with when made);
 - a new connection (Django reconnected) starts with nothing kept.
 
 Another process's order reaches this connection's notifications a moment after that
@@ -38,7 +42,13 @@ class BookWatch:
 
     def __init__(self, raw_connection) -> None:
         self.raw_connection = raw_connection
+        self.backend_pid = raw_connection.info.backend_pid
         self.kept: dict[tuple[str, str], list] = {}
+        #: What this connection's write in progress dropped, and `forgets` then.
+        self.writing: dict[tuple[str, str], tuple[list, int]] = {}
+        #: How many times anything was dropped: a write's result is kept only if
+        #: nothing was dropped while it ran.
+        self.forgets = 0
 
     def get(self, account: str, symbol: str) -> list | None:
         orders = self.kept.get((account, symbol))
@@ -48,16 +58,32 @@ class BookWatch:
         self.kept[(account, symbol)] = list(orders)
 
     def forget(self, account: str, symbol: str) -> None:
+        self.forgets += 1
         if symbol == WHOLE_ACCOUNT:
             for key in [key for key in self.kept if key[0] == account]:
                 del self.kept[key]
         else:
             self.kept.pop((account, symbol), None)
 
+    def write_begins(self, account: str, symbol: str) -> None:
+        kept = self.kept.get((account, symbol))
+        self.forget(account, symbol)
+        if kept is not None and symbol != WHOLE_ACCOUNT:
+            self.writing[(account, symbol)] = (kept, self.forgets)
+
+    def write_committed(self, account: str, symbol: str, added: list, removed: set[str]) -> None:
+        before = self.writing.pop((account, symbol), None)
+        if before is not None and before[1] == self.forgets:
+            orders, _ = before
+            self.kept[(account, symbol)] = [
+                *(o for o in orders if o.exchange_order_id not in removed),
+                *added,
+            ]
+
     def read_notifications(self) -> None:
         # Those that came with earlier answers, and any waiting on the socket (no wait).
         for notification in self.raw_connection.notifies(timeout=0):
-            if notification.channel == CHANNEL:
+            if notification.channel == CHANNEL and notification.pid != self.backend_pid:
                 account, _, symbol = notification.payload.partition(" ")
                 self.forget(account, symbol)
 
@@ -96,7 +122,19 @@ def orders_changed(account: str, symbol: str) -> list[Statement]:
     db = current_connection()
     watch = session_state(db, "paper book watch")
     if watch is not None:
-        watch.forget(account, symbol)
+        watch.write_begins(account, symbol)
     if db.vendor != "postgresql":
         return []
     return [("SELECT pg_notify(%s, %s)", [CHANNEL, f"{account} {symbol}"])]
+
+
+def orders_written(
+    account: str, symbol: str, *, added: list | None = None, removed: set[str] | None = None
+) -> None:
+    """Once a write to the account's `symbol` orders (announced by `orders_changed`) has
+    committed, what it did: open orders `added`, and those `removed` (exchange order
+    ids). This connection then keeps the result, if it kept the orders before the write
+    and nothing else dropped them since; otherwise it reads them next time."""
+    watch = session_state(current_connection(), "paper book watch")
+    if watch is not None:
+        watch.write_committed(account, symbol, added or [], removed or set())

@@ -54,7 +54,7 @@ from exchanges.models import (
     PaperOrder,
 )
 from exchanges.paper import accounting as acc
-from exchanges.paper.book_watch import book_watch, keep_here
+from exchanges.paper.book_watch import book_watch, keep_here, orders_written
 from exchanges.paper.ledger import (
     PaperLedger,
     PositionRow,
@@ -239,6 +239,12 @@ class PaperExchange(Exchange):
                 commit=True,
             )
             [(order.pk,)] = results[0].rows
+            resting = (
+                [self.ledger.to_exchange_order(order)]
+                if order.status in OPEN_ORDER_STATUSES
+                else []
+            )
+            tx.on_commit(lambda: orders_written(self.account_name, order.symbol, added=resting))
             return
         trade = self.ledger.fill(account, position, order, fill_price, is_maker=False, now=now)
         account.updated_at = now
@@ -254,6 +260,7 @@ class PaperExchange(Exchange):
         [(trade.id, trade.order_id)] = results[1].rows
         order.pk = trade.order_id
         self.ledger.remember_fills(order, trade, tx)
+        tx.on_commit(lambda: orders_written(self.account_name, order.symbol))
 
     def cancel_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         self.market_snapshot(symbol)  # a crossed order fills before it can be cancelled
@@ -280,6 +287,10 @@ class PaperExchange(Exchange):
             account.save(update_fields=["order_margin", "updated_at"])
             order.status, order.reserved_margin, order.updated_at = OrderState.CANCELED, 0, now
             order.save(update_fields=["status", "reserved_margin", "updated_at"])
+            removed = {str(order.pk)}
+            transaction.on_commit(
+                lambda: orders_written(self.account_name, symbol, removed=removed)
+            )
         return self.ledger.to_exchange_order(order)
 
     def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:

@@ -34,7 +34,7 @@ from exchanges.models import (
     PaperTrade,
 )
 from exchanges.paper import accounting as acc
-from exchanges.paper.book_watch import WHOLE_ACCOUNT, orders_changed
+from exchanges.paper.book_watch import WHOLE_ACCOUNT, orders_changed, orders_written
 from xquant.sql import (
     BatchTransaction,
     Statement,
@@ -484,6 +484,9 @@ class PaperLedger:
             for order, trade, at in filled:
                 [(trade.id, _)] = results[at].rows
                 self.remember_fills(order, trade, tx)
+            # Each was filled or expired here, or had left the book before.
+            gone = {str(pk) for pk in order_ids}
+            tx.on_commit(lambda: orders_written(self.account_name, book.symbol, removed=gone))
 
     def match_all(self) -> None:
         """Match every symbol that has resting orders (before account-wide reads)."""

@@ -26,8 +26,8 @@ def paper(paper):
     return paper
 
 
-def _resting(cid: str, symbol: str = "BTCUSDT"):
-    price = "50000.0" if symbol == "BTCUSDT" else "2500.00"
+def _resting(cid: str, symbol: str = "BTCUSDT", price: str | None = None):
+    price = price or ("50000.0" if symbol == "BTCUSDT" else "2500.00")
     return order(cid, "BUY", "0.002" if symbol == "BTCUSDT" else "0.1", price=price, symbol=symbol)
 
 
@@ -100,6 +100,46 @@ def test_a_resting_order_the_book_crosses_fills_from_what_was_kept(paper, feed):
     assert _open(paper) == []
     [fill] = paper.fetch_fills("BTCUSDT")
     assert fill.client_order_id == "rest-3"
+
+
+def test_this_connections_own_writes_are_kept_without_reading_again(paper, feed):
+    assert _open(paper) == []
+    paper.create_order(_resting("own-1"))
+    paper.create_order(order("own-market", "BUY", "0.002"))  # fills at once, rests nowhere
+    with CaptureQueriesContext(connection) as queries:
+        assert _open(paper) == ["own-1"]
+    assert queries.captured_queries == []
+
+    feed.set("BTCUSDT", "49990.0", "49995.0")  # the ask falls through own-1's bid
+    paper.market_snapshot("BTCUSDT")
+    paper._book_read = None  # not the snapshot's own read: what the connection kept
+    with CaptureQueriesContext(connection) as queries:
+        assert _open(paper) == []
+    assert queries.captured_queries == []
+
+    paper.create_order(order("own-2", "BUY", "0.003", price="49900.0"))
+    paper.cancel_order("BTCUSDT", "own-2")
+    paper._book_read = None
+    with CaptureQueriesContext(connection) as queries:
+        assert _open(paper) == []
+    assert queries.captured_queries == []
+
+
+def test_another_connections_order_placed_before_this_ones_write_is_not_lost(paper):
+    assert _open(paper) == []  # kept: nothing open
+    _elsewhere(paper, lambda other: other.create_order(_resting("theirs")))
+    paper.create_order(_resting("mine"))  # its own write knows only of its own order
+    assert _eventually(lambda: sorted(_open(paper)) == ["mine", "theirs"])
+
+
+def test_a_write_that_rolls_back_leaves_nothing_kept(paper):
+    assert _open(paper) == []
+    with pytest.raises(RuntimeError), transaction.atomic():
+        paper.create_order(_resting("rolled-back"))
+        raise RuntimeError("the caller's transaction fails after the order")
+    with CaptureQueriesContext(connection) as queries:
+        assert _open(paper) == []
+    assert len(queries.captured_queries) == 1
 
 
 def test_nothing_is_kept_inside_an_atomic_block(paper):
