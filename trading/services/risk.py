@@ -56,34 +56,41 @@ def risk_state_get(
 
     Every order placement reads this, so it is one round trip: the limits, the realised
     PnL of the last 25 hours by hour (today's part is picked once the reset hour is
-    known), and every position and working order."""
+    known), the unrealised PnL of all open positions, and the open positions and working
+    orders (of the symbol)."""
     now = now or timezone.now()
-    results = batch_run(risk_state_statements(exchange_name=exchange_name, now=now))
-    state = risk_state_from(results, symbol=symbol, now=now)
+    results = batch_run(risk_state_statements(exchange_name=exchange_name, symbol=symbol, now=now))
+    state = risk_state_from(results, now=now)
     if state is None:  # first use: created from the RISK_* settings
         risk_limits_get()
         return risk_state_get(exchange_name=exchange_name, symbol=symbol, now=now)
     return state
 
 
-def risk_state_statements(*, exchange_name: str, now: datetime) -> list[Statement]:
-    """The reads behind a risk state, to send alone or with others (risk_state_from)."""
+def risk_state_statements(
+    *, exchange_name: str, symbol: str | None = None, now: datetime
+) -> list[Statement]:
+    """The reads behind a risk state, to send alone or with others (risk_state_from);
+    with `symbol`, its exposure only."""
+    if symbol is None:
+        exposure = (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE])
+    else:
+        exposure = (_SYMBOL_EXPOSURE_SQL, [exchange_name, symbol, exchange_name, symbol, *_ACTIVE])
     return [
         (_LIMITS_SQL, [RiskLimits.SINGLETON_ID]),
         (
             _REALIZED_HOURS_SQL,
             [exchange_name, db_value(RealizedPnlHour, "hour", now - timedelta(hours=25))],
         ),
-        (_EXPOSURE_SQL, [exchange_name, exchange_name, *_ACTIVE]),
+        (_UNREALIZED_SQL, [exchange_name]),
+        exposure,
     ]
 
 
-def risk_state_from(
-    results: list[Result], *, symbol: str | None, now: datetime
-) -> RiskState | None:
+def risk_state_from(results: list[Result], *, now: datetime) -> RiskState | None:
     """The risk state from the results of risk_state_statements; None before the limits
     row exists."""
-    limits_row, hours, exposure = results
+    limits_row, hours, unrealized, exposure = results
     if not limits_row.rows:
         return None
     order_cap, position_cap, loss_cap, reset_hour, engaged, reason = limits_row.rows[0]
@@ -92,25 +99,31 @@ def risk_state_from(
         (db_decimal(amount) for hour, amount in hours.rows if db_aware(hour) >= day_start), ZERO
     )
     positions: dict[tuple[str, str], Decimal] = {}
-    unrealized = ZERO
     working: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for kind, row_symbol, position_side, side, quantity, unrealized_pnl in exposure.rows:
+    for kind, row_symbol, position_side, side, quantity, filled in exposure.rows:
         if kind == "position":
-            unrealized += db_decimal(unrealized_pnl)
-            if symbol is None or row_symbol == symbol:
-                positions[(row_symbol, position_side)] = db_decimal(quantity)
-        elif symbol is None or row_symbol == symbol:
-            working[(row_symbol, position_side, side)] += db_decimal(quantity)
+            positions[(row_symbol, position_side)] = db_decimal(quantity)
+        else:  # subtracted here: SQLite would subtract floats
+            working[(row_symbol, position_side, side)] += db_decimal(quantity) - db_decimal(filled)
     return RiskState(
         max_order_notional=db_decimal(order_cap),
         max_position_notional=db_decimal(position_cap),
         daily_loss_limit=db_decimal(loss_cap),
         kill_switch_engaged=bool(engaged),
         kill_switch_reason=reason,
-        loss_today=-(realized + unrealized),
+        loss_today=-(realized + _unrealized_total(unrealized.rows[0][0])),
         positions=positions,
         working=dict(working),
     )
+
+
+_PNL_PLACES = Decimal(1).scaleb(-Position._meta.get_field("unrealized_pnl").decimal_places)
+
+
+def _unrealized_total(value) -> Decimal:
+    total = db_decimal(value)
+    # SQLite adds up floats: back to the column's places, which drops the float noise.
+    return total.quantize(_PNL_PLACES) if isinstance(value, float) else total
 
 
 _LIMITS_SQL = (
@@ -121,11 +134,24 @@ _REALIZED_HOURS_SQL = (
     "SELECT hour, realized_net FROM trading_realizedpnlhour WHERE exchange = %s AND hour >= %s"
 )
 _ACTIVE = sorted(ACTIVE_STATUSES)
-_EXPOSURE_SQL = (
-    "SELECT 'position', symbol, position_side, '', quantity, unrealized_pnl FROM trading_position "
-    "WHERE exchange = %s UNION ALL "
-    "SELECT 'order', symbol, position_side, side, quantity - filled_quantity, 0 FROM trading_order "
-    f"WHERE exchange = %s AND status IN ({placeholders(_ACTIVE)})"
+# Open positions and working orders; each kind is small (open only), and a tick asks
+# for one symbol's.
+_POSITIONS_EXPOSURE = (
+    "SELECT 'position', symbol, position_side, '', quantity, 0 FROM trading_position "
+    "WHERE exchange = %s AND quantity <> 0"
+)
+_ORDERS_EXPOSURE = (
+    "SELECT 'order', symbol, position_side, side, quantity, filled_quantity FROM trading_order "
+    "WHERE exchange = %s"
+)
+_ACTIVE_ONLY = f" AND status IN ({placeholders(_ACTIVE)})"
+_EXPOSURE_SQL = f"{_POSITIONS_EXPOSURE} UNION ALL {_ORDERS_EXPOSURE}{_ACTIVE_ONLY}"
+_SYMBOL_EXPOSURE_SQL = (
+    f"{_POSITIONS_EXPOSURE} AND symbol = %s UNION ALL "
+    f"{_ORDERS_EXPOSURE} AND symbol = %s{_ACTIVE_ONLY}"
+)
+_UNREALIZED_SQL = (
+    "SELECT COALESCE(SUM(unrealized_pnl), 0) FROM trading_position WHERE exchange = %s"
 )
 
 

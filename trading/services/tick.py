@@ -99,9 +99,9 @@ def tick_run(
             symbol=symbol,
             mark_price=snapshot.mid,
             now=now,
-            also=risk_state_statements(exchange_name=exchange.name, now=now),
+            also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
         )
-        risk_state = risk_state_from(view.also, symbol=symbol, now=now)
+        risk_state = risk_state_from(view.also, now=now)
     runs = manager.run(
         symbol=symbol,
         snapshot=snapshot,
