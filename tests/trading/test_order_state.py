@@ -20,6 +20,7 @@ from trading.models import (
     StrategyConfig,
 )
 from trading.services.orders import (
+    ReadsAfter,
     _request,
     order_apply_state,
     order_create,
@@ -200,6 +201,35 @@ def test_the_one_order_that_left_the_book_is_asked_about_alone(paper, feed, cloc
     assert not [q for q in queries.captured_queries if "exchanges_papertrade" in q["sql"]]
     order.refresh_from_db()
     assert (order.status, order.fills.count()) == (OrderStatus.FILLED, 1)
+
+
+def test_reads_asked_after_a_sync_go_with_its_last_write_and_see_it(paper, feed, clock):
+    [order] = _resting_buys(paper, clock, ["64990.0"])
+    feed.quote("BTCUSDT", "64980.0", "64985.0")
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")
+    status_read = [("SELECT status FROM trading_order WHERE id = %s", [order.pk])]
+    reads = ReadsAfter(lambda: status_read)
+    with CaptureQueriesContext(connection) as queries:
+        assert orders_sync(exchange=paper, symbol="BTCUSDT", reads=reads) == 1
+    assert [result.rows for result in reads.results] == [[(OrderStatus.FILLED,)]]
+    [carried] = [q["sql"] for q in queries.captured_queries if "SELECT status FROM" in q["sql"]]
+    assert 'INSERT INTO "trading_fill"' in carried
+
+
+def test_reads_asked_after_a_sync_are_left_unread_when_an_order_is_written_after_fills(
+    paper, feed, clock
+):
+    _, gone = _resting_buys(paper, clock, ["64990.0", "64000.0"])
+    feed.quote("BTCUSDT", "64980.0", "64985.0")  # fills the first
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")
+    paper.cancel_order("BTCUSDT", gone.client_order_id)  # cancelled on the exchange's side
+    reads = ReadsAfter(lambda: [("SELECT 1", [])])
+    assert orders_sync(exchange=paper, symbol="BTCUSDT", reads=reads) == 2
+    assert reads.results is None
+    gone.refresh_from_db()
+    assert gone.status == OrderStatus.CANCELED
 
 
 def test_several_orders_that_moved_are_asked_about_together(paper, feed, clock, monkeypatch):

@@ -34,7 +34,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -911,6 +911,17 @@ _TOTALS_FIELDS = [
 ]
 
 
+@dataclass
+class ReadsAfter:
+    """Statements to read once a sync's writes are done: sent with its last write when
+    they can be (after the writes, in their transaction), which saves the round trip."""
+
+    #: Makes the statements, when (if) they are sent.
+    statements: Callable[[], Sequence[Statement]]
+    #: Their results, if they went with the last write; None: read them yourself.
+    results: list[Result] | None = None
+
+
 def _fills_with_order_update(
     order: Order,
     fills: list,
@@ -918,29 +929,35 @@ def _fills_with_order_update(
     state: ExchangeOrder | None = None,
     attempt: OrderAttempt | None = None,
     mark_price: Decimal | None = None,
+    reads: ReadsAfter | None = None,
 ) -> list[Fill]:
     """Record the order's new fills, and in their transaction what else they change on
     the order: the exchange's report `state` with the `attempt` that brought it, and its
     filled quantity and average price when the fills say more than the order (fills can
     arrive before the status). The order row is written on the condition that it is as
-    read (see _update_if_unchanged), else under its lock afterwards. Returns the new
-    Fill rows."""
+    read (see _update_if_unchanged), else under its lock afterwards. `reads` go after
+    the writes when nothing is written after them. Returns the new Fill rows."""
     totals = _fills_totals(fills)
     row = _copy_of(order)
     changed, fields = _order_update_onto(row, state, totals)
     writes = [insert_statement(attempt, returning=())] if attempt is not None else []
     if fields:
         writes.append(_update_if_unchanged(order, row, fields))
+    then = list(reads.statements()) if reads is not None else []
     recorded, results = fills_record_with(
-        order=order, fills=fills, mark_price=mark_price, also=writes
+        order=order, fills=fills, mark_price=mark_price, also=[*writes, *then]
     )
+    written, read = results[: len(writes)], results[len(writes) :]
     if writes and not results:  # no new fill went in, so neither did the writes
-        results = batch_run(writes)
-    if fields and results[-1].rowcount != 1:
+        written = batch_run(writes)
+    if fields and written[-1].rowcount != 1:
+        read = []  # the order is written after them: they are out of date
         with transaction.atomic():
             row = Order.objects.select_for_update().get(pk=order.pk)
             changed, fields = _order_update_onto(row, state, totals)
             row.save(update_fields=fields)
+    if reads is not None:
+        reads.results = read or None
     if changed:
         transaction.on_commit(lambda: publish_order(row))
     _copy_into(order, row)
@@ -992,13 +1009,16 @@ def orders_sync(
     symbol: str,
     mark_price: Decimal | None = None,
     working: list[tick_store.Working] | None = None,
+    reads: ReadsAfter | None = None,
 ) -> int:
     """Follow this symbol's working orders on the exchange: new fills, and orders that
     left the book (filled, canceled, expired). Returns how many orders changed.
 
     Every tick calls it, so the common cases are cheap: no working order, nothing (the
     tick read them with the rest of its view: `working`); working orders all still on
-    the book and unfilled since, one exchange call.
+    the book and unfilled since, one exchange call. A tick reads again after a change:
+    `reads` go with the last write when that is the fills of the one order that left
+    the book (the usual change), and stay unread otherwise.
     """
     if working is None:
         working = tick_store.working_orders(exchange=exchange.name, symbol=symbol)
@@ -1031,12 +1051,16 @@ def orders_sync(
         if fill.exchange_order_id in by_exchange_id:
             fills_by_order.setdefault(fill.exchange_order_id, []).append(fill)
     changed: set[int] = set()
+    last = next(reversed(fills_by_order), None)
     for exchange_order_id, order_fills in fills_by_order.items():
         order = by_exchange_id[exchange_order_id]
-        if _fills_with_order_update(order, order_fills, mark_price=mark_price):
+        with_reads = reads if exchange_order_id == last else None
+        if _fills_with_order_update(order, order_fills, mark_price=mark_price, reads=with_reads):
             changed.add(order.pk)
     for order in active:
         if order.status in OPEN_STATUSES and order.client_order_id not in on_book:
+            if reads is not None:
+                reads.results = None  # this order is written after them
             before = (order.status, order.filled_quantity)
             order = order_refresh(order=order, exchange=exchange)
             if (order.status, order.filled_quantity) != before:

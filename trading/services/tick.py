@@ -36,6 +36,7 @@ from trading.services import tick_store
 from trading.services.fills import publish_position
 from trading.services.orders import (
     PreparedOrder,
+    ReadsAfter,
     SendNow,
     order_insert_statement,
     order_inserted,
@@ -90,17 +91,26 @@ def tick_run(
         exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
     )
     risk_state = None
-    if orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid, working=view.working):
-        # Fills or status changes moved positions and made order news: read again, and
-        # the risk state with it (a strategy whose order filled usually places the next).
-        now = timezone.now()
-        view = tick_store.tick_view(
-            exchange=exchange.name,
-            symbol=symbol,
-            mark_price=snapshot.mid,
-            now=now,
-            also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
-        )
+    # Should fills or status changes move positions and make order news, the view is
+    # read again, and the risk state with it (a strategy whose order filled usually
+    # places the next): with the sync's last write when it can.
+    now = timezone.now()
+    again = tick_store.TickViewRead(
+        exchange=exchange.name,
+        symbol=symbol,
+        mark_price=snapshot.mid,
+        now=now,
+        also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
+    )
+    reads = ReadsAfter(lambda: again.statements)
+    if orders_sync(
+        exchange=exchange,
+        symbol=symbol,
+        mark_price=snapshot.mid,
+        working=view.working,
+        reads=reads,
+    ):
+        view = again.view(reads.results) if reads.results is not None else again.read()
         risk_state = risk_state_from(view.also, now=now)
     runs = manager.run(
         symbol=symbol,

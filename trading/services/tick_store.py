@@ -229,28 +229,58 @@ def tick_view(
 ) -> TickView:
     """Mark the symbol's books to the price and read what its strategies need and its
     open orders, and run `also` after them: one round trip."""
-    marks = _mark_statements(exchange=exchange, symbol=symbol, mark_price=mark_price, now=now)
-    active = [symbol, StrategyStatus.OK]
-    results = batch_run(
-        [
-            *_marks_durability(),
-            *marks,
+    return TickViewRead(
+        exchange=exchange, symbol=symbol, mark_price=mark_price, now=now, also=also
+    ).read()
+
+
+@dataclass
+class TickViewRead:
+    """A tick view's statements, to send with something else (the last write of an
+    order sync, say: in its transaction, which then commits the marks too), and the
+    view from their results."""
+
+    exchange: str
+    symbol: str
+    mark_price: Decimal
+    now: datetime
+    also: Sequence[Statement] = ()
+
+    @property
+    def statements(self) -> list[Statement]:
+        active = [self.symbol, StrategyStatus.OK]
+        return [
+            *_mark_statements(
+                exchange=self.exchange, symbol=self.symbol, mark_price=self.mark_price, now=self.now
+            ),
             (_VERSIONS_SQL, active),
             (_NEWS_SQL, active),
-            _working_statement(exchange=exchange, symbol=symbol),
-            *also,
+            _working_statement(exchange=self.exchange, symbol=self.symbol),
+            *self.also,
         ]
-    )
-    *_, marked, versions, news, working = results[: len(results) - len(also)]
-    return TickView(
-        marked=_marked_positions(
-            marked.rows, exchange=exchange, symbol=symbol, mark_price=mark_price, now=now
-        ),
-        versions=_versions(versions.rows),
-        news=_news(news.rows),
-        working=_working(working.rows),
-        also=results[len(results) - len(also) :],
-    )
+
+    def read(self) -> TickView:
+        """The view, read alone."""
+        statements = self.statements
+        results = batch_run([*_marks_durability(), *statements])
+        return self.view(results[len(results) - len(statements) :])
+
+    def view(self, results: list[Result]) -> TickView:
+        also_from = len(results) - len(self.also)
+        _, marked, versions, news, working = results[:also_from]
+        return TickView(
+            marked=_marked_positions(
+                marked.rows,
+                exchange=self.exchange,
+                symbol=self.symbol,
+                mark_price=self.mark_price,
+                now=self.now,
+            ),
+            versions=_versions(versions.rows),
+            news=_news(news.rows),
+            working=_working(working.rows),
+            also=results[also_from:],
+        )
 
 
 def strategies_load(*, ids: list[int]) -> dict[int, StrategyConfig]:
