@@ -20,11 +20,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
 from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour, StrategyPosition
+from trading.services.kept_books import (
+    Kept,
+    book_copy,
+    forget_books,
+    is_moved,
+    keep_books,
+    kept_books,
+    write_if_unchanged,
+)
 from xquant import realtime
 from xquant.sql import (
     BatchTransaction,
@@ -85,6 +94,21 @@ def fills_record_with(
     only when there are new fills and the rows went in together (else: [])."""
     if not fills:
         return [], []
+    kept = kept_books(order, fills[0].position_side)
+    if kept is not None:
+        try:
+            with batch_transaction() as tx:
+                rows, account, also_results = _record_on_kept(
+                    tx, order, fills, kept, mark_price, also
+                )
+        except (IntegrityError, DataError) as exc:
+            if isinstance(exc, DataError) and not is_moved(exc):
+                raise
+            # A book moved, or a trade was recorded before: the locking way sorts it out.
+            forget_books(order, fills[0].position_side)
+        else:
+            transaction.on_commit(lambda: _publish_fills(rows, account))
+            return rows, also_results
     try:
         with batch_transaction() as tx:
             rows, account, also_results = _record(tx, order, fills, mark_price, also)
@@ -137,6 +161,55 @@ def _record(
     fills and what they did, and commit (skipped when nothing is new)."""
     account, book, known = _lock_books_and_read_known(tx, order, fills)
     new = [f for f in _in_execution_order(fills) if (f.symbol, f.trade_id) not in known]
+    rows = _applied(order, new, account, book, mark_price)
+    also_results = _write(tx, order.exchange, rows, account, book, also) if rows else []
+    position_side = fills[0].position_side
+    tx.on_commit(lambda: keep_books(order, position_side, account, book))
+    return rows, account, also_results
+
+
+def _record_on_kept(
+    tx: BatchTransaction,
+    order: Order,
+    fills: list[ExchangeFill],
+    kept: Kept,
+    mark_price: Decimal | None,
+    also: Sequence[Statement],
+) -> tuple[list[Fill], Position, list[Result]]:
+    """One round trip: the fills applied to the books as this connection last wrote
+    them, written on the condition that the books are still so (kept_books) and that no
+    trade was recorded before (the unique trade id). Fails, writing nothing, otherwise."""
+    basis_account, basis_book = kept
+    account = book_copy(basis_account)
+    book = book_copy(basis_book) if basis_book is not None else None
+    rows = _applied(order, _in_execution_order(fills), account, book, mark_price)
+    fill_price = rows[-1].price
+    # The books first: every recorder locks them before it writes a fill.
+    statements = [write_if_unchanged(account, basis_account, mark_price, fill_price)]
+    if book is not None:
+        statements.append(write_if_unchanged(book, basis_book, mark_price, fill_price))
+    statements += [insert_statement(row, returning=("id",)) for row in rows]
+    statements += _realized_by_hour_statements(order.exchange, rows)
+    results = tx.run([*statements, *also], commit=True)
+    for written, result in zip((account, book), results, strict=False):
+        if written is not None:
+            [(_, written.mark_price, written.unrealized_pnl)] = result.rows
+    books = 2 if book is not None else 1
+    for row, result in zip(rows, results[books : books + len(rows)], strict=True):
+        _saved(row, result.rows[0][0])
+    position_side = fills[0].position_side
+    tx.on_commit(lambda: keep_books(order, position_side, account, book))
+    return rows, account, results[len(statements) :]
+
+
+def _applied(
+    order: Order,
+    new: list[ExchangeFill],
+    account: Position,
+    book: StrategyPosition | None,
+    mark_price: Decimal | None,
+) -> list[Fill]:
+    """Fill rows for the new fills, applied in order to the books in memory."""
     rows = []
     for fill in new:
         row = _fill_row(order, fill)
@@ -155,8 +228,7 @@ def _record(
                 exc,
             )
         rows.append(row)
-    also_results = _write(tx, order.exchange, rows, account, book, also) if rows else []
-    return rows, account, also_results
+    return rows
 
 
 def _lock_books_and_read_known(
@@ -252,10 +324,14 @@ def _write(
     statements += _realized_by_hour_statements(exchange, rows)
     results = tx.run([*statements, *also], commit=True)
     for row, result in zip(rows, results[: len(rows)], strict=True):
-        row.pk = result.rows[0][0]
-        row._state.adding = False
-        row._state.db = connection.alias
+        _saved(row, result.rows[0][0])
     return results[len(statements) :]
+
+
+def _saved(row: Fill, pk: int) -> None:
+    row.pk = pk
+    row._state.adding = False
+    row._state.db = connection.alias
 
 
 def _realized_by_hour_statements(exchange: str, rows: list[Fill]) -> list[Statement]:
