@@ -1,5 +1,6 @@
 """Recording fills: each trade moves the positions once however often (and by however
-many processes) it is reported, in two round trips to the database per call."""
+many processes) it is reported, in two round trips to the database per call (one on
+books the connection wrote last: test_fills_kept_books)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ the work, so a call is two batches (xquant.sql) inside its transaction: lock the
 (creating them if missing) and read which trades are known, then write everything.
 Every recorder locks the account position before it reads the known trades, so two
 processes recording the same trade take turns, and the second sees the first's fill.
+On books this connection wrote last it is one batch, written only if they are still as
+it wrote them (trading.services.kept_books); otherwise it falls back to the above.
 """
 
 from __future__ import annotations
