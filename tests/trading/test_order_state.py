@@ -114,48 +114,10 @@ def test_a_report_about_the_row_as_this_process_knows_it_takes_one_round_trip(pa
     assert (stored.status, stored.exchange_order_id) == (OrderStatus.OPEN, "78")
 
 
-def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals_in_one_write(
-    paper, feed, clock
-):
-    # The sync asks for fills since the order was submitted (wall clock): keep the
-    # exchange's clock on it however long the suite has run.
-    clock.now = datetime.now(UTC)
-    order = _create(
-        paper,
-        OrderIntent(
-            key="",
-            symbol="BTCUSDT",
-            side="BUY",
-            quantity=D("0.002"),
-            order_type="LIMIT",
-            price=D("64990.0"),
-        ),
-    )
-    order_submit(order=order, exchange=paper)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.OPEN
-    feed.quote("BTCUSDT", "64980.0", "64985.0")  # the book now crosses the bid
-    clock.advance(1)
-    paper.market_snapshot("BTCUSDT")
-    with CaptureQueriesContext(connection) as queries:
-        assert orders_sync(exchange=paper, symbol="BTCUSDT") == 1
-    order.refresh_from_db()
-    assert (order.status, order.filled_quantity, order.average_price) == (
-        OrderStatus.FILLED,
-        D("0.002"),
-        D("64990.0"),
-    )
-    assert order.fills.count() == 1
-    together = [
-        q["sql"]
-        for q in queries.captured_queries
-        if 'INSERT INTO "trading_fill"' in q["sql"] and 'UPDATE "trading_order"' in q["sql"]
-    ]
-    assert len(together) == 1, [q["sql"][:80] for q in queries.captured_queries]
-
-
 def _resting_buys(paper, clock, prices: list[str]) -> list[Order]:
-    clock.now = datetime.now(UTC)  # the sync may ask for fills since the submissions
+    # The sync may ask for fills since the submissions (wall clock): keep the exchange's
+    # clock on it however long the suite has run.
+    clock.now = datetime.now(UTC)
     orders = []
     for price in prices:
         order = _create(
@@ -174,6 +136,30 @@ def _resting_buys(paper, clock, prices: list[str]) -> list[Order]:
         assert order.status == OrderStatus.OPEN
         orders.append(order)
     return orders
+
+
+def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals_in_one_write(
+    paper, feed, clock
+):
+    [order] = _resting_buys(paper, clock, ["64990.0"])
+    feed.quote("BTCUSDT", "64980.0", "64985.0")  # the book now crosses the bid
+    clock.advance(1)
+    paper.market_snapshot("BTCUSDT")
+    with CaptureQueriesContext(connection) as queries:
+        assert orders_sync(exchange=paper, symbol="BTCUSDT") == 1
+    order.refresh_from_db()
+    assert (order.status, order.filled_quantity, order.average_price) == (
+        OrderStatus.FILLED,
+        D("0.002"),
+        D("64990.0"),
+    )
+    assert order.fills.count() == 1
+    together = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'INSERT INTO "trading_fill"' in q["sql"] and 'UPDATE "trading_order"' in q["sql"]
+    ]
+    assert len(together) == 1, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def _fills_asked(paper, monkeypatch) -> list[dict]:
