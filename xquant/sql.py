@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, DataError, connection, connections, transaction
 from psycopg import pq
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,27 @@ def update_statement(instance, fields: Sequence[str], *, where: str = "", params
     if where:
         sql += f" AND ({where})"
     return sql, [*values, instance.pk, *params]
+
+
+def expecting_one_row(statement: Statement, returning: Sequence[str] = ()) -> Statement:
+    """A conditional UPDATE (`statement`, without RETURNING) that fails its whole batch
+    unless it changed a row, so that nothing of the batch is written (see
+    row_was_not_there). It answers with 1 and, per `returning` column, the value
+    written. PostgreSQL only (a data-modifying WITH)."""
+    sql, params = statement
+    columns = ", ".join(("1", *returning))
+    picked = "".join(f", MAX({column})" for column in returning)
+    return (
+        # No row changed: 1 / 0 fails the batch. Nothing else of ours divides by a count.
+        f"WITH changed AS ({sql} RETURNING {columns}) SELECT 1 / COUNT(*){picked} FROM changed",  # noqa: S608 - our statement, values are parameters
+        params,
+    )
+
+
+def row_was_not_there(exc: BaseException) -> bool:
+    """Whether a failed batch failed because a statement of `expecting_one_row` found
+    its row changed (or gone)."""
+    return isinstance(exc, DataError) and isinstance(exc.__cause__, psycopg.errors.DivisionByZero)
 
 
 class BatchTransaction:

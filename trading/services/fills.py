@@ -31,7 +31,6 @@ from trading.services.kept_books import (
     Kept,
     book_copy,
     forget_books,
-    is_moved,
     keep_books,
     kept_books,
     write_if_unchanged,
@@ -46,6 +45,7 @@ from xquant.sql import (
     model_columns,
     model_from_row,
     placeholders,
+    row_was_not_there,
     update_statement,
 )
 
@@ -104,7 +104,7 @@ def fills_record_with(
                     tx, order, fills, kept, mark_price, also
                 )
         except (IntegrityError, DataError) as exc:
-            if isinstance(exc, DataError) and not is_moved(exc):
+            if isinstance(exc, DataError) and not row_was_not_there(exc):
                 raise
             # A book moved, or a trade was recorded before: the locking way sorts it out.
             forget_books(order, fills[0].position_side)

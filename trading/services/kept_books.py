@@ -18,12 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import psycopg
-from django.db import DataError, connection
+from django.db import connection
 from django.utils import timezone
 
 from trading.models import Order, Position, PositionBook, StrategyPosition
-from xquant.sql import Statement, current_connection, session_state
+from xquant.sql import Statement, current_connection, expecting_one_row, session_state
 
 #: Columns a fill computes from: the write is conditional on all of them being as kept.
 _BASIS = ("quantity", "entry_price", "realized_pnl", "fees_paid")
@@ -90,7 +89,7 @@ def write_if_unchanged(
     book: PositionBook, basis: PositionBook, mark_price: Decimal | None, fill_price: Decimal
 ) -> Statement:
     """Write the book's new numbers if the row is still as `basis` (what they were
-    computed from); the batch fails otherwise (see is_moved). The mark is the given one,
+    computed from); the batch fails otherwise (xquant.sql.row_was_not_there). The mark is the given one,
     else the row's own, else the fill's price, as when the row is read under its lock;
     the statement answers with the mark and unrealised PnL written."""
     quote = connection.ops.quote_name
@@ -104,13 +103,11 @@ def write_if_unchanged(
     )
     mark = f"COALESCE(%s::numeric, {quote('mark_price')}, %s::numeric)"
     sql = (
-        f"WITH changed AS (UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - names from the model
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 - names from the model
         "quantity = %s, entry_price = %s, realized_pnl = %s, fees_paid = %s, "
         "opened_at = %s, marked_at = %s, updated_at = %s, "
         f"mark_price = {mark}, unrealized_pnl = %s::numeric * ({mark} - %s::numeric) "
-        f"WHERE {condition} RETURNING mark_price, unrealized_pnl) "
-        # No row changed: 1 / 0 fails the batch, so none of it is written.
-        "SELECT 1 / COUNT(*), MAX(mark_price), MAX(unrealized_pnl) FROM changed"
+        f"WHERE {condition}"
     )
     now: datetime = timezone.now()
     book.updated_at = now
@@ -132,9 +129,4 @@ def write_if_unchanged(
         *(getattr(basis, f) for f in _BASIS),
         basis.opened_at,
     ]
-    return sql, params
-
-
-def is_moved(exc: Exception) -> bool:
-    """Whether a failed batch failed because a book was not as kept."""
-    return isinstance(exc, DataError) and isinstance(exc.__cause__, psycopg.errors.DivisionByZero)
+    return expecting_one_row((sql, params), returning=("mark_price", "unrealized_pnl"))
