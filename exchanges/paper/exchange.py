@@ -62,6 +62,7 @@ from exchanges.paper.ledger import (
     fills_from_rows,
     positions_from_rows,
 )
+from exchanges.paper.quick_fill import keep_position
 from exchanges.symbols import offline_symbols
 from xquant.sql import BatchTransaction, batch_run, batch_transaction, insert_statement
 
@@ -217,6 +218,7 @@ class PaperExchange(Exchange):
                 updated_at=now,
             )
             self._place(tx, account, order, position, fill_price if crosses else None, now)
+            tx.on_commit(lambda: keep_position(self.account_name, position))
         return self.ledger.to_exchange_order(order)
 
     def _place(
@@ -316,10 +318,12 @@ class PaperExchange(Exchange):
     ) -> list[ExchangeOrder]:
         """The symbol's open orders, once those the book (`bid`/`ask`) crosses filled."""
         orders = self._open_orders(symbol)
-        crossed = [int(o.exchange_order_id) for o in orders if crosses(o, bid, ask)]
-        if not crossed:
+        as_kept = [o for o in orders if crosses(o, bid, ask)]
+        if not as_kept:
             return orders
-        self.ledger.fill_resting(crossed, book or self.feed.snapshot(symbol, self.clock()))
+        crossed = [int(o.exchange_order_id) for o in as_kept]
+        book = book or self.feed.snapshot(symbol, self.clock())
+        self.ledger.fill_resting(crossed, book, as_kept=as_kept)
         # Filled (or expired, or gone meanwhile): none of them is open any more.
         return [o for o in orders if int(o.exchange_order_id) not in crossed]
 

@@ -13,6 +13,7 @@ of plain SQL and write everything in a second one (xquant.sql.batch_run).
 from __future__ import annotations
 
 import decimal
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from exchanges.models import (
 )
 from exchanges.paper import accounting as acc
 from exchanges.paper.book_watch import WHOLE_ACCOUNT, orders_changed, orders_written
+from exchanges.paper.quick_fill import fill_in_one_trip, keep_position
 from xquant.sql import (
     BatchTransaction,
     Statement,
@@ -433,7 +435,15 @@ class PaperLedger:
             params.append(order_id)
         return sql + " ORDER BY t.executed_at, t.id", params
 
-    def fill_resting(self, order_ids: list[int], book: MarketSnapshot) -> None:
+    def fill_resting(
+        self, order_ids: list[int], book: MarketSnapshot, as_kept: list[ExchangeOrder] = ()
+    ) -> None:
+        """Fill the resting orders (or expire those that may only reduce a position that
+        has gone). One crossed order as this connection kept it (`as_kept`, from its
+        book watch) usually goes in one round trip (quick_fill); otherwise, under the
+        account lock."""
+        if len(order_ids) == 1 and len(as_kept) == 1 and fill_in_one_trip(self, as_kept[0], book):
+            return
         now = self.clock()
         ids_sql = placeholders(order_ids)
         # Re-read under the lock: another process may have filled or cancelled them.
@@ -487,6 +497,9 @@ class PaperLedger:
             # Each was filled or expired here, or had left the book before.
             gone = {str(pk) for pk in order_ids}
             tx.on_commit(lambda: orders_written(self.account_name, book.symbol, removed=gone))
+            for position in positions.values():
+                if position.symbol == book.symbol:
+                    tx.on_commit(functools.partial(keep_position, self.account_name, position))
 
     def match_all(self) -> None:
         """Match every symbol that has resting orders (before account-wide reads)."""
