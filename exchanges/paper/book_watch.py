@@ -5,9 +5,9 @@ against the book and to follow them), and they rarely change: keeping them saves
 quiet tick one of its three round trips. What is kept is dropped as soon as anyone may
 have changed it:
 
-- every paper write that touches orders takes the account lock (PaperLedger
-  .lock_account_with), which forgets the symbol on this connection at once and, in the
-  same transaction, notifies the channel below with "<account> <symbol>" ("*" for the
+- every paper write that touches orders announces it (`orders_changed`: from the
+  account lock, PaperLedger.lock_account_with, or a one-trip fill, quick_fill), which
+  forgets the symbol on this connection at once and, in the same transaction, notifies the channel below with "<account> <symbol>" ("*" for the
   whole account), which PostgreSQL delivers to every listening connection at commit;
 - a write that knows what it did to the open orders (an order placed, resting orders
   filled) hands this connection the orders as they are after its commit (`orders_written`),

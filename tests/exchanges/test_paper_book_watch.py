@@ -1,6 +1,7 @@
 """The paper exchange keeps a symbol's open orders between ticks on a ticking thread's
-PostgreSQL connection, and drops them as soon as anyone may have changed them: a write
-on this connection at once, another connection's once its notification arrives."""
+PostgreSQL connection, and drops them as soon as anyone may have changed them: another
+connection's write once its notification arrives; this connection's own writes say what
+they did, and it keeps the result."""
 
 from __future__ import annotations
 
