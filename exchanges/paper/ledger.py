@@ -360,7 +360,27 @@ class PaperLedger:
         trade_write = (_TRADE_INSERT_SQL.format(order=pick), [*trade_values, *pick_params])
         return [order_write, trade_write]
 
-    def position_write(self, position: PositionRow, now: datetime) -> Statement:
+    @staticmethod
+    def may_fill(position: PositionRow, order: PaperOrder | ExchangeOrder) -> bool:
+        """Whether a resting order may fill against the position: Binance expires a
+        reduce-only order whose position has gone instead."""
+        try:
+            acc.check_reduction(
+                position=position.quantity,
+                side=order.side,
+                quantity=order.quantity,
+                position_side=order.position_side,
+                reduce_only=order.reduce_only,
+            )
+        except OrderRejectedError:
+            return False
+        return True
+
+    def position_write(
+        self, position: PositionRow, now: datetime, *, if_as: PositionRow | None = None
+    ) -> Statement:
+        """Insert or update the position; with `if_as`, update it only if the row still
+        holds those numbers (for xquant.sql.expecting_one_row)."""
         row = PaperPosition(
             id=position.id,
             account_id=self.account_name,
@@ -373,7 +393,23 @@ class PaperLedger:
         )
         if position.id is None:
             return insert_statement(row, returning=())
-        return update_statement(row, ["quantity", "entry_price", "realized_pnl", "updated_at"])
+        fields = ["quantity", "entry_price", "realized_pnl", "updated_at"]
+        if if_as is None:
+            return update_statement(row, fields)
+        return update_statement(
+            row,
+            fields,
+            where="account_name = %s AND symbol = %s AND position_side = %s "
+            "AND quantity = %s AND entry_price = %s AND realized_pnl = %s",
+            params=[
+                self.account_name,
+                if_as.symbol,
+                if_as.position_side,
+                if_as.quantity,
+                if_as.entry_price,
+                if_as.realized_pnl,
+            ],
+        )
 
     @staticmethod
     def account_write(account: PaperAccount) -> Statement:
@@ -458,16 +494,7 @@ class PaperLedger:
             moved: dict[tuple[str, str], PositionRow] = {}
             for order in (model_from_row(PaperOrder, row) for row in order_rows):
                 position = self.position_for(positions, order.symbol, order.position_side)
-                try:
-                    acc.check_reduction(
-                        position=position.quantity,
-                        side=order.side,
-                        quantity=order.quantity,
-                        position_side=order.position_side,
-                        reduce_only=order.reduce_only,
-                    )
-                except OrderRejectedError:
-                    # Binance expires a reducing order whose position has gone.
+                if not self.may_fill(position, order):
                     account.order_margin = max(
                         acc.ZERO, account.order_margin - order.reserved_margin
                     )

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
 
 from django.db import DataError
 
 from exchanges.base import ExchangeOrder, MarketSnapshot
-from exchanges.errors import OrderRejectedError
-from exchanges.models import OPEN_ORDER_STATUSES, PaperAccount, PaperOrder, PaperPosition
+from exchanges.models import OPEN_ORDER_STATUSES, PaperAccount, PaperOrder
 from exchanges.paper import accounting as acc
 from exchanges.paper.book_watch import orders_changed, orders_written
 from xquant.sql import (
@@ -37,7 +35,6 @@ from xquant.sql import (
     placeholders,
     row_was_not_there,
     session_state,
-    update_statement,
 )
 
 logger = logging.getLogger("exchanges.paper.ledger")
@@ -76,15 +73,7 @@ def fill_in_one_trip(ledger, order: ExchangeOrder, book: MarketSnapshot) -> bool
     if basis is None:
         return False
     position = dataclasses.replace(basis)
-    try:
-        acc.check_reduction(
-            position=position.quantity,
-            side=order.side,
-            quantity=order.quantity,
-            position_side=order.position_side,
-            reduce_only=order.reduce_only,
-        )
-    except OrderRejectedError:
+    if not ledger.may_fill(position, order):
         return False  # it expires instead: the locking way
     now = ledger.clock()
     paper_order = _paper_order(ledger.account_name, order)
@@ -99,7 +88,7 @@ def fill_in_one_trip(ledger, order: ExchangeOrder, book: MarketSnapshot) -> bool
         ),
         expecting_one_row(_if_as_kept(order_write, order)),
         trade_write,
-        expecting_one_row(_position_write_if_as(ledger.account_name, position, basis, now)),
+        expecting_one_row(ledger.position_write(position, now, if_as=basis)),
         *orders_changed(ledger.account_name, order.symbol),
     ]
     try:
@@ -148,31 +137,4 @@ def _if_as_kept(order_write: Statement, order: ExchangeOrder) -> Statement:
         f"{sql} AND status IN ({placeholders(_OPEN)}) "
         "AND quantity = %s AND price = %s AND filled_quantity = %s",
         [*params, *_OPEN, order.quantity, order.price, order.filled_quantity],
-    )
-
-
-def _position_write_if_as(account: str, position, basis, now: datetime) -> Statement:
-    row = PaperPosition(
-        id=position.id,
-        account_id=account,
-        symbol=position.symbol,
-        position_side=position.position_side,
-        quantity=position.quantity,
-        entry_price=position.entry_price,
-        realized_pnl=position.realized_pnl,
-        updated_at=now,
-    )
-    return update_statement(
-        row,
-        ["quantity", "entry_price", "realized_pnl", "updated_at"],
-        where="account_name = %s AND symbol = %s AND position_side = %s "
-        "AND quantity = %s AND entry_price = %s AND realized_pnl = %s",
-        params=[
-            account,
-            basis.symbol,
-            basis.position_side,
-            basis.quantity,
-            basis.entry_price,
-            basis.realized_pnl,
-        ],
     )
