@@ -57,13 +57,13 @@ def batch_run(statements: Sequence[Statement]) -> list[Result]:
             return results
         prepared = _prepared_statements(db)
         sent, answers, new = prepared.rewrite(statements)
-        # A failed batch may have run some of its PREPAREs: their names are never
-        # reused (a fresh name each time), so forgetting them is enough.
         # Each statement is bound on its own: the driver keeps the parse of a short
         # statement, but parses a long batch (over 4 kB or 50 parameters) every time.
         with db.wrap_database_errors:
             bind = cursor.cursor.mogrify
             query = ";\n".join(bind(sql, params) if params else sql for sql, params in sent)
+        # A failed batch may have run some of its PREPAREs: their names are never
+        # reused (a fresh name each time), so forgetting them is enough.
         cursor.execute(query)
         # The results are read from the driver's cursor: Django's wrapper re-wraps every
         # attribute on each access, and `description` builds column objects each time.

@@ -7,12 +7,13 @@ have changed it:
 
 - every paper write that touches orders announces it (`orders_changed`: from the
   account lock, PaperLedger.lock_account_with, or a one-trip fill, quick_fill), which
-  forgets the symbol on this connection at once and, in the same transaction, notifies the channel below with "<account> <symbol>" ("*" for the
-  whole account), which PostgreSQL delivers to every listening connection at commit;
+  forgets the symbol on this connection at once and, in the same transaction, notifies
+  the channel below with "<account> <symbol>" ("*" for the whole account), which
+  PostgreSQL delivers to every listening connection at commit;
 - a write that knows what it did to the open orders (an order placed, resting orders
-  filled) hands this connection the orders as they are after its commit (`orders_written`),
-  unless another connection's notification has dropped anything since it began: the
-  tick after an order then needs no read;
+  filled) hands this connection the orders as they are after its commit
+  (`orders_written`), unless another connection's notification has dropped anything
+  since it began: the tick after an order then needs no read;
 - before answering from what it kept, a connection drops what the notifications of the
   other connections name (reading them costs no round trip: they arrive with other
   answers, or wait on the socket; its own writes were dealt with when made);

@@ -193,11 +193,11 @@ def _record_on_kept(
     statements += [insert_statement(row, returning=("id",)) for row in rows]
     statements += _realized_by_hour_statements(order.exchange, rows)
     results = tx.run([*statements, *also], commit=True)
-    for written, result in zip((account, book), results, strict=False):
-        if written is not None:
-            [(_, written.mark_price, written.unrealized_pnl)] = result.rows
-    books = 2 if book is not None else 1
-    for row, result in zip(rows, results[books : books + len(rows)], strict=True):
+    written = [b for b in (account, book) if b is not None]
+    for changed, result in zip(written, results, strict=False):
+        [(_, changed.mark_price, changed.unrealized_pnl)] = result.rows
+    fill_results = results[len(written) : len(written) + len(rows)]
+    for row, result in zip(rows, fill_results, strict=True):
         _saved(row, result.rows[0][0])
     position_side = fills[0].position_side
     tx.on_commit(lambda: keep_books(order, position_side, account, book))

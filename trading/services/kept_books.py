@@ -45,8 +45,8 @@ def _keys(order: Order, position_side: str) -> tuple[tuple, tuple | None]:
 
 
 def kept_books(order: Order, position_side: str) -> Kept | None:
-    """Copies of the order's account position and strategy book as last kept, or None
-    when either is not kept."""
+    """The order's account position and strategy book as last kept (copies of what was
+    committed: read them, do not change them), or None when either is not kept."""
     kept = _kept()
     if not kept:
         return None
@@ -55,7 +55,7 @@ def kept_books(order: Order, position_side: str) -> Kept | None:
     book = kept.get(book_key) if book_key is not None else None
     if account is None or (book_key is not None and book is None):
         return None
-    return book_copy(account), (book_copy(book) if book is not None else None)
+    return account, book
 
 
 def keep_books(order: Order, position_side: str, account: Position, book) -> None:
@@ -89,9 +89,9 @@ def write_if_unchanged(
     book: PositionBook, basis: PositionBook, mark_price: Decimal | None, fill_price: Decimal
 ) -> Statement:
     """Write the book's new numbers if the row is still as `basis` (what they were
-    computed from); the batch fails otherwise (xquant.sql.row_was_not_there). The mark is the given one,
-    else the row's own, else the fill's price, as when the row is read under its lock;
-    the statement answers with the mark and unrealised PnL written."""
+    computed from); the batch fails otherwise (xquant.sql.row_was_not_there). The mark
+    is the given one, else the row's own, else the fill's price, as when the row is read
+    under its lock; the statement answers with the mark and unrealised PnL written."""
     quote = connection.ops.quote_name
     meta = book._meta
     key = ["id", "exchange", "symbol", "position_side"]

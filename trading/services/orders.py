@@ -476,9 +476,7 @@ def order_submit(
             return order
         return _send(order, exchange, policy, sleep)
     except _Stop:
-        logger.info("order %s is being worked by another process", order.client_order_id)
-        order.refresh_from_db()
-        return order
+        return _worked_elsewhere(order)
 
 
 def order_send_claimed(
@@ -495,9 +493,13 @@ def order_send_claimed(
     try:
         return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
     except _Stop:
-        logger.info("order %s is being worked by another process", order.client_order_id)
-        order.refresh_from_db()
-        return order
+        return _worked_elsewhere(order)
+
+
+def _worked_elsewhere(order: Order) -> Order:
+    logger.info("order %s is being worked by another process", order.client_order_id)
+    order.refresh_from_db()
+    return order
 
 
 class SendNow:

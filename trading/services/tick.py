@@ -14,6 +14,7 @@ The caller holds the symbol's lock (trading.locks), so ticks of a symbol never o
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -95,14 +96,18 @@ def tick_run(
     # read again, and the risk state with it (a strategy whose order filled usually
     # places the next): with the sync's last write when it can.
     now = timezone.now()
-    again = tick_store.TickViewRead(
-        exchange=exchange.name,
-        symbol=symbol,
-        mark_price=snapshot.mid,
-        now=now,
-        also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
-    )
-    reads = ReadsAfter(lambda: again.statements)
+
+    @functools.cache
+    def again() -> tick_store.TickViewRead:  # built only when a sync changed something
+        return tick_store.TickViewRead(
+            exchange=exchange.name,
+            symbol=symbol,
+            mark_price=snapshot.mid,
+            now=now,
+            also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
+        )
+
+    reads = ReadsAfter(lambda: again().statements)
     if orders_sync(
         exchange=exchange,
         symbol=symbol,
@@ -110,7 +115,7 @@ def tick_run(
         working=view.working,
         reads=reads,
     ):
-        view = again.view(reads.results) if reads.results is not None else again.read()
+        view = again().view(reads.results) if reads.results is not None else again().read()
         risk_state = risk_state_from(view.also, now=now)
     runs = manager.run(
         symbol=symbol,
