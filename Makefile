@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test lint format lock bench vendor
+.PHONY: install run test test-dates lint format lock bench vendor
 
 install: $(STAMP)
 
@@ -35,6 +35,15 @@ test: install
 	scripts/ensure_browser.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV=test \
 	XQUANT_ENV_FILE=/nonexistent $(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite again with the clock moved (it keeps ticking from there): across a month's and
+# a leap year's last midnight, and just before a new year. No test may depend on the date.
+TEST_DATES ?= 2028-02-29T23:58:30Z 2030-12-31T23:59:00Z
+test-dates: install
+	@for now in $(TEST_DATES); do \
+	  echo "== the suite at $$now"; \
+	  XQUANT_TEST_NOW=$$now $(MAKE) --no-print-directory test || exit 1; \
+	done
 
 # Speed figures for the README: a throwaway PostgreSQL database, Redis as in production.
 bench: install

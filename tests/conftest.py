@@ -1,7 +1,57 @@
 from __future__ import annotations
 
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
+import time_machine
 from django.conf import settings
+
+#: `XQUANT_TEST_NOW=2031-02-28T23:59:40Z make test` runs the whole suite as if the clock
+#: read that instant when it started (it keeps ticking from there), to prove that no test
+#: depends on the date or hour it runs at. CI runs the suite at a few such instants.
+_TEST_NOW = os.environ.get("XQUANT_TEST_NOW", "")
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The instant that tests which price things through the registry's paper exchange pin
+#: the clock to: the synthetic feed's price follows the clock, so a test that places a
+#: limit order at "80 % of the bid" would otherwise meet the minimum notional only on
+#: some days.
+PINNED_NOW = datetime(2025, 6, 2, 14, 30, tzinfo=UTC)
+
+
+def pytest_configure(config):
+    # Before collection, so module-level clock reads (e.g. a conftest's T0) travel too.
+    if _TEST_NOW:
+        destination = datetime.fromisoformat(_TEST_NOW.replace("Z", "+00:00"))
+        # Processes the tests start (a trader, a second paper process, a worker) keep the
+        # same offset from the real clock, through tests/clock_shift/sitecustomize.py.
+        os.environ["XQUANT_TEST_CLOCK_OFFSET"] = str(destination.timestamp() - time.time())
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).parent / "clock_shift"), os.environ.get("PYTHONPATH")])
+        )
+        config._xquant_travel = time_machine.travel(destination, tick=True)
+        config._xquant_travel.start()
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a Python process a test starts from the project root: this
+    one's, with the project importable and the suite's clock offset kept."""
+    path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "xquant.settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, path)),
+        **overrides,
+    }
+
+
+def pytest_unconfigure(config):
+    travel = getattr(config, "_xquant_travel", None)
+    if travel is not None:
+        travel.stop()
 
 
 def pytest_report_header(config):
@@ -12,6 +62,7 @@ def pytest_report_header(config):
         else f"{db.get('HOST')}:{db.get('PORT')}/{db.get('NAME')}"
     )
     return [
+        f"xquant clock: {'starts at ' + _TEST_NOW if _TEST_NOW else 'real time'}",
         f"xquant database: {db['ENGINE'].rsplit('.', 1)[-1]} ({location})",
         f"xquant redis: {settings.REDIS_URL or 'not configured'}",
     ]
@@ -92,4 +143,18 @@ def binance_emulator_settings(settings, binance_emulator):
     settings.EXCHANGE_TIMEOUT_SECONDS = 1.0
     exchange_cache_clear()
     yield binance_emulator
+    exchange_cache_clear()
+
+
+@pytest.fixture
+def registry_paper(settings):
+    """get_exchange() gives the paper exchange on the test database, with the clock (and
+    so the synthetic feed's prices) pinned to PINNED_NOW and ticking from there."""
+    from exchanges.registry import exchange_cache_clear, get_exchange
+
+    settings.EXCHANGE = "paper"
+    settings.TRADING_SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+    exchange_cache_clear()
+    with time_machine.travel(PINNED_NOW, tick=True):
+        yield get_exchange()
     exchange_cache_clear()

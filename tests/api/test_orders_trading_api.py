@@ -16,15 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def paper(settings):
-    """get_exchange() gives the paper exchange, on the test database."""
-    from exchanges.registry import exchange_cache_clear, get_exchange
-
-    settings.EXCHANGE = "paper"
-    settings.TRADING_SYMBOLS = ["BTCUSDT", "ETHUSDT"]
-    exchange_cache_clear()
-    yield get_exchange()
-    exchange_cache_clear()
+def paper(registry_paper):
+    return registry_paper
 
 
 def place(api, **fields):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from exchanges.base import MarketSnapshot, OrderRequest
 from exchanges.market_data.base import PriceFeed
+from tests.conftest import child_env
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +42,7 @@ paper = PaperExchange(feed=feed, clock=clock, account="lite", starting_balance="
 def run_on_sqlite(script: str, tmp_path: Path) -> dict:
     """Run SQLITE_PAPER + `script` in a child process on a SQLite database; the JSON
     the script prints last."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'paper.sqlite3'}",
-        "REDIS_URL": "",
-        "DJANGO_SETTINGS_MODULE": "xquant.settings",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = child_env(DATABASE_URL=f"sqlite:///{tmp_path / 'paper.sqlite3'}", REDIS_URL="")
     child = subprocess.run(
         [sys.executable, "-c", SQLITE_PAPER + script], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=120,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from exchanges.binance import BinanceExchange
 from exchanges.binance.throttle import LocalWeightStore, RedisWeightStore, WeightThrottle
 from exchanges.errors import ExchangeError, RateLimitedError
 from tests.binance_emulator import BinanceEmulator
+from tests.conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,7 +192,7 @@ def test_weight_spent_by_another_program_is_learnt_from_the_header(small_emulato
 def run_two_processes(emulator: BinanceEmulator, redis_url: str, calls: int) -> list[dict]:
     # Both processes start their burst at the same window start.
     start_at = math.ceil((time.time() + 4) / WINDOW) * WINDOW + 0.05
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "xquant.settings", "PYTHONPATH": str(ROOT)}
+    env = child_env()
     args = [
         sys.executable, "-m", "tests.exchanges.throttle_burst_worker", emulator.url,
         emulator.api_key, emulator.api_secret, repr(start_at), str(calls), str(LIMIT), str(WINDOW),

@@ -4,7 +4,6 @@ it, concurrent writers do not lose updates, and the same seed and clock replay e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from exchanges.base import OrderRequest
 from exchanges.market_data import SyntheticFeed
 from exchanges.models import PaperAccount, PaperTrade
 from exchanges.paper import PaperExchange
+from tests.conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
@@ -63,12 +63,7 @@ def test_state_survives_reopening_from_a_second_process():
     )
     del paper  # nothing kept in memory: the child starts from the database alone
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "xquant.settings",
-        "DATABASE_URL": child_database_url(),
-        "PYTHONPATH": str(ROOT),
-    }
+    env = child_env(DATABASE_URL=child_database_url())
     child = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=60,

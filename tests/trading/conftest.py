@@ -4,22 +4,25 @@ the trading services; a recorder of the events the dashboard's group receives.""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 
 from exchanges.base import MarketSnapshot
 from exchanges.market_data import SyntheticFeed
 from exchanges.paper import PaperExchange
+from tests.conftest import PINNED_NOW
 from trading.services.strategy_manager import StrategyManager
 from xquant import realtime
 
-# Reconciliation compares exchange times with the wall clock: start the simulated clock
-# at the real minute so both agree.
-T0 = datetime.now(UTC).replace(second=0, microsecond=0)
+# Reconciliation and the daily loss compare exchange times with the wall clock: the `clock`
+# fixture pins the wall clock to the simulated start, far from a day's reset, so both
+# agree whatever the date the suite runs on.
+T0 = PINNED_NOW
 
 
 class ScriptedFeed(SyntheticFeed):
@@ -53,7 +56,8 @@ class Clock:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    with time_machine.travel(T0, tick=True):
+        yield Clock()
 
 
 @pytest.fixture

@@ -133,20 +133,16 @@ def test_kill_switch_refuses_anonymous_users(client):
 
 
 def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
-    trader, dashboard_events, settings
+    trader, dashboard_events, registry_paper
 ):
     """Through the view, the registry's exchange (paper) and the risk service: a resting
     limit order far below the market is cancelled, and every page hears of it."""
     from decimal import Decimal
 
-    from exchanges.registry import exchange_cache_clear, get_exchange
     from trading.services.orders import order_place
     from trading.strategies.base import OrderIntent
 
-    settings.EXCHANGE = "paper"
-    settings.TRADING_SYMBOLS = ["BTCUSDT"]
-    exchange_cache_clear()
-    exchange = get_exchange()
+    exchange = registry_paper
     bid = exchange.market_snapshot("BTCUSDT").bid
     resting = order_place(
         intent=OrderIntent(
@@ -184,19 +180,15 @@ def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
     assert resting.status == "canceled"
     [event] = dashboard_events.of_type("risk.kill_switch")
     assert (event["kill_switch_engaged"], event["canceled"]) == (True, 1)
-    exchange_cache_clear()
 
 
-def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trader, settings):
+def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trader, registry_paper):
     from decimal import Decimal
 
-    from exchanges.registry import exchange_cache_clear, get_exchange
     from trading.services.orders import order_place
     from trading.strategies.base import OrderIntent
 
-    settings.EXCHANGE = "paper"
-    exchange_cache_clear()
-    exchange = get_exchange()
+    exchange = registry_paper
     bid = exchange.market_snapshot("BTCUSDT").bid
     resting = order_place(
         intent=OrderIntent(
@@ -223,4 +215,3 @@ def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trade
     again = trader.post(f"/orders/{resting.pk}/cancel/", headers={"Accept": "application/json"})
     assert again.status_code == 409
     assert "already canceled" in again.json()["error"]
-    exchange_cache_clear()
