@@ -314,6 +314,12 @@ class Exchange(abc.ABC):
         """Raises OrderNotFoundError when the exchange has no such order."""
 
     @abc.abstractmethod
+    def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        """The order with this exchange order id, which names its client order id: who
+        placed a trade found on the account (trades carry no client order id). Raises
+        OrderNotFoundError when the exchange has no such order."""
+
+    @abc.abstractmethod
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]: ...
 
     @abc.abstractmethod

@@ -113,6 +113,12 @@ class DryRunExchange(Exchange):
         self._log("fetch_order", symbol=symbol, client_order_id=client_order_id)
         raise self._not_found(symbol, client_order_id)
 
+    def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        self._log("fetch_order_by_exchange_id", symbol=symbol, exchange_order_id=exchange_order_id)
+        raise OrderNotFoundError(
+            f"dry-run keeps no orders: {symbol} order {exchange_order_id} was never placed anywhere"
+        )
+
     @staticmethod
     def _not_found(symbol: str, client_order_id: str) -> OrderNotFoundError:
         return OrderNotFoundError(

@@ -48,6 +48,25 @@ def child_env(**overrides: str) -> dict[str, str]:
     }
 
 
+def trader_env(**overrides: str) -> dict[str, str]:
+    """The environment of a `manage.py` process (a trader, a worker) on the test database
+    and Redis, trading BTCUSDT; the exchange is the child's default unless given."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {k: v for k, v in child_env().items() if not k.startswith(("EXCHANGE", "PAPER_"))}
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        XQUANT_ENV="test",
+        XQUANT_ENV_FILE="/nonexistent",
+        TRADING_SYMBOLS="BTCUSDT",
+        LOG_LEVEL="INFO",
+    )
+    env.update(overrides)
+    return env
+
+
 def pytest_unconfigure(config):
     travel = getattr(config, "_xquant_travel", None)
     if travel is not None:

@@ -25,6 +25,7 @@ from trading.models import (
     OrderType,
     Position,
     PositionSide,
+    ReconcileIssue,
     RiskLimits,
     StrategyConfig,
     StrategyPosition,
@@ -350,6 +351,13 @@ class TraderHeartbeatAdmin(ReadOnlyAdmin):
         "runner",
         "last_error_at",
     ]
+
+
+@admin.register(ReconcileIssue)
+class ReconcileIssueAdmin(ReadOnlyAdmin):
+    list_display = ["symbol", "subject", "message", "occurrences", "first_seen_at", "resolved_at"]
+    list_filter = ["exchange", "symbol", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["subject", "message"]
 
 
 @admin.register(FuturesSettings)

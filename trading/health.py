@@ -153,6 +153,34 @@ def check_trader() -> CheckResult:
     return CheckResult(OK, "every symbol ticked recently", detail)
 
 
+@health_check("reconciliation")
+def check_reconciliation() -> CheckResult:
+    """What reconciliation could not settle yet (trading goes on meanwhile)."""
+    from trading.models import ReconcileIssue
+
+    try:
+        issues = list(ReconcileIssue.objects.open()[:20])
+    except Exception as exc:
+        return _failure("cannot read the reconciliation issues", exc)
+    if not issues:
+        return CheckResult(OK, "record and exchange agree")
+    detail = {
+        "issues": [
+            {
+                "symbol": issue.symbol,
+                "subject": issue.subject,
+                "message": redact(issue.message),
+                "since": issue.first_seen_at.isoformat(),
+                "occurrences": issue.occurrences,
+            }
+            for issue in issues
+        ]
+    }
+    first = issues[0]
+    message = f"{len(issues)} need attention; {first.symbol} {first.subject}: {first.message}"
+    return CheckResult(FAILING, redact(message), detail)
+
+
 @health_check("prediction")
 def check_prediction() -> CheckResult:
     """In-process by default; a remote service (PREDICTION_API_BASE_URL) must answer.

@@ -224,6 +224,11 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    #: The process sending the order (host:pid), and until when: while the lease runs,
+    #: no other process settles it (start-up reconciliation would otherwise look up and
+    #: resolve an order the web API or a worker is still sending).
+    claimed_by = models.CharField(max_length=80, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -592,3 +597,40 @@ class RiskLimits(models.Model):
 
     def __str__(self) -> str:
         return "Risk limits"
+
+
+class ReconcileIssueQuerySet(models.QuerySet):
+    def open(self) -> ReconcileIssueQuerySet:
+        return self.filter(resolved_at__isnull=True)
+
+
+class ReconcileIssue(models.Model):
+    """Something reconciliation could not settle: an order it could not resolve, a trade
+    whose owner the exchange could not name, a symbol whose pass failed. It stays open,
+    on the dashboard and in /api/health, until a later pass settles it."""
+
+    exchange = models.CharField(max_length=20)
+    symbol = models.CharField(max_length=20)
+    #: What it is about: a client order id, "trade-of:<exchange order id>", or "" for
+    #: the symbol's pass as a whole.
+    subject = models.CharField(max_length=80, blank=True)
+    message = models.TextField()
+    occurrences = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReconcileIssueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "symbol", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="reconcile_issue_open_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.subject or '(symbol)'}: {self.message}"

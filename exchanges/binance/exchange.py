@@ -282,6 +282,13 @@ class BinanceExchange(Exchange):
         )
         return parse.order_from_raw(order["info"])
 
+    def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        market = self._market_id(symbol)
+        order = self._call(
+            "fetch_order", lambda c: c.fetch_order(exchange_order_id, market)
+        )
+        return parse.order_from_raw(order["info"])
+
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         market = self._market_id(symbol)
         orders = self._call("fetch_open_orders", lambda c: c.fetch_open_orders(market))

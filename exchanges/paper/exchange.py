@@ -301,6 +301,9 @@ class PaperExchange(Exchange):
             order = self.ledger.latest_order(symbol, client_order_id)
         return self.ledger.to_exchange_order(order)
 
+    def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        return self.ledger.to_exchange_order(self.ledger.order_by_id(symbol, exchange_order_id))
+
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         read, self._book_read = self._book_read, None
         if (

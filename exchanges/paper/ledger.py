@@ -554,6 +554,21 @@ class PaperLedger:
             )
         return order
 
+    def order_by_id(self, symbol: str, exchange_order_id: str) -> PaperOrder:
+        order = (
+            PaperOrder.objects.filter(
+                account_id=self.account_name, symbol=symbol, pk=exchange_order_id
+            ).first()
+            if exchange_order_id.isdigit()
+            else None
+        )
+        if order is None:
+            raise OrderNotFoundError(
+                f"paper exchange has no {symbol} order with id {exchange_order_id}",
+                exchange_code="-2013",
+            )
+        return order
+
     def open_orders(self, symbol: str) -> list[ExchangeOrder]:
         """The symbol's open orders, read in plain SQL: every tick of a symbol with
         working orders asks for them."""

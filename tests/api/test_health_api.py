@@ -184,3 +184,31 @@ def test_health_never_shows_secrets_or_connection_urls(anonymous, fresh_heartbea
         settings.DATABASES["default"]["NAME"],
     ):
         assert secret not in body
+
+
+def test_an_unsettled_reconciliation_fails_its_check_and_shows_on_the_overview(
+    anonymous, fresh_heartbeats, client, user
+):
+    from trading.models import ReconcileIssue
+
+    issue = ReconcileIssue.objects.create(
+        exchange="binance",
+        symbol="BTCUSDT",
+        subject="trade-of:4051234567",
+        message="1 trade(s) of exchange order 4051234567 not recorded yet",
+    )
+    body = anonymous.get("/api/health").json()
+    check = body["checks"]["reconciliation"]
+    assert "reconciliation" in body["failing"]
+    assert check["status"] == "failing"
+    assert check["message"].startswith("1 need attention; BTCUSDT trade-of:4051234567")
+    assert check["detail"]["issues"][0]["subject"] == "trade-of:4051234567"
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert 'data-check="reconciliation"' in page
+    assert "1 need attention" in page
+
+    issue.resolved_at = timezone.now()
+    issue.save()
+    check = anonymous.get("/api/health").json()["checks"]["reconciliation"]
+    assert (check["status"], check["message"]) == ("ok", "record and exchange agree")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
+from tests.conftest import trader_env
 from tests.factories import StrategyConfigFactory
 from trading.locks import LockBusy, symbol_lock
 from trading.models import (
@@ -34,25 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ORDER_PATH = "/fapi/v1/order"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXCHANGE", "PAPER_"))}
-    env.update(
-        DATABASE_URL=database_url(),
-        REDIS_URL=settings.REDIS_URL,
-        XQUANT_ENV="test",
-        XQUANT_ENV_FILE="/nonexistent",
-        TRADING_SYMBOLS="BTCUSDT",
-        LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -79,7 +60,7 @@ def test_trader_killed_between_submission_and_recording_recovers_exactly_one_ord
 ):
     binance_emulator.set_book("BTCUSDT", "65000.0", "65000.1")
     strategy = one_slice_twap()
-    env = child_env(
+    env = trader_env(
         EXCHANGE="binance",
         EXCHANGE_API_KEY=binance_emulator.api_key,
         EXCHANGE_API_SECRET=binance_emulator.api_secret,
@@ -141,7 +122,7 @@ def test_runtrader_ticks_until_sigterm_and_stops_cleanly():
             "60",
         ],
         cwd=ROOT,
-        env=child_env(),
+        env=trader_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -203,7 +184,7 @@ def test_a_celery_worker_ticks_over_the_redis_broker_and_skips_a_locked_symbol()
             "INFO",
         ],
         cwd=ROOT,
-        env=child_env(EXCHANGE="paper"),
+        env=trader_env(EXCHANGE="paper"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

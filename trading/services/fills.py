@@ -402,3 +402,47 @@ def position_payload(position: Position) -> dict[str, Any]:
 
 def publish_position(position: Position) -> None:
     realtime.publish(realtime.DASHBOARD_GROUP, "position.updated", position_payload(position))
+
+
+def fills_reassign(*, source: Order, target: Order) -> int:
+    """Move the fills recorded on `source` to `target`, the same exchange order under
+    another row (reconciliation adopted a trade of ours before our lookup found it).
+
+    The account position already holds them and stays as it is; the target's strategy
+    book takes them now, in execution order. Returns how many moved. The caller holds
+    both order rows locked, in its transaction."""
+    moved = list(Fill.objects.filter(order=source).order_by("executed_at", "trade_id"))
+    if not moved:
+        return 0
+    Fill.objects.filter(pk__in=[f.pk for f in moved]).update(
+        order=target, strategy=target.strategy_id
+    )
+    if target.strategy_id is not None:
+        books: dict[str, StrategyPosition] = {}
+        for fill in moved:
+            book = books.get(fill.position_side)
+            if book is None:
+                StrategyPosition.objects.get_or_create(
+                    strategy_id=target.strategy_id,
+                    exchange=target.exchange,
+                    symbol=target.symbol,
+                    position_side=fill.position_side,
+                )
+                book = books[fill.position_side] = StrategyPosition.objects.select_for_update().get(
+                    strategy_id=target.strategy_id,
+                    exchange=target.exchange,
+                    symbol=target.symbol,
+                    position_side=fill.position_side,
+                )
+            try:
+                _apply(book, fill, None)
+            except AccountingError as exc:
+                logger.error(
+                    "fill %s moved to %s does not fit its strategy's book (%s)",
+                    fill.trade_id,
+                    target.client_order_id,
+                    exc,
+                )
+        for book in books.values():
+            book.save()
+    return len(moved)

@@ -72,7 +72,7 @@ from trading.models import (
 )
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
-from trading.services.fills import fills_record_with
+from trading.services.fills import fills_reassign, fills_record_with
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
@@ -781,6 +781,8 @@ def order_apply_state(
     first, and the report and the attempt travel with them (see fills_record_with); if
     the exchange has none to give yet, the report is written alone and the fills come
     with a later sync or reconciliation."""
+    if state.exchange_order_id and not order.exchange_order_id:
+        _take_exchange_order_id(order, state.exchange_order_id)
     row = _copy_of(order)
     changed, fields = _state_onto(row, state)
     fills = _exchange_fills(row, exchange) if row.filled_quantity > order.filled_quantity else []
@@ -792,6 +794,46 @@ def order_apply_state(
         locked = _apply_state_locked(order, state)
     _copy_into(order, locked)
     return order
+
+
+def _take_exchange_order_id(order: Order, exchange_order_id: str) -> None:
+    """Before our order takes its exchange order id: if another row holds that id (a
+    trade of ours adopted while our answer was lost and the lookups failed), that row
+    is the same exchange order. Its fills move to ours and it is closed with a note, so
+    one exchange order is one row, and the fills belong to our order's strategy."""
+    with transaction.atomic():
+        duplicate = (
+            Order.objects.select_for_update()
+            .filter(exchange=order.exchange, exchange_order_id=exchange_order_id)
+            .exclude(pk=order.pk)
+            .first()
+        )
+        if duplicate is None:
+            return
+        ours = Order.objects.select_for_update().get(pk=order.pk)
+        moved = fills_reassign(source=duplicate, target=ours)
+        duplicate.exchange_order_id = None
+        duplicate.status = OrderStatus.CANCELED
+        duplicate.filled_quantity = Decimal("0")
+        duplicate.average_price = None
+        duplicate.error_code = "reconcile.merged"
+        duplicate.error_message = (
+            f"the same exchange order {exchange_order_id} as {ours.client_order_id}, which "
+            f"xQuant placed (its answer was lost); merged there with {moved} fill(s)"
+        )
+        duplicate.closed_at = duplicate.closed_at or timezone.now()
+        duplicate.save()
+        ours.exchange_order_id = exchange_order_id
+        ours.save(update_fields=["exchange_order_id", "updated_at"])
+        transaction.on_commit(lambda: publish_order(duplicate))
+    logger.warning(
+        "order %s found as exchange order %s, which was recorded as %s: merged (%d fills moved)",
+        order.client_order_id,
+        exchange_order_id,
+        duplicate.client_order_id,
+        moved,
+    )
+    order.refresh_from_db()
 
 
 def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:

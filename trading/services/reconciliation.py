@@ -7,26 +7,31 @@
   are adopted (source "reconciliation"), so the record matches the account.
 
 Nothing is dropped silently: every change is logged and counted in the report.
+Failures are isolated: an order or a symbol that cannot be settled now is logged and
+left as an open ReconcileIssue (on the dashboard and in /api/health) while the rest go
+on; a later pass that settles it closes the issue. Reconciliation never raises for one
+record, so a trader that starts with one starts all the same.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from exchanges.base import Exchange, ExchangeOrder
-from exchanges.errors import ExchangeError
-from trading.models import Fill, Order, OrderSource, OrderStatus, Position
+from exchanges.base import Exchange, ExchangeOrder, ExchangePosition
+from exchanges.errors import ExchangeError, OrderNotFoundError
+from trading.models import Fill, Order, OrderSource, OrderStatus, Position, ReconcileIssue
 from trading.services.fills import fills_record, publish_position
 from trading.services.orders import (
     DEFAULT_RETRY_POLICY,
     STATUS_FROM_EXCHANGE,
     RetryPolicy,
+    order_apply_state,
     order_fetch_fills,
     order_submit,
     orders_sync,
@@ -46,6 +51,8 @@ class ReconcileReport:
     adopted_fills: list[str] = field(default_factory=list)
     corrected_positions: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: (symbol, subject) of what needs attention after this pass (see ReconcileIssue).
+    attention: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
@@ -82,16 +89,62 @@ def reconcile(
             _settle_unsent(exchange, symbol, settle_after, policy, report)
             orders_sync(exchange=exchange, symbol=symbol)
             _adopt_open_orders(exchange, symbol, report)
+            # The exchange's positions are read before its trades, so every trade they
+            # include is recorded (by this pass or another process) when they are compared.
+            theirs, read_at = _exchange_positions(exchange, symbol), timezone.now()
             _adopt_fills(exchange, symbol, report)
-            _correct_positions(exchange, symbol, report)
-        except ExchangeError as exc:
-            report.errors.append(f"{symbol}: {exc.message}")
-            logger.warning("reconciliation of %s incomplete: %s", symbol, exc.message)
+            _correct_positions(exchange, symbol, theirs, read_at, report)
+        except Exception as exc:
+            _needs_attention(exchange, symbol, "", _failure_text(exc), report)
+            continue
+        _issues_settled(exchange, symbol, report)
     if report.changed or report.errors:
         logger.warning("reconciliation: %s", report.summary())
     else:
         logger.info("reconciliation: record and exchange agree for %s", ", ".join(symbols))
     return report
+
+
+def _failure_text(exc: Exception) -> str:
+    if isinstance(exc, ExchangeError):
+        return f"incomplete: {exc.message}"
+    # Not the exchange: a bug or the database. Logged with its traceback, named here.
+    logger.exception("reconciliation failed unexpectedly")
+    return f"incomplete: {type(exc).__name__}: {exc}"
+
+
+def _needs_attention(
+    exchange: Exchange, symbol: str, subject: str, message: str, report: ReconcileReport
+) -> None:
+    """Record what this pass could not settle, and leave it open until one does."""
+    label = f"{symbol} {subject}".rstrip()
+    report.errors.append(f"{label}: {message}")
+    report.attention.add((symbol, subject))
+    logger.warning("reconciliation of %s: %s", label, message)
+    with transaction.atomic():
+        issue = (
+            ReconcileIssue.objects.open()
+            .select_for_update()
+            .filter(exchange=exchange.name, symbol=symbol, subject=subject)
+            .first()
+        )
+        if issue is None:
+            ReconcileIssue.objects.create(
+                exchange=exchange.name, symbol=symbol, subject=subject, message=message
+            )
+        else:
+            issue.message = message
+            issue.occurrences += 1
+            issue.save(update_fields=["message", "occurrences", "last_seen_at"])
+
+
+def _issues_settled(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
+    """A pass of the symbol went through: what it did not find wrong again is settled."""
+    open_issues = ReconcileIssue.objects.open().filter(exchange=exchange.name, symbol=symbol)
+    settled = [i.pk for i in open_issues if (symbol, i.subject) not in report.attention]
+    if settled:
+        ReconcileIssue.objects.filter(pk__in=settled).update(resolved_at=timezone.now())
+        logger.info("reconciliation of %s: %d issue(s) settled", symbol, len(settled))
 
 
 def _settle_unsent(exchange, symbol, settle_after, policy, report) -> None:
@@ -103,9 +156,21 @@ def _settle_unsent(exchange, symbol, settle_after, policy, report) -> None:
         updated_at__lte=cutoff,
     ):
         before = order.status
-        order = order_submit(order=order, exchange=exchange, policy=policy)
+        try:
+            order = order_submit(order=order, exchange=exchange, policy=policy)
+        except Exception as exc:
+            _needs_attention(exchange, symbol, order.client_order_id, _failure_text(exc), report)
+            continue
         if order.status != before:
             report.resolved_orders.append(f"{order.client_order_id}: {before} → {order.status}")
+        if order.status == OrderStatus.SUBMITTING:
+            _needs_attention(
+                exchange,
+                symbol,
+                order.client_order_id,
+                "sent, but the exchange could not yet say whether it has the order",
+                report,
+            )
 
 
 def _adopt_open_orders(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
@@ -161,10 +226,49 @@ def _adopt_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> No
             exchange=exchange.name, symbol=symbol, exchange_order_id=exchange_order_id
         ).first()
         if order is None:
-            order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, order_fills)
-            report.adopted_orders.append(order.client_order_id)
+            try:
+                order = _owner_of_trades(exchange, symbol, exchange_order_id, order_fills, report)
+            except ExchangeError as exc:
+                _needs_attention(
+                    exchange,
+                    symbol,
+                    f"trade-of:{exchange_order_id}",
+                    f"{len(order_fills)} trade(s) of exchange order {exchange_order_id} not "
+                    f"recorded yet: the exchange could not say whose order it is ({exc.message})",
+                    report,
+                )
+                continue
         for row in fills_record(order=order, fills=order_fills):
             report.adopted_fills.append(row.trade_id)
+
+
+def _owner_of_trades(
+    exchange: Exchange, symbol: str, exchange_order_id: str, fills: list, report
+) -> Order:
+    """The order row of trades no row claims yet. Trades carry no client order id, so
+    the exchange is asked for the order: one of ours whose answer was lost (and whose
+    lookups failed) takes its exchange order id and the trades; anything else is a
+    stranger's order, adopted."""
+    try:
+        state = exchange.fetch_order_by_exchange_id(symbol, exchange_order_id)
+    except OrderNotFoundError:
+        state = None  # e.g. archived by the exchange: what the trades say is all there is
+    ours = (
+        Order.objects.filter(exchange=exchange.name, client_order_id=state.client_order_id).first()
+        if state is not None and state.client_order_id
+        else None
+    )
+    if ours is not None:
+        before = ours.status
+        order_apply_state(order=ours, state=state, exchange=exchange)
+        report.resolved_orders.append(f"{ours.client_order_id}: {before} → {ours.status}")
+        return ours
+    if state is not None:
+        order = _adopt_order(exchange, state)
+    else:
+        order = _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills)
+    report.adopted_orders.append(order.client_order_id)
+    return order
 
 
 def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order:
@@ -205,19 +309,51 @@ def _adopt_order_from_fills(exchange, symbol, exchange_order_id, fills) -> Order
     return order
 
 
-def _correct_positions(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
-    theirs = {p.position_side: p for p in exchange.fetch_positions([symbol]) if p.symbol == symbol}
+def _exchange_positions(exchange: Exchange, symbol: str) -> dict[str, ExchangePosition]:
+    return {p.position_side: p for p in exchange.fetch_positions([symbol]) if p.symbol == symbol}
+
+
+def _correct_positions(
+    exchange: Exchange,
+    symbol: str,
+    theirs: dict[str, ExchangePosition],
+    read_at: datetime,
+    report: ReconcileReport,
+) -> None:
+    """Take the exchange's positions where the record differs, but only when nothing can
+    still move the record: an order in flight may have a fill on the exchange that its
+    sender has yet to write, and a fill written since the positions were read may be
+    newer than they are. Either way the next pass compares again."""
     ours = {
         p.position_side: p for p in Position.objects.filter(exchange=exchange.name, symbol=symbol)
     }
-    for side in set(theirs) | set(ours):
+    differ = [
+        side
+        for side in set(theirs) | set(ours)
+        if (theirs[side].quantity if side in theirs else Decimal("0"))
+        != (ours[side].quantity if side in ours else Decimal("0"))
+    ]
+    if not differ:
+        return
+    in_flight = Order.objects.filter(
+        exchange=exchange.name,
+        symbol=symbol,
+        status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTING],
+    ).exists()
+    moved_since = Fill.objects.filter(
+        exchange=exchange.name, symbol=symbol, created_at__gte=read_at
+    ).exists()
+    if in_flight or moved_since or any(s == symbol for s, _ in report.attention):
+        logger.info(
+            "%s position differs from the exchange's, left for the next pass: %s",
+            symbol,
+            "an order is in flight" if in_flight else "fills arrived meanwhile",
+        )
+        return
+    for side in differ:
         exchange_position = theirs.get(side)
         quantity = exchange_position.quantity if exchange_position else Decimal("0")
         position = ours.get(side)
-        if position is not None and position.quantity == quantity:
-            continue
-        if position is None and quantity == 0:
-            continue
         position = position or Position(exchange=exchange.name, symbol=symbol, position_side=side)
         logger.warning(
             "%s %s position: record says %s, exchange says %s; taking the exchange's",
