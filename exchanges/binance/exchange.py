@@ -284,9 +284,7 @@ class BinanceExchange(Exchange):
 
     def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         market = self._market_id(symbol)
-        order = self._call(
-            "fetch_order", lambda c: c.fetch_order(exchange_order_id, market)
-        )
+        order = self._call("fetch_order", lambda c: c.fetch_order(exchange_order_id, market))
         return parse.order_from_raw(order["info"])
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
