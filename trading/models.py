@@ -227,7 +227,7 @@ class Order(models.Model):
     #: The process sending the order (host:pid), and until when: while the lease runs,
     #: no other process settles it (start-up reconciliation would otherwise look up and
     #: resolve an order the web API or a worker is still sending).
-    claimed_by = models.CharField(max_length=80, blank=True)
+    claimed_by = models.CharField(max_length=80, blank=True, default="", db_default="")
     lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -42,7 +42,7 @@ from exchanges.binance.throttle import (
     WeightThrottle,
 )
 from exchanges.binance.translate import translate_error
-from exchanges.errors import ExchangeError, OrderRejectedError
+from exchanges.errors import ExchangeError, OrderRejectedError, TimeDriftError
 from exchanges.market_data import timeframe_seconds
 from exchanges.market_info import FundingRate, OrderBook, Ticker
 
@@ -51,6 +51,23 @@ T = TypeVar("T")
 
 #: A book ticker younger than this values a market order for the local min-notional check.
 REFERENCE_PRICE_MAX_AGE_SECONDS = 60.0
+#: The clock offset is measured before the first signed request and again this often
+#: (host clocks drift, and a restart starts from nothing); a -1021 measures it at once.
+CLOCK_RESYNC_SECONDS = 300.0
+#: After a failed measurement, the next signed request tries again this much later.
+CLOCK_RETRY_SECONDS = 15.0
+#: Public endpoints: no timestamp, so no clock needed.
+_PUBLIC_OPERATIONS = frozenset(
+    {
+        "load_markets",
+        "market_snapshot",
+        "fetch_ohlcv",
+        "fetch_ticker",
+        "fetch_order_book",
+        "fetch_funding_rate",
+        "sync_time",
+    }
+)
 
 _local_stores: dict[str, LocalWeightStore] = {}
 _local_stores_lock = threading.Lock()
@@ -100,6 +117,9 @@ class BinanceExchange(Exchange):
         self.request_expiry_seconds = recv_window_ms / 1000 + 1.0
         #: Exchange clock minus ours, in milliseconds (set by sync_time).
         self.time_offset_ms = 0
+        #: time.monotonic() when the offset is due to be measured (None: never measured).
+        self._clock_due: float | None = None
+        self._clock_lock = threading.Lock()
         budget = settings.EXCHANGE_WEIGHT_BUDGET if weight_budget is None else weight_budget
         self.throttle = WeightThrottle(
             store=weight_store
@@ -147,6 +167,42 @@ class BinanceExchange(Exchange):
         *,
         mutating: bool = False,
         no_change_codes: frozenset[str] = frozenset(),
+    ) -> T:
+        if operation in _PUBLIC_OPERATIONS:
+            return self._send(operation, call, mutating, no_change_codes)
+        self._keep_clock()
+        try:
+            return self._send(operation, call, mutating, no_change_codes)
+        except TimeDriftError:
+            # Binance refused the request for its timestamp, so it had no effect: measure
+            # the clock and send it once more. An order's submission is the order
+            # manager's to repeat (it records every attempt), so it is left to it.
+            if operation == "create_order":
+                raise
+            self._measure_clock()
+            return self._send(operation, call, mutating, no_change_codes)
+
+    def _keep_clock(self) -> None:
+        due = self._clock_due
+        if due is None or time.monotonic() >= due:
+            with self._clock_lock:
+                due = self._clock_due
+                if due is None or time.monotonic() >= due:
+                    self._measure_clock()
+
+    def _measure_clock(self) -> None:
+        try:
+            self.sync_time()
+        except ExchangeError as exc:
+            logger.warning("could not measure the binance clock offset: %s", exc.message)
+            self._clock_due = time.monotonic() + CLOCK_RETRY_SECONDS
+
+    def _send(
+        self,
+        operation: str,
+        call: Callable[[FapiClient], T],
+        mutating: bool,
+        no_change_codes: frozenset[str],
     ) -> T:
         client = self._client()
         try:
@@ -361,6 +417,7 @@ class BinanceExchange(Exchange):
         raw = self._call("sync_time", lambda c: c.fapiPublicGetTime())
         after = time.time() * 1000
         self.time_offset_ms = round(int(raw["serverTime"]) - (before + after) / 2)
+        self._clock_due = time.monotonic() + CLOCK_RESYNC_SECONDS
         logger.info("binance clock offset: %+d ms", self.time_offset_ms)
         return self.time_offset_ms
 

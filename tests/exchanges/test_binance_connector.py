@@ -205,10 +205,12 @@ def test_settings_that_binance_refuses_are_rejections(binance_exchange):
 def test_sync_time_measures_the_offset_and_signed_calls_then_pass(
     binance_exchange, binance_emulator
 ):
-    binance_exchange.load_markets()
+    binance_exchange.fetch_balance()  # measures the clock, then it jumps:
     binance_emulator.shift_clock(-30_000)  # the exchange clock is 30 s behind ours
     with pytest.raises(TimeDriftError) as error:
-        binance_exchange.fetch_balance()
+        binance_exchange.create_order(
+            OrderRequest("BTCUSDT", "BUY", "MARKET", Decimal("0.01"), "drift-1")
+        )
     assert error.value.exchange_code == "-1021"
 
     offset = binance_exchange.sync_time()

@@ -197,14 +197,50 @@ def test_wrong_secret_and_wrong_key_are_auth_errors(binance_emulator):
     assert raised.value.exchange_code == "-2015"
 
 
-def test_exchange_clock_ahead_beyond_the_recv_window_is_time_drift(
+def test_the_clock_is_measured_before_the_first_signed_request(binance_exchange, binance_emulator):
+    binance_emulator.shift_clock(+8_000)  # e.g. a host whose clock is 8 s behind
+    assert binance_exchange.fetch_positions() == []
+    assert [r.path for r in binance_emulator.received()][-2:] == [
+        "/fapi/v1/time",
+        "/fapi/v3/positionRisk",
+    ]
+    assert 7_000 < binance_exchange.time_offset_ms < 9_000
+    assert set(binance_emulator.statuses()) == {200}
+
+
+def test_a_signed_read_refused_for_its_timestamp_measures_the_clock_and_is_sent_again(
     binance_exchange, binance_emulator
 ):
+    binance_exchange.fetch_positions()
+    binance_emulator.shift_clock(+20_000)  # the exchange's clock jumps after the measurement
+    assert binance_exchange.fetch_positions() == []
+    reads = binance_emulator.received("GET", "/fapi/v3/positionRisk")
+    assert [r.status for r in reads] == [200, 400, 200]
+    assert len(binance_emulator.received("GET", "/fapi/v1/time")) == 2
+
+
+def test_an_order_refused_for_its_timestamp_is_time_drift_for_the_order_manager(
+    binance_exchange, binance_emulator
+):
+    binance_exchange.fetch_positions()
     binance_emulator.shift_clock(+20_000)
     with pytest.raises(TimeDriftError) as raised:
-        binance_exchange.fetch_positions()
+        binance_exchange.create_order(buy())
     assert raised.value.exchange_code == "-1021"
     assert "recvWindow" in str(raised.value)
+    assert binance_emulator.orders_with_client_id("err-1") == []
+
+
+def test_the_clock_is_measured_again_once_the_interval_has_passed(
+    binance_exchange, binance_emulator, monkeypatch
+):
+    from exchanges.binance import exchange as module
+
+    binance_exchange.fetch_positions()
+    monkeypatch.setattr(module, "CLOCK_RESYNC_SECONDS", 0.0)
+    binance_exchange.sync_time()  # due at once from now on
+    binance_exchange.fetch_positions()
+    assert len(binance_emulator.received("GET", "/fapi/v1/time")) == 3
 
 
 def test_429_carries_retry_after_then_every_sender_backs_off_without_sending(binance_emulator):

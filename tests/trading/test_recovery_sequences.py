@@ -230,3 +230,60 @@ def test_a_trader_killed_while_its_lookups_fail_restarts_and_settles_later(binan
     assert not ReconcileIssue.objects.open().exists()
     strategy.refresh_from_db()
     assert strategy.status == StrategyStatus.FINISHED
+
+
+def test_after_a_restart_with_the_exchange_clock_8_s_ahead_one_tick_records_a_resting_fill(
+    exchange, binance_emulator
+):
+    from exchanges.binance import BinanceExchange
+    from exchanges.binance.throttle import LocalWeightStore
+    from trading.services.orders import SendNow
+    from trading.services.strategy_manager import StrategyManager
+    from trading.services.tick import tick_run
+
+    intent = OrderIntent(
+        key="",
+        symbol="BTCUSDT",
+        side="BUY",
+        quantity=D("0.002"),
+        order_type="LIMIT",
+        price=D("64000.0"),
+        time_in_force="GTC",
+    )
+    resting = order_create(
+        intent=intent,
+        exchange=exchange,
+        source=OrderSource.API,
+        risk_state=risk_state_get(exchange_name=exchange.name),
+        reference_price=D("65000.05"),
+    )
+    resting = order_submit(order=resting, exchange=exchange, policy=FAST, sleep=lambda s: None)
+    assert resting.status == OrderStatus.OPEN
+
+    # The trader restarts (nothing measured yet) while the exchange's clock is 8 s ahead,
+    # beyond the 5 s recvWindow, and the order fills on the exchange meanwhile.
+    binance_emulator.shift_clock(8_000)
+    binance_emulator.set_book("BTCUSDT", "63900.0", "63900.1")
+    restarted = BinanceExchange(
+        api_key=binance_emulator.api_key,
+        api_secret=binance_emulator.api_secret,
+        base_url=binance_emulator.url,
+        timeout=1.0,
+        weight_store=LocalWeightStore(),
+    )
+    try:
+        tick_run(
+            symbol="BTCUSDT",
+            exchange=restarted,
+            manager=StrategyManager(restarted),
+            submit=SendNow(restarted),
+        )
+    finally:
+        restarted.close()
+
+    resting.refresh_from_db()
+    assert (resting.status, resting.filled_quantity) == (OrderStatus.FILLED, D("0.002"))
+    assert Fill.objects.get(order=resting).price == D("64000.0")
+    assert Position.objects.get(exchange="binance", symbol="BTCUSDT").quantity == D("0.002")
+    signed = [r for r in binance_emulator.received() if "signature" in r.params]
+    assert {r.status for r in signed} == {200}

@@ -781,7 +781,9 @@ def order_apply_state(
     first, and the report and the attempt travel with them (see fills_record_with); if
     the exchange has none to give yet, the report is written alone and the fills come
     with a later sync or reconciliation."""
-    if state.exchange_order_id and not order.exchange_order_id:
+    # Only an order whose first answer was lost learns its id from a lookup (attempt 2 or
+    # later), and only then can reconciliation have met its trade first.
+    if state.exchange_order_id and not order.exchange_order_id and order.attempt_count > 1:
         _take_exchange_order_id(order, state.exchange_order_id)
     row = _copy_of(order)
     changed, fields = _state_onto(row, state)
