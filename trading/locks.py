@@ -37,11 +37,19 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def _holder_is_gone(value: bytes | None) -> bool:
+def holder_token() -> str:
+    """Names this thread of this process on this host ("host|pid|thread"), as holders of
+    symbol locks and order leases are named."""
+    return f"{_HOST}|{os.getpid()}|{threading.get_ident()}"
+
+
+def holder_is_gone(value: bytes | str | None) -> bool:
     """True when the lock's holder was a process on this host that no longer runs."""
     if not value:
         return False
-    host, _, rest = value.decode(errors="replace").partition("|")
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    host, _, rest = value.partition("|")
     pid = rest.partition("|")[0]
     if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
         return False
@@ -68,7 +76,7 @@ def symbol_lock(symbol: str, *, timeout: float = 60.0, wait: float = 0.0) -> Ite
         acquired = lock.acquire(blocking=wait > 0, token=token)
         if not acquired:
             held_by = client.get(name)
-            if _holder_is_gone(held_by):
+            if holder_is_gone(held_by):
                 # Delete only if it is still that dead holder's lock, then try once more.
                 lock.lua_release(keys=[name], args=[held_by], client=client)
                 logger.warning(

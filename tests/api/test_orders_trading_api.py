@@ -288,3 +288,35 @@ def test_manual_order_reaches_binance_once_with_its_client_order_id(api, binance
     sent = emulator.orders_with_client_id(order.client_order_id)
     assert len(sent) == 1
     assert response.json()["status"] in ("open", "filled", "partially_filled")
+
+
+def test_a_manual_order_whose_answer_is_lost_is_202_at_once_and_settled_later(
+    api, binance_emulator_settings
+):
+    """The exchange takes the order and the answer is lost: the caller is not held for
+    the lookups (202, status submitting, Location), and the order is never sent twice."""
+    import time
+
+    from exchanges.registry import get_exchange
+    from trading.services.reconciliation import reconcile
+
+    emulator = binance_emulator_settings
+    emulator.set_book("BTCUSDT", "65000.0", "65000.1")
+    emulator.drop("POST", "/fapi/v1/order", process=True)
+
+    started = time.monotonic()
+    response = place(api, order_type="MARKET", quantity="0.002")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 202, response.json()
+    assert elapsed < 3.0
+    body = response.json()
+    assert body["status"] == "submitting"
+    assert response["Location"] == f"/api/orders/{body['id']}"
+    order = Order.objects.get(pk=body["id"])
+    assert order.claimed_by == ""  # nobody is sending it now: the next pass may settle it
+
+    reconcile(exchange=get_exchange(), symbols=["BTCUSDT"])
+    assert api.get(response["Location"]).json()["status"] == "filled"
+    assert len(emulator.orders_with_client_id(order.client_order_id)) == 1
+    assert len(emulator.received("POST", "/fapi/v1/order")) == 1

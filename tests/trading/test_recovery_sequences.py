@@ -287,3 +287,49 @@ def test_after_a_restart_with_the_exchange_clock_8_s_ahead_one_tick_records_a_re
     assert Position.objects.get(exchange="binance", symbol="BTCUSDT").quantity == D("0.002")
     signed = [r for r in binance_emulator.received() if "signature" in r.params]
     assert {r.status for r in signed} == {200}
+
+
+def test_reconciliation_leaves_an_order_a_live_process_is_sending_and_takes_a_dead_ones(
+    exchange, binance_emulator
+):
+    import os
+    import socket
+
+    from django.utils import timezone
+
+    intent = OrderIntent(
+        key="",
+        symbol="BTCUSDT",
+        side="BUY",
+        quantity=D("0.002"),
+        order_type="LIMIT",
+        price=D("60000.0"),
+        time_in_force="GTC",
+    )
+    order = order_create(
+        intent=intent,
+        exchange=exchange,
+        source=OrderSource.API,
+        risk_state=risk_state_get(exchange_name=exchange.name),
+    )
+    order = lost_answer_then_failing_lookups(exchange, binance_emulator, order)
+    assert order.claimed_by == ""  # its sender gave it up for a later pass
+    attempts = order.attempts.count()
+
+    host = socket.gethostname()
+    alive = f"{host}|{os.getppid()}|1"  # e.g. the web server, still at it
+    lease_until = timezone.now() + timedelta(seconds=60)
+    Order.objects.filter(pk=order.pk).update(claimed_by=alive, lease_until=lease_until)
+    report = reconcile(exchange=exchange, symbols=["BTCUSDT"])
+    order.refresh_from_db()
+    assert (order.status, order.attempts.count()) == (OrderStatus.SUBMITTING, attempts)
+    assert report.resolved_orders == []
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    Order.objects.filter(pk=order.pk).update(claimed_by=f"{host}|{gone.pid}|1")
+    report = reconcile(exchange=exchange, symbols=["BTCUSDT"])
+    order.refresh_from_db()
+    assert order.status == OrderStatus.OPEN
+    assert report.resolved_orders == [f"{order.client_order_id}: submitting → open"]
+    assert len(binance_emulator.orders_with_client_id(order.client_order_id)) == 1

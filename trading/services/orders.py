@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -73,6 +74,7 @@ from trading.models import (
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
 from trading.services.fills import fills_reassign, fills_record_with
+from trading.services.leases import lease_fields, lease_release, lease_take
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
@@ -119,6 +121,10 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
+#: A person (or a program) waiting on a manual order gets an answer within about one
+#: exchange timeout: a second send only when the first surely never left, and an
+#: unknown outcome is handed on (order_settle_later) rather than looked up meanwhile.
+MANUAL_RETRY_POLICY = RetryPolicy(max_sends=2, max_lookups=0, base_delay=0.1, max_delay=0.5)
 Sleep = Callable[[float], None]
 
 
@@ -149,6 +155,8 @@ class PreparedOrder:
             self.order.status = OrderStatus.SUBMITTING
             self.order.submitted_at = now
             self.order.attempt_count = 1
+            for name, value in lease_fields(now).items():
+                setattr(self.order, name, value)
             self.claimed = True
 
     def saved(self, order: Order) -> None:
@@ -293,6 +301,17 @@ def order_place(
     return order
 
 
+def order_settle_later(*, order: Order) -> None:
+    """Hand an order whose outcome is still unknown to a worker, which looks it up
+    before anything else (trading.submit_order). Without a worker (embedded mode) the
+    trader's periodic reconciliation settles it, within a minute or two."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return  # inline, it would keep the caller waiting: exactly what it must not do
+    from celery import current_app
+
+    transaction.on_commit(lambda: current_app.send_task("trading.submit_order", args=[order.pk]))
+
+
 def order_insert_statement(order: Order) -> Statement:
     """The order's row; a row conflicting with an existing one (the strategy already has
     an order for this intent key) is skipped by the database rather than raised, so the
@@ -355,12 +374,14 @@ class _Stop(Exception):
 def _claim_attempt(order: Order) -> int:
     """Reserve the next attempt number. Two processes can never both send the same order:
     the number is claimed with a compare-and-set on attempt_count."""
+    lease = lease_fields(timezone.now())
     claimed = Order.objects.filter(pk=order.pk, attempt_count=order.attempt_count).update(
-        attempt_count=F("attempt_count") + 1
+        attempt_count=F("attempt_count") + 1, **lease
     )
     if not claimed:
         raise _Stop
     order.attempt_count += 1
+    order.claimed_by, order.lease_until = lease["claimed_by"], lease["lease_until"]
     return order.attempt_count
 
 
@@ -433,6 +454,13 @@ def order_submit(
     if order.status != OrderStatus.PENDING:
         order.refresh_from_db()
     try:
+        return _submit(order, exchange, policy, sleep)
+    finally:
+        lease_release(order=order)
+
+
+def _submit(order: Order, exchange: Exchange, policy: RetryPolicy, sleep: Sleep) -> Order:
+    try:
         if order.status == OrderStatus.PENDING:
             if _is_stale(order, policy):
                 return _cancel_unsent(
@@ -441,6 +469,7 @@ def order_submit(
             # One statement moves it to SUBMITTING and claims the first attempt; if the
             # in-memory order was stale (another process moved it), nothing matches.
             now = timezone.now()
+            lease = lease_fields(now)
             moved = Order.objects.filter(
                 pk=order.pk, status=OrderStatus.PENDING, attempt_count=order.attempt_count
             ).update(
@@ -448,14 +477,19 @@ def order_submit(
                 submitted_at=now,
                 updated_at=now,
                 attempt_count=F("attempt_count") + 1,
+                **lease,
             )
             if not moved:
                 order.refresh_from_db()
                 return order
             order.status, order.submitted_at, order.updated_at = OrderStatus.SUBMITTING, now, now
+            order.claimed_by, order.lease_until = lease["claimed_by"], lease["lease_until"]
             order.attempt_count += 1
             return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
         elif order.status == OrderStatus.SUBMITTING:
+            if not lease_take(order=order):
+                logger.info("order %s is being sent by %s", order.client_order_id, order.claimed_by)
+                return order
             # A previous process may have sent it: find out first.
             last_send = (
                 order.attempts.filter(action=AttemptAction.SUBMIT).order_by("-number").first()
@@ -494,6 +528,8 @@ def order_send_claimed(
         return _send(order, exchange, policy, sleep, claimed=order.attempt_count)
     except _Stop:
         return _worked_elsewhere(order)
+    finally:
+        lease_release(order=order)
 
 
 def _worked_elsewhere(order: Order) -> Order:
@@ -683,6 +719,8 @@ def _lookup(
     """Ask the exchange for the order by its client order id, after a send whose outcome
     is unknown. FOUND applies what the exchange says; NOT_FOUND is final (the request can
     no longer execute); UNDECIDED leaves the order SUBMITTING for a later pass."""
+    if policy.max_lookups == 0:
+        return _Lookup.UNDECIDED  # the caller does not wait for lookups
     wait = exchange.request_expiry_seconds - (timezone.now() - sent_at).total_seconds()
     if wait > 0:
         sleep(wait)

@@ -27,6 +27,7 @@ from exchanges.base import Exchange, ExchangeOrder, ExchangePosition
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from trading.models import Fill, Order, OrderSource, OrderStatus, Position, ReconcileIssue
 from trading.services.fills import fills_record, publish_position
+from trading.services.leases import lease_is_held_elsewhere
 from trading.services.orders import (
     DEFAULT_RETRY_POLICY,
     STATUS_FROM_EXCHANGE,
@@ -155,6 +156,8 @@ def _settle_unsent(exchange, symbol, settle_after, policy, report) -> None:
         status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTING],
         updated_at__lte=cutoff,
     ):
+        if lease_is_held_elsewhere(order, timezone.now()):
+            continue  # its sender is still at it (e.g. the web API, a worker)
         before = order.status
         try:
             order = order_submit(order=order, exchange=exchange, policy=policy)

@@ -18,7 +18,13 @@ from trading.api.serializers import (
 from trading.api.views.common import EXCHANGE_ERRORS, ID_PARAMETER, JsonBodies, errors, exchange_for
 from trading.models import Order, OrderSource
 from trading.selectors import order_get, order_list
-from trading.services.orders import order_cancel, order_place
+from trading.services.leases import IN_FLIGHT
+from trading.services.orders import (
+    MANUAL_RETRY_POLICY,
+    order_cancel,
+    order_place,
+    order_settle_later,
+)
 from trading.strategies.base import OrderIntent
 
 TAG = ["orders"]
@@ -65,11 +71,19 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
                 "error_code/error_message saying why (risk.<guard>, local.<filter>, or the "
                 "exchange's code).",
             ),
+            202: OpenApiResponse(
+                OrderDetailSerializer,
+                description="Sent, but the exchange's answer was lost (e.g. a timeout): "
+                "status submitting. It is looked up in the background, never sent twice; "
+                "follow the Location header for its outcome.",
+            ),
             **errors(*EXCHANGE_ERRORS),
         },
         description="Goes through the same exchange filters, risk guards and order manager "
         "as strategy orders (source api). MARKET orders are valued at the current mid. "
-        "201 whenever an order record was created, accepted or rejected; 400 for input "
+        "Answers within about one exchange timeout. "
+        "201 whenever an order record was created, accepted or rejected; 202 when its "
+        "outcome is not known yet; 400 for input "
         "that cannot make an order at all (e.g. an unknown symbol); 502-504 when the "
         "exchange could not be asked.",
     )
@@ -89,9 +103,18 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
             time_in_force=data.get("time_in_force"),
             reason=data["reason"],
         )
-        order = order_place(intent=intent, exchange=exchange_for(), source=OrderSource.API)
+        order = order_place(
+            intent=intent,
+            exchange=exchange_for(),
+            source=OrderSource.API,
+            policy=MANUAL_RETRY_POLICY,
+        )
         body = OrderDetailSerializer(order_get(order_id=order.pk)).data
         headers = {"Location": f"/api/orders/{order.pk}"}
+        if order.status in IN_FLIGHT:
+            # Sent, but the exchange's answer is not known yet: follow the Location.
+            order_settle_later(order=order)
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(
