@@ -370,8 +370,11 @@ class Fill(models.Model):
     #: Positive is paid, negative a rebate.
     fee = models.DecimalField(**MONEY, default=Decimal("0"))
     fee_asset = models.CharField(max_length=10, default="USDT")
-    #: Gross PnL this fill realised on the position (before its fee).
+    #: Gross PnL this fill realised on the position (before its fee), fills applied in
+    #: execution order.
     realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
+    #: What the exchange says it realised, kept to compare with ours (None: not reported).
+    exchange_realized_pnl = models.DecimalField(**MONEY, null=True, blank=True)
     is_maker = models.BooleanField(default=False)
     executed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -204,3 +204,56 @@ def test_processes_recording_the_same_trades_at_once_move_the_positions_once(cap
     assert account_position().quantity == D("0.040")
     assert strategy_book(order).quantity == D("0.040")
     assert RealizedPnlHour.objects.get(exchange="paper").realized_net == -4 * D("0.26")
+
+
+def _fill(trade_id: str, order, *, side: str, price: str, quantity: str, second: int):
+    return ExchangeFill(
+        symbol="BTCUSDT",
+        trade_id=trade_id,
+        exchange_order_id=order.exchange_order_id,
+        side=side,
+        price=D(price),
+        quantity=D(quantity),
+        fee=D("0.01"),
+        fee_asset="USDT",
+        executed_at=T0 + timedelta(seconds=second),
+        realized_pnl=D("1.0") if trade_id == "2" else D("0"),
+    )
+
+
+@pytest.mark.parametrize(
+    "transactional",
+    [
+        pytest.param(False, marks=pytest.mark.django_db),
+        pytest.param(True, marks=pytest.mark.django_db(transaction=True)),
+    ],
+    ids=["in-a-transaction", "autocommit-kept-books"],
+)
+def test_a_fill_learnt_after_a_later_one_is_applied_in_execution_order(transactional):
+    """Bought 0.002 at 65000, sold 0.001 at 66000, bought 0.001 at 67000; the sale is
+    learnt last. In execution order it realises 1.00 and leaves 0.002 at 66000, as the
+    exchange computes; in the order learnt it would realise 0.33."""
+    first, sale, second = (
+        OrderFactory(exchange_order_id=str(n), side=side)
+        for n, side in ((1, "BUY"), (2, "SELL"), (3, "BUY"))
+    )
+    fills_record(
+        order=first,
+        fills=[_fill("1", first, side="BUY", price="65000", quantity="0.002", second=1)],
+    )
+    fills_record(
+        order=second,
+        fills=[_fill("3", second, side="BUY", price="67000", quantity="0.001", second=3)],
+    )
+    fills_record(
+        order=sale, fills=[_fill("2", sale, side="SELL", price="66000", quantity="0.001", second=2)]
+    )
+
+    by_trade = {f.trade_id: f for f in Fill.objects.all()}
+    assert {t: f.realized_pnl for t, f in by_trade.items()} == {"1": 0, "2": D("1.0"), "3": 0}
+    assert by_trade["2"].exchange_realized_pnl == D("1.0")
+    position = account_position()
+    assert (position.quantity, position.entry_price) == (D("0.002"), D("66000"))
+    assert position.realized_pnl == D("1.0") - 3 * D("0.01")
+    assert position.fees_paid == 3 * D("0.01")
+    assert sum(h.realized_net for h in RealizedPnlHour.objects.all()) == D("1.0") - 3 * D("0.01")

@@ -52,6 +52,13 @@ from xquant.sql import (
 logger = logging.getLogger("trading.fills")
 
 
+_UNKNOWN = object()
+
+
+class _NotNewest(Exception):
+    """A fill to record on kept books is older than one already on them."""
+
+
 def _apply(book: PositionBook, fill: Fill, mark: Decimal | None) -> Decimal:
     """Apply a fill to a book in memory (the caller saves it); returns realised PnL."""
     was_flat = book.quantity == 0
@@ -103,10 +110,11 @@ def fills_record_with(
                 rows, account, also_results = _record_on_kept(
                     tx, order, fills, kept, mark_price, also
                 )
-        except (IntegrityError, DataError) as exc:
+        except (IntegrityError, DataError, _NotNewest) as exc:
             if isinstance(exc, DataError) and not row_was_not_there(exc):
                 raise
-            # A book moved, or a trade was recorded before: the locking way sorts it out.
+            # A book moved, a trade was recorded before or is older than one there: the
+            # locking way sorts it out.
             forget_books(order, fills[0].position_side)
         else:
             transaction.on_commit(lambda: _publish_fills(rows, account))
@@ -161,10 +169,20 @@ def _record(
 ) -> tuple[list[Fill], Position, list[Result]]:
     """Two round trips: lock the books and read which trades are known; write the new
     fills and what they did, and commit (skipped when nothing is new)."""
-    account, book, known = _lock_books_and_read_known(tx, order, fills)
+    account, book, known, newest = _lock_books_and_read_known(tx, order, fills)
     new = [f for f in _in_execution_order(fills) if (f.symbol, f.trade_id) not in known]
-    rows = _applied(order, new, account, book, mark_price)
-    also_results = _write(tx, order.exchange, rows, account, book, also) if rows else []
+    corrections: list[Statement] = []
+    if new and newest is not None and (new[0].executed_at, new[0].trade_id) < newest:
+        rows, corrections = _replayed(order, new, account, book, mark_price)
+    else:
+        rows = _applied(order, new, account, book, mark_price)
+    # Kept with the books: a fill older than this must not be recorded on them as kept.
+    account.newest_fill = max(filter(None, [newest, _newest_key(rows)]), default=None)
+    also_results = (
+        _write(tx, order.exchange, rows, account, book, [*corrections, *also])[len(corrections) :]
+        if rows
+        else []
+    )
     position_side = fills[0].position_side
     tx.on_commit(lambda: keep_books(order, position_side, account, book))
     return rows, account, also_results
@@ -182,9 +200,14 @@ def _record_on_kept(
     them, written on the condition that the books are still so (kept_books) and that no
     trade was recorded before (the unique trade id). Fails, writing nothing, otherwise."""
     basis_account, basis_book = kept
+    ordered = _in_execution_order(fills)
+    newest = getattr(basis_account, "newest_fill", _UNKNOWN)
+    if newest is _UNKNOWN or (newest and (ordered[0].executed_at, ordered[0].trade_id) < newest):
+        raise _NotNewest  # older than a fill on the books: replayed the locking way
     account = book_copy(basis_account)
     book = book_copy(basis_book) if basis_book is not None else None
-    rows = _applied(order, _in_execution_order(fills), account, book, mark_price)
+    rows = _applied(order, ordered, account, book, mark_price)
+    account.newest_fill = max(filter(None, [newest, _newest_key(rows)]))
     fill_price = rows[-1].price
     # The books first: every recorder locks them before it writes a fill.
     statements = [write_if_unchanged(account, basis_account, mark_price, fill_price)]
@@ -235,9 +258,10 @@ def _applied(
 
 def _lock_books_and_read_known(
     tx: BatchTransaction, order: Order, fills: list[ExchangeFill]
-) -> tuple[Position, StrategyPosition | None, set[tuple[str, str]]]:
-    """The account position and the strategy's book, created if missing and locked, and
-    the (symbol, trade id) of the fills recorded before; one round trip."""
+) -> tuple[Position, StrategyPosition | None, set[tuple[str, str]], tuple | None]:
+    """The account position and the strategy's book, created if missing and locked, the
+    (symbol, trade id) of the fills recorded before, and (executed_at, trade id) of the
+    account book's newest fill; one round trip."""
     account_key = {
         "exchange": order.exchange,
         "symbol": order.symbol,
@@ -251,6 +275,7 @@ def _lock_books_and_read_known(
     # first, so a process recording the same trades has either committed them (and
     # this reads them) or waits for us. Do not move this statement up.
     statements.append(_known_trades_statement(order.exchange, fills))
+    statements.append(_newest_fill_statement(account_key))
     results = tx.run(statements)
     account = model_from_row(Position, results[1].rows[0])
     book = (
@@ -258,8 +283,108 @@ def _lock_books_and_read_known(
         if order.strategy_id is not None
         else None
     )
-    known = {(symbol, trade_id) for symbol, trade_id in results[-1].rows}
-    return account, book, known
+    known = {(symbol, trade_id) for symbol, trade_id in results[-2].rows}
+    newest = _newest_key([model_from_row(Fill, row) for row in results[-1].rows])
+    return account, book, known, newest
+
+
+def _newest_fill_statement(account_key: dict[str, Any]) -> Statement:
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {model_columns(Fill)} FROM {quote(Fill._meta.db_table)} "  # noqa: S608 - names from the model
+        "WHERE exchange = %s AND symbol = %s AND position_side = %s "
+        "ORDER BY executed_at DESC, trade_id DESC LIMIT 1"
+    )
+    return sql, [account_key["exchange"], account_key["symbol"], account_key["position_side"]]
+
+
+def _book_fills(order: Order, position_side: str):
+    """The account book's recorded fills, newest (in execution order) first."""
+    return Fill.objects.filter(
+        exchange=order.exchange, symbol=order.symbol, position_side=position_side
+    ).order_by("-executed_at", "-trade_id")
+
+
+def _newest_key(rows) -> tuple | None:
+    return max(((r.executed_at, r.trade_id) for r in rows), default=None)
+
+
+def _replayed(
+    order: Order,
+    new: list[ExchangeFill],
+    account: Position,
+    book: StrategyPosition | None,
+    mark_price: Decimal | None,
+) -> tuple[list[Fill], list[Statement]]:
+    """New fills older than fills already on the account book (learnt late, e.g. by
+    another process or a later pass): the book is replayed in execution order from the
+    last time it was flat before them, so each fill's realised PnL and the entry price
+    are what the exchange computes. Returns the new rows and the statements that correct
+    the realised PnL of the fills recorded since (and the hours it was booked in).
+
+    The flat point is found by walking back from the book's quantity over its fills; if
+    the walk finds none (the book was corrected to the exchange's since), the new fills
+    are applied as they come, and the mismatch is logged. A strategy's book takes the
+    new fills as they come: only the account's per-fill PnL is compared with the
+    exchange's."""
+    position_side = new[0].position_side
+    first = (new[0].executed_at, new[0].trade_id)
+    tail: list[Fill] = []
+    quantity = account.quantity
+    for recorded in _book_fills(order, position_side).iterator():
+        tail.append(recorded)
+        quantity -= recorded.quantity if recorded.side == "BUY" else -recorded.quantity
+        if quantity == 0 and (recorded.executed_at, recorded.trade_id) <= first:
+            break
+    else:
+        logger.warning(
+            "%s fills arrived out of execution order and the book has no flat point to "
+            "replay from (corrected since?); applied as they came",
+            order.symbol,
+        )
+        return _applied(order, new, account, book, mark_price), []
+
+    replay = Position(
+        quantity=Decimal("0"),
+        entry_price=Decimal("0"),
+        realized_pnl=account.realized_pnl
+        - sum((r.realized_pnl - r.fee for r in tail), Decimal("0")),
+        fees_paid=account.fees_paid - sum((r.fee for r in tail), Decimal("0")),
+        mark_price=account.mark_price,
+    )
+    rows = [_fill_row(order, f) for f in new]
+    corrections: list[Statement] = []
+    for fill in sorted([*tail, *rows], key=lambda f: (f.executed_at, f.trade_id)):
+        realized = _apply(replay, fill, mark_price)
+        if fill.pk is None:
+            fill.realized_pnl = realized
+        elif realized != fill.realized_pnl:
+            corrections.append(_fill_realized_statement(fill.pk, realized))
+            hour = fill.executed_at.replace(minute=0, second=0, microsecond=0)
+            corrections.append(
+                _realized_add_statement(order.exchange, hour, realized - fill.realized_pnl)
+            )
+    for name in ("quantity", "entry_price", "realized_pnl", "fees_paid", "opened_at",
+                 "mark_price", "unrealized_pnl", "marked_at"):  # fmt: skip
+        setattr(account, name, getattr(replay, name))
+    if book is not None:
+        for row in rows:
+            _apply(book, row, mark_price)
+    logger.info(
+        "%s: %d fill(s) learnt out of execution order; replayed %d fill(s) from the last flat point",
+        order.symbol,
+        len(new),
+        len(tail),
+    )
+    return rows, corrections
+
+
+def _fill_realized_statement(fill_id: int, realized: Decimal) -> Statement:
+    quote = connection.ops.quote_name
+    return (
+        f"UPDATE {quote(Fill._meta.db_table)} SET realized_pnl = %s WHERE id = %s",  # noqa: S608
+        [Fill._meta.get_field("realized_pnl").get_db_prep_value(realized, connection), fill_id],
+    )
 
 
 def _book_lock_statements(model: type[PositionBook], key: dict[str, Any]) -> list[Statement]:
@@ -304,6 +429,7 @@ def _fill_row(order: Order, fill: ExchangeFill) -> Fill:
         fee_asset=fill.fee_asset,
         is_maker=fill.is_maker,
         executed_at=fill.executed_at,
+        exchange_realized_pnl=fill.realized_pnl,
     )
 
 
