@@ -333,3 +333,40 @@ def test_reconciliation_leaves_an_order_a_live_process_is_sending_and_takes_a_de
     assert order.status == OrderStatus.OPEN
     assert report.resolved_orders == [f"{order.client_order_id}: submitting → open"]
     assert len(binance_emulator.orders_with_client_id(order.client_order_id)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_reconciliation_in_another_process_while_an_order_waits_for_its_answer(
+    exchange, binance_emulator
+):
+    """The exchange fills the order but sits on the answer; meanwhile another process
+    reconciles. It meets the trade, learns it is this order's, and records it once; the
+    position is never overwritten under the sender's feet, and the late answer adds
+    nothing."""
+    import threading
+
+    exchange.timeout = 5.0
+    binance_emulator.delay("POST", ORDER_PATH, seconds=4.0, process=True)
+    strategy = StrategyConfigFactory(kind="twap", symbol="BTCUSDT", is_active=False)
+    order = strategy_order(exchange, strategy)
+
+    def send() -> None:
+        from django.db import connection
+
+        try:
+            order_submit(order=order, exchange=exchange, policy=FAST, sleep=lambda s: None)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        wait_for(lambda: binance_emulator.received("POST", ORDER_PATH), 10, "the order to be sent")
+        done = manage(binance_emulator, "reconcile")
+    finally:
+        sender.join(timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 positions corrected" in done.stdout
+    assert_settled(binance_emulator, order, strategy)
+    assert len(binance_emulator.received("POST", ORDER_PATH)) == 1
