@@ -67,6 +67,16 @@ def trader_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def wait_for(condition, timeout: float, what: str):
+    """The first true value of `condition()`, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def pytest_unconfigure(config):
     travel = getattr(config, "_xquant_travel", None)
     if travel is not None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 
-from tests.conftest import ROOT, trader_env
+from tests.conftest import ROOT, trader_env, wait_for
 from tests.factories import StrategyConfigFactory
 from trading.models import (
     Fill,
@@ -54,6 +53,25 @@ def strategy_order(exchange, strategy, quantity="0.002") -> Order:
         strategy=strategy,
         risk_state=risk_state_get(exchange_name=exchange.name),
         reference_price=D("65000.05"),
+    )
+
+
+def limit_order(exchange, price: str) -> Order:
+    """A manual GTC buy of 0.002 BTC at `price`, recorded and not yet sent."""
+    intent = OrderIntent(
+        key="",
+        symbol="BTCUSDT",
+        side="BUY",
+        quantity=D("0.002"),
+        order_type="LIMIT",
+        price=D(price),
+        time_in_force="GTC",
+    )
+    return order_create(
+        intent=intent,
+        exchange=exchange,
+        source=OrderSource.API,
+        risk_state=risk_state_get(exchange_name=exchange.name),
     )
 
 
@@ -153,15 +171,6 @@ def manage(emulator, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_commands_exit_cleanly_after_the_sequence(exchange, binance_emulator):
@@ -241,22 +250,7 @@ def test_after_a_restart_with_the_exchange_clock_8_s_ahead_one_tick_records_a_re
     from trading.services.strategy_manager import StrategyManager
     from trading.services.tick import tick_run
 
-    intent = OrderIntent(
-        key="",
-        symbol="BTCUSDT",
-        side="BUY",
-        quantity=D("0.002"),
-        order_type="LIMIT",
-        price=D("64000.0"),
-        time_in_force="GTC",
-    )
-    resting = order_create(
-        intent=intent,
-        exchange=exchange,
-        source=OrderSource.API,
-        risk_state=risk_state_get(exchange_name=exchange.name),
-        reference_price=D("65000.05"),
-    )
+    resting = limit_order(exchange, "64000.0")
     resting = order_submit(order=resting, exchange=exchange, policy=FAST, sleep=lambda s: None)
     assert resting.status == OrderStatus.OPEN
 
@@ -297,21 +291,7 @@ def test_reconciliation_leaves_an_order_a_live_process_is_sending_and_takes_a_de
 
     from django.utils import timezone
 
-    intent = OrderIntent(
-        key="",
-        symbol="BTCUSDT",
-        side="BUY",
-        quantity=D("0.002"),
-        order_type="LIMIT",
-        price=D("60000.0"),
-        time_in_force="GTC",
-    )
-    order = order_create(
-        intent=intent,
-        exchange=exchange,
-        source=OrderSource.API,
-        risk_state=risk_state_get(exchange_name=exchange.name),
-    )
+    order = limit_order(exchange, "60000.0")
     order = lost_answer_then_failing_lookups(exchange, binance_emulator, order)
     assert order.claimed_by == ""  # its sender gave it up for a later pass
     attempts = order.attempts.count()

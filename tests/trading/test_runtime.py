@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.conftest import trader_env
+from tests.conftest import trader_env, wait_for
 from tests.factories import StrategyConfigFactory
 from trading.locks import LockBusy, symbol_lock
 from trading.models import (
@@ -34,16 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ORDER_PATH = "/fapi/v1/order"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def one_slice_twap(quantity="0.002") -> StrategyConfig:
