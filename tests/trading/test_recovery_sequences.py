@@ -350,3 +350,35 @@ def test_reconciliation_in_another_process_while_an_order_waits_for_its_answer(
     assert "0 positions corrected" in done.stdout
     assert_settled(binance_emulator, order, strategy)
     assert len(binance_emulator.received("POST", ORDER_PATH)) == 1
+
+
+def test_fills_that_could_not_be_fetched_when_an_order_filled_are_collected_later(
+    exchange, binance_emulator
+):
+    """The order fills, but the exchange fails the read of its trades: the order is
+    recorded filled without them. A finished order is not followed again, and a later
+    fill of another order puts the trade outside the pass's window of recent trades;
+    reconciliation still asks for what the order is owed."""
+    from django.utils import timezone
+
+    from tests.factories import FillFactory
+
+    strategy = StrategyConfigFactory(kind="twap", symbol="BTCUSDT")
+    binance_emulator.fail("GET", "/fapi/v1/userTrades", status=503, body="<html>down</html>")
+    order = order_submit(
+        order=strategy_order(exchange, strategy),
+        exchange=exchange,
+        policy=FAST,
+        sleep=lambda s: None,
+    )
+    assert (order.status, order.fills.count()) == (OrderStatus.FILLED, 0)
+    FillFactory(
+        exchange="binance", executed_at=timezone.now() + timedelta(minutes=10), trade_id="later"
+    )
+
+    report = reconcile(exchange=exchange, symbols=["BTCUSDT"])
+
+    [trade] = binance_emulator.account.trades
+    assert report.adopted_fills == [str(trade["id"])]
+    [fill] = order.fills.all()
+    assert (fill.strategy_id, fill.quantity) == (strategy.pk, D("0.002"))

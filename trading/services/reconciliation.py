@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.base import Exchange, ExchangeOrder, ExchangePosition
@@ -43,6 +45,8 @@ logger = logging.getLogger("trading.reconciliation")
 
 #: How far back fills are compared when we have none recorded for a symbol.
 FILL_LOOKBACK = timedelta(days=1)
+#: How long an order whose fills could not be fetched is asked about again.
+OWED_FILLS_LOOKBACK = timedelta(days=7)
 
 
 @dataclass
@@ -89,6 +93,7 @@ def reconcile(
         try:
             _settle_unsent(exchange, symbol, settle_after, policy, report)
             orders_sync(exchange=exchange, symbol=symbol)
+            _collect_owed_fills(exchange, symbol, report)
             _adopt_open_orders(exchange, symbol, report)
             # The exchange's positions are read before its trades, so every trade they
             # include is recorded (by this pass or another process) when they are compared.
@@ -174,6 +179,43 @@ def _settle_unsent(exchange, symbol, settle_after, policy, report) -> None:
                 "sent, but the exchange could not yet say whether it has the order",
                 report,
             )
+
+
+def _collect_owed_fills(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
+    """Orders the exchange says filled more than their recorded fills: their fills could
+    not be fetched when the order moved (the exchange failed that read). A finished
+    order is never followed again, so they are asked for here, whatever their age."""
+    owed = (
+        Order.objects.filter(
+            exchange=exchange.name,
+            symbol=symbol,
+            filled_quantity__gt=0,
+            updated_at__gte=timezone.now() - OWED_FILLS_LOOKBACK,
+        )
+        .exclude(exchange_order_id=None)
+        .annotate(
+            recorded=Coalesce(
+                Sum("fills__quantity"), Value(Decimal("0")), output_field=DecimalField()
+            )
+        )
+        .filter(recorded__lt=F("filled_quantity"))
+    )
+    for order in owed:
+        try:
+            fills = exchange.fetch_fills(symbol, exchange_order_id=order.exchange_order_id)
+        except ExchangeError as exc:
+            _needs_attention(
+                exchange,
+                symbol,
+                order.client_order_id,
+                f"filled {order.filled_quantity.normalize():f} but only "
+                f"{order.recorded.normalize():f} recorded; the fills could not be fetched "
+                f"({exc.message})",
+                report,
+            )
+            continue
+        for row in fills_record(order=order, fills=fills):
+            report.adopted_fills.append(row.trade_id)
 
 
 def _adopt_open_orders(exchange: Exchange, symbol: str, report: ReconcileReport) -> None:
