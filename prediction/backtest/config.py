@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from prediction.indicators import validate_serializer
 
+SIZINGS = ("fraction", "fixed", "strategy")
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestSettings:
@@ -19,9 +21,14 @@ class BacktestSettings:
     slippage_bps: float = 0.0
     #: "fraction": each entry commits `fraction` * equity at entry (fractional units).
     #: "fixed": each entry trades `quantity` base units.
+    #: "strategy" (event-driven engine only): the live class's own order quantities.
     sizing: str = "fraction"
     fraction: float = 1.0
     quantity: float = 1.0
+    #: Fraction sizing: True, the established convention (backtesting.py, vectorbt): the
+    #: entry's notional plus its fee is `fraction` * equity, so fraction 1 is all-in with
+    #: no borrowing. False: the notional is `fraction` * equity and the fee comes on top.
+    fee_inside: bool = True
     #: Event-driven engine: the snapshot's bid/ask sit this many basis points apart,
     #: centred on the bar's close (bars carry no quotes; 1 bp is typical of BTCUSDT).
     spread_bps: float = 1.0
@@ -36,16 +43,30 @@ class BacktestSettingsSerializer(serializers.Serializer):
     initial_capital = serializers.FloatField(min_value=1.0, max_value=1e12, default=10_000.0)
     fee_rate = serializers.FloatField(min_value=0.0, max_value=0.05, default=0.0004)
     slippage_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=0.0)
-    sizing = serializers.ChoiceField(choices=["fraction", "fixed"], default="fraction")
+    sizing = serializers.ChoiceField(
+        choices=list(SIZINGS),
+        required=False,
+        help_text=(
+            "fraction | fixed | strategy (event-driven only: the strategy's own quantities). "
+            "Default: fraction on the vectorised engine, strategy on the event-driven one."
+        ),
+    )
     fraction = serializers.FloatField(
         min_value=0.001, max_value=10.0, default=1.0, help_text="Above 1 means leverage."
     )
     quantity = serializers.FloatField(min_value=1e-9, max_value=1e9, default=1.0)
+    fee_inside = serializers.BooleanField(
+        default=True,
+        help_text="Fraction sizing: notional + fee = fraction × equity (else the fee is on top).",
+    )
     spread_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=1.0)
     tick_size = serializers.FloatField(min_value=1e-9, max_value=1e6, default=0.01)
 
 
-def backtest_settings(data: dict[str, Any] | None = None) -> BacktestSettings:
-    return BacktestSettings(
-        **validate_serializer(BacktestSettingsSerializer, data or {}, "backtest settings")
-    )
+def backtest_settings(
+    data: dict[str, Any] | None = None, *, default_sizing: str = "fraction"
+) -> BacktestSettings:
+    """Validated settings; `sizing` left out is `default_sizing` (the engine's own)."""
+    values = validate_serializer(BacktestSettingsSerializer, data or {}, "backtest settings")
+    values.setdefault("sizing", default_sizing)
+    return BacktestSettings(**values)

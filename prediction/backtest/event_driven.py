@@ -1,20 +1,33 @@
-"""The event-driven engine: the live trading strategy classes, unchanged, fed one
-MarketSnapshot per bar.
+"""The event-driven engine: the live trading strategy classes, unchanged, fed two
+MarketSnapshots per bar, as a live tick would see the bar begin and end.
 
 Per bar i, in order:
-1. market intents emitted at bar i-1's close fill at bar i's open (slippage against us,
-   price on the tick grid, rounded against us);
-2. resting limit intents fill if bar i trades through them: a buy when low <= limit, at
+1. market intents emitted at bar i-1's last quote fill at bar i's open (slippage against
+   us, price on the tick grid, rounded against us);
+2. the opening snapshot: timestamp = the bar's open time, bid/ask around the open. A
+   bar-building strategy (Technical) closes bar i-1 on it, as live it closes a bar on the
+   first snapshot after the close, and its market intents fill at this same open: a
+   signal on bar i-1's close fills at bar i's open, like the vectorised engine and
+   backtesting.py;
+3. resting limit intents fill if bar i trades through them: a buy when low <= limit, at
    the limit, or at the open when the bar opens below it (a sell mirrors this);
-3. the strategy gets bar i's snapshot: timestamp = the bar's close time, bid/ask =
-   the close -/+ half of `spread_bps` (bars carry no quotes; 1 bp is typical of BTCUSDT
-   perpetuals), floored/ceiled to the tick grid; volume is None, as in the live tick's
-   bookTicker snapshots, unless `snapshot_volume` asks for the bar's volume;
-4. its intents are accepted (a repeated key is ignored, as the database refuses a second
-   order per key) and wait for the next bar.
-Every fill is reported back through on_order_update (status "filled", and "open" when a
-limit intent is accepted). Positions are net (one-way mode); reduce-only intents are
-clipped to the open position. Fees: `fee_rate` of the notional on every fill.
+4. the last snapshot of the bar: timestamp = 1 ms before the bar's close, bid/ask around
+   the close; its market intents wait for the next bar's open.
+Quotes are the price -/+ half of `spread_bps` (bars carry no quotes; 1 bp is typical of
+BTCUSDT perpetuals), floored/ceiled to the tick grid; volume is None, as in the live
+tick's bookTicker snapshots, unless `snapshot_volume` asks for it (the bar's volume on
+its last snapshot, 0 on the opening one).
+Intents are accepted once per key (a repeated key is ignored, as the database refuses a
+second order per key). Every fill is reported back through on_order_update (status
+"filled", and "open" when a limit intent is accepted). Positions are net (one-way mode);
+reduce-only intents are clipped to the open position. Fees: `fee_rate` of the notional
+on every fill.
+
+Sizing: with sizing "strategy" the strategy's own quantities trade. With "fraction" or
+"fixed" (technical strategies only, whose entries are one order each) the strategy
+still decides when and which way, and hears back the quantities it asked for, while the
+engine trades the sized amount: at each entry from flat it fixes the multiple of the
+strategy's quantity that the sizing rule asks for, and keeps it until the trade ends.
 
 Money inside the loop stays Decimal where the strategy sees it (quotes, fill prices,
 quantities); the equity curve is computed afterwards from the fills with numpy.
@@ -32,11 +45,12 @@ from operator import add
 
 import numpy as np
 
-from exchanges.base import BUY, MarketSnapshot
+from exchanges.base import BUY, SELL, MarketSnapshot
 from prediction.backtest.config import BacktestSettings
 from prediction.backtest.metrics import all_metrics
 from prediction.backtest.vectorised import BacktestResult, TradeArrays
 from trading.strategies.base import ExternalSignal, OrderUpdate, Strategy
+from xquant.errors import ValidationError
 
 FILLED, OPEN, REJECTED = "filled", "open", "rejected"
 
@@ -93,18 +107,23 @@ def _volume_decimals(volume: np.ndarray) -> list[Decimal]:
     return _decimals(np.rint(volume * 1e8).astype(np.int64), 1e-8)
 
 
-def _close_stamps(times: np.ndarray, bar_seconds: int) -> list[datetime]:
-    """Aware UTC close time of every bar; a regular series is a running sum of one
+def _open_stamps(times: np.ndarray, bar_seconds: int) -> list[datetime]:
+    """Aware UTC open time of every bar; a regular series is a running sum of one
     timedelta (25 ns a bar instead of 200 for fromtimestamp)."""
-    closes = times + bar_seconds
-    if not len(closes):
+    if not len(times):
         return []
-    if len(closes) > 1 and (np.diff(closes) == bar_seconds).all():
-        first = datetime.fromtimestamp(int(closes[0]), UTC)
+    if len(times) > 1 and (np.diff(times) == bar_seconds).all():
+        first = datetime.fromtimestamp(int(times[0]), UTC)
         return list(
-            accumulate(repeat(timedelta(seconds=bar_seconds), len(closes) - 1), add, initial=first)
+            accumulate(repeat(timedelta(seconds=bar_seconds), len(times) - 1), add, initial=first)
         )
-    return [datetime.fromtimestamp(t, UTC) for t in closes.tolist()]
+    return [datetime.fromtimestamp(t, UTC) for t in times.tolist()]
+
+
+def _last_quote_stamps(times: np.ndarray, bar_seconds: int) -> list[datetime]:
+    """When each bar's last quote is stamped: just before its close."""
+    before_close = timedelta(seconds=bar_seconds) - LAST_QUOTE_BEFORE_CLOSE
+    return [t + before_close for t in _open_stamps(times, bar_seconds)]
 
 
 def _snap_to_grid(ticks: np.ndarray) -> np.ndarray:
@@ -124,6 +143,26 @@ def _ticks_down(x: float) -> int:
     return r if abs(x - r) < 1e-6 else math.floor(x)
 
 
+#: Strategy kinds whose entries are one market order each, so the engine may size them:
+#: the strategy decides when and which way, the settings decide how much.
+SIZABLE_KINDS = ("technical",)
+#: The last quote of a bar is stamped this long before its close (Binance stamps
+#: bookTicker to the millisecond).
+LAST_QUOTE_BEFORE_CLOSE = timedelta(milliseconds=1)
+
+
+def event_driven_sizing_check(*, kind: str, settings: BacktestSettings) -> None:
+    """ValidationError unless the engine can honour `settings.sizing` for this kind."""
+    if settings.sizing == "strategy" or kind in SIZABLE_KINDS:
+        return
+    raise ValidationError(
+        f"Sizing {settings.sizing!r} cannot be applied to the {kind} strategy: it works its "
+        "own quantities over several orders. Use sizing 'strategy' (its quantity "
+        "parameters), or a technical strategy for fraction or fixed sizing.",
+        extra={"fields": {"sizing": [f"Only 'strategy' for {kind}."]}},
+    )
+
+
 def run_event_driven(
     *,
     strategy: Strategy,
@@ -141,21 +180,33 @@ def run_event_driven(
     snapshot_volume: bool = False,
 ) -> BacktestResult:
     """`times` are bar open times in seconds since the epoch."""
+    event_driven_sizing_check(kind=strategy.kind, settings=settings)
     n = len(close)
     symbol = strategy.symbol
     tick = settings.tick_size
     price_of = _decimal_factory(tick)
+    open_bids, open_asks = _quote_decimals(open_, spread_bps=settings.spread_bps, tick=tick)
     bids, asks = _quote_decimals(close, spread_bps=settings.spread_bps, tick=tick)
     volumes = _volume_decimals(volume) if snapshot_volume else None
-    stamps = _close_stamps(np.asarray(times, dtype=np.int64), bar_seconds)
+    no_volume = Decimal(0) if snapshot_volume else None
+    open_stamps = _open_stamps(np.asarray(times, dtype=np.int64), bar_seconds)
+    last_stamps = _last_quote_stamps(np.asarray(times, dtype=np.int64), bar_seconds)
     opens = open_.tolist()
     highs = high.tolist()
     lows = low.tolist()
     slip = settings.slippage_bps / 10_000.0
     fee_rate = settings.fee_rate
+    sized = settings.sizing != "strategy"
+    # Fraction sizing: the share of equity that becomes notional (see BacktestSettings).
+    share = settings.fraction / (1.0 + fee_rate) if settings.fee_inside else settings.fraction
 
     fills: list[FillRecord] = []
+    #: In the strategy's units (what it asked for and heard back) ...
     position = Decimal(0)
+    #: ... and in the engine's (`sized`: scaled by the sizing rule at each entry).
+    units = 0.0
+    scale = 1.0
+    cash = settings.initial_capital
     pending_market: list = []
     resting: list = []
     seen_keys: set[str] = set()
@@ -163,8 +214,31 @@ def run_event_driven(
     on_update = strategy.on_order_update
     Snapshot = MarketSnapshot
 
+    def entry_units(price: float, equity: float) -> float:
+        if settings.sizing == "fixed":
+            return settings.quantity
+        return share * equity / price
+
+    def sized_units(signed: Decimal, price: float) -> Decimal:
+        """The engine's signed quantity for a fill of `signed` strategy units: the same
+        multiple of the strategy's quantity for the whole trade, fixed at its entry."""
+        nonlocal scale
+        s = float(signed)
+        if position == 0 or (s > 0) == (position > 0):
+            if position == 0:
+                scale = entry_units(price, cash) / abs(s)
+            return Decimal(s * scale)
+        if abs(signed) <= abs(position):
+            # An exit of the whole position closes exactly what is held.
+            return Decimal(-units) if abs(signed) == abs(position) else Decimal(s * scale)
+        # A reversal: close what is held, then enter the rest at a new scale.
+        rest = s + float(position)
+        equity = cash + units * price - abs(units) * price * fee_rate
+        scale = entry_units(price, equity) / abs(rest)
+        return Decimal(-units + rest * scale)
+
     def fill(i: int, intent, price: Decimal) -> None:
-        nonlocal position
+        nonlocal position, units, cash
         qty = intent.quantity
         if intent.reduce_only:
             # Reduce-only may only shrink the open position, never flip or grow it.
@@ -173,10 +247,16 @@ def run_event_driven(
             if qty <= 0:
                 on_update(OrderUpdate(intent.key, intent.side, REJECTED, Decimal(0), None))
                 return
-        position += qty if intent.side == BUY else -qty
-        fills.append(
-            FillRecord(i, intent.key, intent.side, qty, price, float(qty * price) * fee_rate)
-        )
+        signed = qty if intent.side == BUY else -qty
+        real = sized_units(signed, float(price)) if sized else signed
+        position += signed
+        fee = abs(float(real * price)) * fee_rate
+        units += float(real)
+        cash -= float(real * price) + fee
+        if real > 0:
+            fills.append(FillRecord(i, intent.key, BUY, real, price, fee))
+        elif real < 0:
+            fills.append(FillRecord(i, intent.key, SELL, -real, price, fee))
         on_update(OrderUpdate(intent.key, intent.side, FILLED, qty, price))
 
     def market_price(i: int, side: str) -> Decimal:
@@ -217,24 +297,40 @@ def run_event_driven(
             else:
                 pending_market.append(intent)
 
+    def fill_market(i: int) -> None:
+        for intent in pending_market:
+            fill(i, intent, market_price(i, intent.side))
+        pending_market.clear()
+
     # The hot loop: everything per bar was prepared above in C-level passes, so a bar
-    # costs one snapshot, one strategy call and two emptiness checks.
+    # costs two snapshots, two strategy calls and a few emptiness checks.
     for start in range(0, n, progress_every):
         stop = min(n, start + progress_every)
-        for i, bid, ask, stamp, vol in zip(
+        for i, open_bid, open_ask, open_stamp, bid, ask, stamp, vol in zip(
             range(start, stop),
+            open_bids[start:stop],
+            open_asks[start:stop],
+            open_stamps[start:stop],
             bids[start:stop],
             asks[start:stop],
-            stamps[start:stop],
+            last_stamps[start:stop],
             volumes[start:stop] if volumes is not None else repeat(None, stop - start),
             strict=True,
         ):
+            # The bar opens: what the last bar's close decided fills at this open, and
+            # the opening quote closes the last bar for a bar-building strategy, whose
+            # decision fills at this same open (live: seconds after the close).
             if pending_market:
-                for intent in pending_market:
-                    fill(i, intent, market_price(i, intent.side))
-                pending_market.clear()
+                fill_market(i)
+            snap = Snapshot(symbol, open_bid, open_ask, open_stamp, None, None, no_volume)
+            intents = on_data(snap) if signal is None else on_data(snap, signal=signal)
+            if intents:
+                accept(intents)
+                if pending_market:
+                    fill_market(i)
             if resting:
                 cross_limits(i)
+            # The bar's last quote, at its close price.
             snap = Snapshot(symbol, bid, ask, stamp, None, None, vol)
             intents = on_data(snap) if signal is None else on_data(snap, signal=signal)
             if intents:

@@ -9,7 +9,8 @@ Conventions, shared with the event-driven engine and checked against backtesting
 - equity is marked at every close: cash + units * close; a trade still open at the end
   is marked to the last close and listed with `exit_time` null.
 
-Sizing "fraction" commits fraction * equity at each entry; because every trade's
+Sizing "fraction" commits fraction * equity at each entry (notional plus fee, unless
+`fee_inside` is off); because every trade's
 units are proportional to the equity it starts with, a trade multiplies equity by a
 factor that depends only on its own prices, and the whole curve is a cumulative product.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from prediction.backtest.config import BacktestSettings
 from prediction.backtest.metrics import all_metrics
+from xquant.errors import ValidationError
 
 
 @dataclass(slots=True)
@@ -93,7 +95,9 @@ def run_vectorised(
     in_trade = held != 0
 
     if settings.sizing == "fraction":
-        f = settings.fraction
+        # The share of equity that becomes notional: with the fee inside, notional + fee
+        # = fraction * equity (backtesting.py's and vectorbt's convention).
+        f = settings.fraction / (1.0 + fee) if settings.fee_inside else settings.fraction
         ratio = mark / entry_price
         growth = 1.0 - fee * f + f * side * (ratio - 1.0) - exit_fee_rate * f * ratio
         # Equity at each trade's entry: the product of the growth of all earlier trades.
@@ -107,7 +111,7 @@ def run_vectorised(
         equity[in_trade] = start_equity[k] * (
             1.0 - fee * f + f * side[k] * (close[in_trade] / entry_price[k] - 1.0)
         )
-    else:
+    elif settings.sizing == "fixed":
         q = settings.quantity
         units = np.full(len(starts), q)
         gross = units * side * (mark - entry_price)
@@ -119,6 +123,13 @@ def run_vectorised(
         equity = banked.copy()
         equity[in_trade] += (
             q * side[k] * (close[in_trade] - entry_price[k]) - fee * q * entry_price[k]
+        )
+
+    else:
+        raise ValidationError(
+            f"Sizing {settings.sizing!r} needs a strategy that sizes its own orders; signal "
+            "strategies (vectorised engine) take sizing fraction or fixed.",
+            extra={"fields": {"sizing": ["Not available on the vectorised engine."]}},
         )
 
     fees = fee * units * (entry_price + np.where(closed, exit_price, 0.0))

@@ -15,6 +15,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from prediction.backtest.config import backtest_settings
+from prediction.backtest.event_driven import event_driven_sizing_check
 from prediction.backtest.runner import (
     result_equity_curve,
     result_trades,
@@ -73,10 +74,22 @@ def backtest_run_create(
     `strategy` is a signal strategy name (vectorised engine) or a trading strategy
     kind (event-driven engine, the live classes)."""
     engine = _engine_for(strategy, engine)
-    config = backtest_settings(settings)
+    # Left out, sizing is what each engine does without being told: signal strategies
+    # commit equity; the live classes trade their own quantities, as live.
+    config = backtest_settings(
+        settings,
+        default_sizing="fraction" if engine == BacktestEngine.VECTORISED else "strategy",
+    )
     if engine == BacktestEngine.VECTORISED:
+        if config.sizing == "strategy":
+            raise ValidationError(
+                "Sizing 'strategy' needs a trading strategy's own quantities; signal "
+                "strategies take sizing fraction or fixed.",
+                extra={"fields": {"sizing": ["Not available on the vectorised engine."]}},
+            )
         validated = signal_strategy_build(strategy, params).params
     else:
+        event_driven_sizing_check(kind=strategy, settings=config)
         validated = trading_strategy_build(
             kind=strategy,
             symbol=symbol,

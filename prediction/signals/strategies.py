@@ -4,6 +4,7 @@ Bollinger bands."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from rest_framework import serializers
 
 from prediction import indicators as ind
@@ -33,14 +34,50 @@ class TrendFollowingParams(PeriodPairMixin, serializers.Serializer):
     fast = serializers.IntegerField(min_value=1, max_value=1_000, default=20)
     slow = serializers.IntegerField(min_value=2, max_value=2_000, default=50)
     allow_short = serializers.BooleanField(default=True)
+    rule = serializers.ChoiceField(
+        choices=["cross", "state"],
+        default="cross",
+        help_text=(
+            "cross: act only where the averages cross, the live Technical ma_cross rule "
+            "(the first position waits for the first cross); state: hold the side of the "
+            "fast average from the first bar where both exist."
+        ),
+    )
+
+
+def cross_position(side: np.ndarray, allow_short: bool) -> np.ndarray:
+    """The live Technical ma_cross rule over a side series (+1 fast above, -1 below, 0
+    equal, NaN undefined): an event where the side becomes +1 or -1 having been
+    something else on the previous defined bar (the first defined bar only sets the
+    side); UP goes long, DOWN goes short or flat; between events the position holds."""
+    n = len(side)
+    event = np.zeros(n, dtype=np.float64)
+    if n > 1:
+        prev, cur = side[:-1], side[1:]
+        # NaN != x is True: exclude the bar before the first defined one explicitly.
+        fires = ~np.isnan(prev) & ~np.isnan(cur) & (cur != prev) & (cur != 0)
+        event[1:][fires] = cur[fires]
+    if not allow_short:
+        event[event < 0] = 0.0
+        # DOWN still means "go flat": mark it apart from "no event".
+        down = np.zeros(n, dtype=bool)
+        if n > 1:
+            down[1:] = fires & (side[1:] < 0)
+        state = np.where(event != 0, event, np.where(down, 0.0, np.nan))
+    else:
+        state = np.where(event != 0, event, np.nan)
+    filled = pd.Series(state).ffill().fillna(0.0).to_numpy()
+    return filled.astype(np.int8)
 
 
 class TrendFollowing(SignalStrategy):
     name = "trend_following"
     title = "Trend following (moving-average cross)"
     description = (
-        "Long while the fast moving average is above the slow one; short (or flat when "
-        "shorting is off) while it is below."
+        "Goes long where the fast moving average crosses above the slow one and short (or "
+        "flat when shorting is off) where it crosses below, as the live Technical "
+        "strategy does; rule 'state' instead holds the fast average's side from the "
+        "first bar both exist."
     )
     params_serializer = TrendFollowingParams
 
@@ -49,13 +86,17 @@ class TrendFollowing(SignalStrategy):
         average = ind.sma if p["ma_type"] == "sma" else ind.ema
         fast = average(bars.close, p["fast"])
         slow = average(bars.close, p["slow"])
+        indicators = {"ma_fast": fast, "ma_slow": slow}
+        if p["rule"] == "cross":
+            pos = cross_position(np.sign(fast - slow), p["allow_short"])
+            return SignalResult(pos, indicators, warmup=p["slow"])
         # NaN comparisons are False: no position before both averages exist.
         up = fast > slow
         down = fast < slow
         pos = up.astype(np.int8)
         if p["allow_short"]:
             pos -= down.astype(np.int8)
-        return SignalResult(pos, {"ma_fast": fast, "ma_slow": slow}, warmup=p["slow"])
+        return SignalResult(pos, indicators, warmup=p["slow"])
 
     def reasons(self, bars: OHLCV, result: SignalResult, i: int) -> list[str]:
         if (w := _no_decision(result, i)) is not None:
@@ -76,6 +117,9 @@ class TrendFollowing(SignalStrategy):
                 out.append("The fast average crossed below the slow one on this bar.")
         if fast < slow and not p["allow_short"]:
             out.append("Shorting is off, so the strategy stays flat.")
+        if p["rule"] == "cross":
+            side = SIDE_WORD[int(result.position[i])]
+            out.append(f"Rule cross: the position ({side}) is the last cross's, if any.")
         return out
 
 

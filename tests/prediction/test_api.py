@@ -79,7 +79,13 @@ def test_signals_give_the_latest_signal_with_reasons_and_history(api):
     )
     assert r.status_code == 200
     body = r.json()
-    assert body["params"] == {"ma_type": "sma", "fast": 10, "slow": 30, "allow_short": True}
+    assert body["params"] == {
+        "ma_type": "sma",
+        "fast": 10,
+        "slow": 30,
+        "allow_short": True,
+        "rule": "cross",
+    }
     latest = body["latest"]
     assert latest["signal"] in ("long", "short", "flat") and latest["action"]
     assert any("SMA(10)" in reason for reason in latest["reasons"])

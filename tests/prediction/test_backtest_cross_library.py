@@ -51,7 +51,8 @@ def test_sma_cross_on_real_candles_gives_the_same_trades_and_equity_as_backtesti
 
     bars = OHLCV.from_frame(frame)
     signal = signal_strategy_build(
-        "trend_following", {"ma_type": "sma", "fast": 10, "slow": 30, "allow_short": True}
+        "trend_following",
+        {"ma_type": "sma", "fast": 10, "slow": 30, "allow_short": True, "rule": "state"},
     ).compute(bars)
     ours = run_vectorised(
         open_=bars.open,

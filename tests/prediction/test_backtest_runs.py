@@ -72,7 +72,13 @@ def test_signal_backtest_run_stores_metrics_curve_and_trades_and_reports_progres
         settings={"fee_rate": 0.001},
     )
     assert run.status == BacktestStatus.QUEUED and run.engine == "vectorised"
-    assert run.params == {"ma_type": "sma", "fast": 10, "slow": 30, "allow_short": True}
+    assert run.params == {
+        "ma_type": "sma",
+        "fast": 10,
+        "slow": 30,
+        "allow_short": True,
+        "rule": "cross",
+    }
     assert run.config["fee_rate"] == 0.001 and run.bar_count > 2_000
     run = backtest_run_execute(run_id=run.pk)
     assert run.status == BacktestStatus.FINISHED and run.progress == 100
@@ -120,6 +126,48 @@ def test_event_driven_run_reports_progress_in_steps(events, monkeypatch):
     percents = [d["percent"] for e, d in events() if e == "backtest.progress"]
     assert percents[0] == 0 and percents[-1] == 100 and len(percents) >= 8
     assert percents == sorted(percents)
+
+
+def test_event_driven_run_honours_fraction_sizing_instead_of_the_strategys_quantity():
+    params = {"signal": "ma_cross", "quantity": "0.5", "fast_period": 5, "slow_period": 20}
+    as_live = backtest_run_create(
+        strategy="technical", symbol="BTCUSDT", timeframe="15m", params=params
+    )
+    assert as_live.config["sizing"] == "strategy"  # left out: the class's own quantity
+    half = backtest_run_create(
+        strategy="technical",
+        symbol="BTCUSDT",
+        timeframe="15m",
+        params=params,
+        settings={"sizing": "fraction", "fraction": 0.5, "initial_capital": 100_000},
+    )
+    as_live = backtest_run_execute(run_id=as_live.pk)
+    half = backtest_run_execute(run_id=half.pk)
+    assert {t["quantity"] for t in as_live.trades} == {0.5}
+    first = half.trades[0]
+    # Half the equity, fee inside: quantity * price * (1 + fee) = 50,000.
+    assert first["quantity"] * first["entry_price"] * 1.0004 == pytest.approx(50_000, rel=1e-6)
+    assert half.metrics["trade_count"] == as_live.metrics["trade_count"] > 10
+
+
+def test_sizing_an_execution_algorithm_cannot_follow_is_refused_up_front():
+    with pytest.raises(ValidationError, match="cannot be applied to the twap strategy"):
+        backtest_run_create(
+            strategy="twap",
+            symbol="BTCUSDT",
+            timeframe="15m",
+            params={
+                "side": "BUY",
+                "total_quantity": "1",
+                "slices": 4,
+                "interval_seconds": 900,
+            },
+            settings={"sizing": "fraction"},
+        )
+    with pytest.raises(ValidationError, match="Sizing 'strategy' needs a trading strategy"):
+        backtest_run_create(
+            strategy="bollinger", symbol="BTCUSDT", timeframe="4h", settings={"sizing": "strategy"}
+        )
 
 
 def test_launch_runs_the_backtest_on_commit_through_celery(

@@ -58,7 +58,7 @@ def test_fraction_sizing_compounds_equity_across_long_and_short_trades():
 
 def test_fraction_sizing_with_fees_matches_the_cash_and_units_bookkeeping():
     fee, f = 0.001, 0.5
-    r = run(sizing="fraction", fraction=f, fee_rate=fee, initial_capital=1000)
+    r = run(sizing="fraction", fraction=f, fee_rate=fee, initial_capital=1000, fee_inside=False)
     units = f * 1000 / 101
     cash = 1000 - units * 101 - fee * units * 101
     np.testing.assert_allclose(r.equity[1], cash + units * 101.5)
@@ -69,6 +69,24 @@ def test_fraction_sizing_with_fees_matches_the_cash_and_units_bookkeeping():
     np.testing.assert_allclose(
         r.equity[4], cash - fee * short_units * 104 - short_units * (104.5 - 104)
     )
+
+
+def test_all_in_fraction_sizing_pays_the_fee_out_of_the_committed_cash_by_default():
+    fee = 0.001
+    r = run(sizing="fraction", fraction=1, fee_rate=fee, initial_capital=1000)
+    units = 1000 / (101 * (1 + fee))
+    # Notional plus fee is the whole equity: no cash left, none borrowed.
+    assert units * 101 + fee * units * 101 == pytest.approx(1000, rel=1e-15)
+    np.testing.assert_allclose(r.trades.units[0], units, rtol=1e-15)
+    np.testing.assert_allclose(r.equity[1], units * 101.5, rtol=1e-12)
+    cash = units * 103 * (1 - fee)
+    np.testing.assert_allclose(r.equity[3], cash, rtol=1e-12)
+    np.testing.assert_allclose(r.trades.units[1], cash / (104 * (1 + fee)), rtol=1e-12)
+
+
+def test_vectorised_engine_refuses_strategy_sizing_signals_have_no_quantity():
+    with pytest.raises(ValidationError, match="Sizing 'strategy' needs"):
+        run(sizing="strategy")
 
 
 def test_slippage_moves_every_fill_against_the_trader():

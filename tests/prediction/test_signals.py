@@ -89,13 +89,35 @@ def test_bollinger_reversion_and_breakout_mirror_each_other():
     np.testing.assert_array_equal(brk, loop_positions(c > upper, c <= mid, c < lower, c >= mid))
 
 
-def test_trend_following_is_the_sign_of_the_average_gap():
+def test_trend_following_state_rule_is_the_sign_of_the_average_gap():
     bars = synthetic_bars(3_000, seed=1)
     result = signal_strategy_build(
-        "trend_following", {"ma_type": "ema", "fast": 5, "slow": 20}
+        "trend_following", {"ma_type": "ema", "fast": 5, "slow": 20, "rule": "state"}
     ).compute(bars)
     gap = ind.ema(bars.close, 5) - ind.ema(bars.close, 20)
     np.testing.assert_array_equal(result.position, np.nan_to_num(np.sign(gap)).astype(np.int8))
+
+
+def test_trend_following_cross_rule_waits_for_a_cross_and_holds_through_equal_averages():
+    from prediction.signals.strategies import cross_position
+
+    nan = np.nan
+    side = np.array([nan, nan, 1, 1, -1, -1, 0, 1, 1, -1])
+    # Bar 2 only sets the side (no cross yet); 0 (equal averages) is no event, and the
+    # way back up from 0 is an UP event, as in the live Technical class.
+    np.testing.assert_array_equal(cross_position(side, True), [0, 0, 0, 0, -1, -1, -1, 1, 1, -1])
+    np.testing.assert_array_equal(cross_position(side, False), [0, 0, 0, 0, 0, 0, 0, 1, 1, 0])
+
+
+def test_trend_following_defaults_to_the_cross_rule_of_the_live_technical_strategy():
+    bars = synthetic_bars(3_000, seed=1)
+    s = signal_strategy_build("trend_following", {"ma_type": "sma", "fast": 5, "slow": 20})
+    assert s.params["rule"] == "cross"
+    gap = np.sign(ind.sma(bars.close, 5) - ind.sma(bars.close, 20))
+    pos = s.compute(bars).position
+    first = int(np.flatnonzero(pos)[0])
+    # Nothing before the first cross, though the state rule is in the market from bar 19.
+    assert first > 19 and gap[first] != gap[first - 1] and gap[first] == pos[first]
 
 
 def test_macd_stochrsi_enters_only_on_a_stoch_cross_from_the_extreme_zone_with_the_macd():

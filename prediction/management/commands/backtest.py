@@ -47,7 +47,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             dest="backtest_settings",
-            help="backtest setting name=value: initial_capital, fee_rate, slippage_bps, sizing, fraction, quantity, spread_bps, tick_size",
+            help="backtest setting name=value: initial_capital, fee_rate, slippage_bps, sizing, fraction, quantity, fee_inside, spread_bps, tick_size",
         )
         parser.add_argument("--no-progress", action="store_true")
 
