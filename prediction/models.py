@@ -26,14 +26,18 @@ class Candle(models.Model):
     close = models.DecimalField(**MONEY)
     #: Base volume as the source reports it (the bundled sample: quote volume).
     volume = models.DecimalField(max_digits=40, decimal_places=12)
-    #: "binance", "sample", "resampled:15m", ...
+    #: "binance", "sample", "sample:resampled", "paper", ...
     source = models.CharField(max_length=30, default="")
+    #: Simulated prices (the paper or dry-run exchange's feed). Part of the key, so a
+    #: synthetic bar never overwrites, nor is read as, a real one at the same time.
+    synthetic = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["symbol", "timeframe", "open_time"]
         constraints = [
             models.UniqueConstraint(
-                fields=["symbol", "timeframe", "open_time"], name="candle_unique_bar"
+                fields=["symbol", "timeframe", "synthetic", "open_time"],
+                name="candle_unique_bar_per_kind",
             ),
             models.CheckConstraint(
                 condition=Q(low__lte=models.F("high")), name="candle_low_below_high"
@@ -44,7 +48,8 @@ class Candle(models.Model):
         # in both directions; no further index is needed.
 
     def __str__(self) -> str:
-        return f"{self.symbol} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
+        kind = " synthetic" if self.synthetic else ""
+        return f"{self.symbol} {self.timeframe}{kind} {self.open_time:%Y-%m-%d %H:%M}"
 
 
 class BacktestStatus(models.TextChoices):
@@ -83,6 +88,9 @@ class BacktestRun(models.Model):
     equity_curve = models.JSONField(default=list, blank=True)
     trades = models.JSONField(default=list, blank=True)
     bar_count = models.PositiveIntegerField(default=0)
+    #: What the run was computed on: sources, synthetic or real, first and last bar,
+    #: bar count, gaps (prediction.selectors.frame_description).
+    data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

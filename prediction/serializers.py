@@ -117,6 +117,11 @@ class BacktestRequest(serializers.Serializer):
     settings = BacktestSettingsSerializer(
         required=False, help_text="Fees, slippage, sizing, capital."
     )
+    synthetic = serializers.BooleanField(
+        default=False,
+        help_text="Run on the synthetic (paper/dry-run) candles instead of real ones; "
+        "the two are never mixed.",
+    )
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -137,6 +142,7 @@ class BacktestRunSerializer(serializers.ModelSerializer):
             "status",
             "progress",
             "bar_count",
+            "data",
             "metrics",
             "error",
             "created_at",

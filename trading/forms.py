@@ -125,9 +125,13 @@ class BacktestForm(forms.Form):
     slippage_bps = forms.DecimalField(min_value=0, max_value=500, initial=0, label="Slippage (bps)")
 
     def __init__(self, *args, catalogue: list[dict], symbols: list[str], **kwargs) -> None:
+        from prediction.selectors import candle_timeframes
         from prediction.timeframes import TIMEFRAMES
 
         super().__init__(*args, **kwargs)
+        #: Timeframes with real candles, per symbol: the only ones a run can use.
+        self.timeframes_with_data = candle_timeframes()
+        offered = {t for s in symbols for t in self.timeframes_with_data.get(s, ())}
         groups: dict[str, list[tuple[str, str]]] = {}
         for spec in catalogue:
             label = (
@@ -138,7 +142,7 @@ class BacktestForm(forms.Form):
             groups.setdefault(label, []).append((spec["name"], spec["title"]))
         self.fields["strategy"].choices = list(groups.items())
         self.fields["symbol"].choices = [(s, s) for s in symbols]
-        self.fields["timeframe"].choices = [(t, t) for t in TIMEFRAMES]
+        self.fields["timeframe"].choices = [(t, t) for t in TIMEFRAMES if t in offered]
 
     def clean_params(self) -> dict:
         text = (self.cleaned_data.get("params") or "").strip() or "{}"
@@ -155,6 +159,14 @@ class BacktestForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
+        symbol, timeframe = data.get("symbol"), data.get("timeframe")
+        have = self.timeframes_with_data.get(symbol or "", [])
+        if symbol and timeframe and timeframe not in have:
+            self.add_error(
+                "timeframe",
+                f"No {timeframe} candles for {symbol}; "
+                + (f"it has {', '.join(have)}." if have else "it has none stored."),
+            )
         return data
 
     def launch_kwargs(self) -> dict:

@@ -24,7 +24,7 @@ from prediction.backtest.runner import (
     trading_strategy_build,
 )
 from prediction.models import BacktestEngine, BacktestRun, BacktestStatus
-from prediction.selectors import candle_frame
+from prediction.selectors import candle_frame, frame_description
 from prediction.signals import SIGNAL_STRATEGIES, signal_strategy_build
 from prediction.timeframes import timeframe_seconds
 from trading.strategies.params import PARAMS_BY_KIND, params_to_json
@@ -67,6 +67,7 @@ def backtest_run_create(
     end: datetime | None = None,
     params: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
+    synthetic: bool = False,
     user=None,
 ) -> BacktestRun:
     """Validate everything a run needs (400 on bad input) and store it as queued.
@@ -98,7 +99,12 @@ def backtest_run_create(
             bar_seconds=timeframe_seconds(timeframe),
         ).params
     frame = candle_frame(
-        symbol=symbol, timeframe=timeframe, start=start, end=end, min_bars=MIN_BACKTEST_BARS
+        symbol=symbol,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        min_bars=MIN_BACKTEST_BARS,
+        synthetic=synthetic,
     )
     return BacktestRun.objects.create(
         engine=engine,
@@ -110,6 +116,7 @@ def backtest_run_create(
         params=params_to_json(validated),
         config=config.as_dict(),
         bar_count=len(frame),
+        data=frame_description(frame, symbol=symbol, timeframe=timeframe, synthetic=synthetic),
         # The API_TOKEN client is not a database user.
         created_by=user if isinstance(user, get_user_model()) else None,
     )
@@ -188,6 +195,7 @@ def backtest_run_execute(
             start=run.start,
             end=run.end,
             min_bars=MIN_BACKTEST_BARS,
+            synthetic=bool(run.data.get("synthetic")),
         )
         if run.engine == BacktestEngine.VECTORISED:
             result, _ = run_signal_backtest(
@@ -216,6 +224,9 @@ def backtest_run_execute(
         run.equity_curve = result_equity_curve(result, frame.index)
         run.trades = result_trades(result, frame.index)
         run.bar_count = len(frame)
+        run.data = frame_description(
+            frame, symbol=run.symbol, timeframe=run.timeframe, synthetic=run.data.get("synthetic")
+        )
         run.status = BacktestStatus.FINISHED
         run.progress = 100
     except Exception as exc:

@@ -35,12 +35,21 @@ SAMPLE_RESAMPLED = ("1h", "4h", "1d")
 SAMPLE_SOURCE = "sample"
 
 _UPDATE_FIELDS = ["open", "high", "low", "close", "volume", "source"]
+#: Exchanges whose candles are real market data. Any other (paper, dry-run) simulates
+#: its prices: its candles are stored as synthetic, apart from the real ones.
+REAL_DATA_EXCHANGES = ("binance",)
 
 
 def candles_store(
-    *, symbol: str, timeframe: str, candles: Iterable[BarValue], source: str = ""
+    *,
+    symbol: str,
+    timeframe: str,
+    candles: Iterable[BarValue],
+    source: str = "",
+    synthetic: bool = False,
 ) -> int:
-    """Insert or update bars (unique per symbol, timeframe, open time); returns the count."""
+    """Insert or update bars (unique per symbol, timeframe, real or synthetic, open
+    time); returns the count."""
     timeframe_seconds(timeframe)
     rows = [
         Candle(
@@ -53,6 +62,7 @@ def candles_store(
             close=c.close,
             volume=c.volume,
             source=source,
+            synthetic=synthetic,
         )
         for c in candles
     ]
@@ -62,7 +72,7 @@ def candles_store(
         rows,
         batch_size=2_000,
         update_conflicts=True,
-        unique_fields=["symbol", "timeframe", "open_time"],
+        unique_fields=["symbol", "timeframe", "synthetic", "open_time"],
         update_fields=_UPDATE_FIELDS,
     )
     return len(rows)
@@ -78,11 +88,16 @@ class Gap:
 
 
 def candle_gaps(
-    *, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None
+    *,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    synthetic: bool = False,
 ) -> list[Gap]:
     """Holes between stored bars within [start, end) (default: first to last stored bar)."""
     step = timeframe_delta(timeframe)
-    qs = Candle.objects.filter(symbol=symbol, timeframe=timeframe)
+    qs = Candle.objects.filter(symbol=symbol, timeframe=timeframe, synthetic=synthetic)
     if start is not None:
         qs = qs.filter(open_time__gte=start)
     if end is not None:
@@ -103,6 +118,8 @@ def candle_gaps(
 class FetchResult:
     symbol: str
     timeframe: str
+    #: Stored as synthetic candles (the exchange simulates its prices).
+    synthetic: bool = False
     stored: int = 0
     requests: int = 0
     #: Ranges that were missing before the fetch.
@@ -144,12 +161,19 @@ def candles_fetch(
         if since.timestamp() % seconds == 0
         else _floor(since, seconds) + step
     )
-    result = FetchResult(symbol=symbol, timeframe=timeframe)
+    synthetic = exchange.name not in REAL_DATA_EXCHANGES
+    result = FetchResult(symbol=symbol, timeframe=timeframe, synthetic=synthetic)
     if since >= until:
         return result
-    missing = candle_gaps(symbol=symbol, timeframe=timeframe, start=since, end=until)
+    missing = candle_gaps(
+        symbol=symbol, timeframe=timeframe, start=since, end=until, synthetic=synthetic
+    )
     stored_any = Candle.objects.filter(
-        symbol=symbol, timeframe=timeframe, open_time__gte=since, open_time__lt=until
+        symbol=symbol,
+        timeframe=timeframe,
+        synthetic=synthetic,
+        open_time__gte=since,
+        open_time__lt=until,
     ).exists()
     if not stored_any:
         missing = [Gap(since, until, int((until - since) / step))]
@@ -168,7 +192,11 @@ def candles_fetch(
                 break
             with transaction.atomic():
                 result.stored += candles_store(
-                    symbol=symbol, timeframe=timeframe, candles=page, source=exchange.name
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    candles=page,
+                    source=exchange.name,
+                    synthetic=synthetic,
                 )
             next_cursor = page[-1].open_time + step
             done += int((next_cursor - cursor) / step)
@@ -180,7 +208,7 @@ def candles_fetch(
     logger.info(
         "fetched %s %s bars of %s: %d stored in %d requests, %d gaps unfilled",
         timeframe,
-        "candles",
+        "synthetic" if synthetic else "real",
         symbol,
         result.stored,
         result.requests,

@@ -19,7 +19,8 @@ def make_bars(start: datetime, count: int, step: timedelta, price: float = 100.0
 
 
 class CandleFeedExchange(Exchange):
-    name = "feed"
+    # Stands in for the real exchange: its candles are real market data.
+    name = "binance"
 
     def __init__(self, bars: list[Candle]):
         self.bars = sorted(bars, key=lambda b: b.open_time)

@@ -235,6 +235,7 @@ def test_backtest_command_prints_metrics_and_stores_the_run(capsys):
     assert run.params["rsi_window"] == 10 and run.config["fee_rate"] == 0.0005
     assert f"backtest #{run.pk}: mean_reversion on BTCUSDT 1h" in out
     assert "sharpe" in out and "max_drawdown" in out
+    assert f"  data: sample:resampled, {run.data['first']} to {run.data['last']}, " in out
 
 
 def test_backtest_command_explains_bad_parameters():
@@ -308,3 +309,31 @@ def test_in_embedded_mode_a_launched_backtest_runs_beside_the_request(settings):
             break
         time.sleep(0.2)
     assert run.status == "finished", run.error
+
+
+def test_a_run_on_synthetic_candles_is_labelled_and_real_reads_never_see_them():
+    from datetime import timedelta
+
+    from prediction.services.candles import candles_store
+    from tests.prediction.fakes import make_bars
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    bars = make_bars(t0, 120, timedelta(hours=1))
+    candles_store(symbol="ETHUSDT", timeframe="1h", candles=bars, source="paper", synthetic=True)
+    with pytest.raises(ValidationError, match="No 1h candles for ETHUSDT; symbols with candles"):
+        backtest_run_create(strategy="bollinger", symbol="ETHUSDT", timeframe="1h")
+    run = backtest_run_create(
+        strategy="bollinger", symbol="ETHUSDT", timeframe="1h", synthetic=True
+    )
+    run = backtest_run_execute(run_id=run.pk)
+    assert run.status == BacktestStatus.FINISHED, run.error
+    assert run.data == {
+        "sources": ["paper"],
+        "synthetic": True,
+        "first": t0.isoformat(),
+        "last": (t0 + timedelta(hours=119)).isoformat(),
+        "bars": 120,
+        "gap_count": 0,
+        "missing_bars": 0,
+        "gaps": [],
+    }

@@ -170,3 +170,74 @@ def test_candle_frame_loads_the_sample_on_first_use_and_honours_the_range():
 def test_candle_frame_refuses_bad_requests_with_clear_messages(kwargs, message):
     with pytest.raises(ValidationError, match=message):
         candle_frame(**kwargs)
+
+
+def test_paper_exchange_candles_are_stored_as_synthetic_apart_from_the_real_ones():
+    from exchanges.paper.exchange import PaperExchange
+
+    real = candle_frame(symbol="BTCUSDT", timeframe="1h")  # loads the bundled real sample
+    at = datetime(2021, 10, 5, tzinfo=UTC)  # inside the sample: same open times as real bars
+    paper = PaperExchange(account="synthetic-candles", symbols=["BTCUSDT"], clock=lambda: at)
+    result = candles_fetch(
+        exchange=paper, symbol="BTCUSDT", timeframe="1h", since=at - 30 * HOUR, now=at
+    )
+    assert result.synthetic and result.stored == 30
+    synthetic = Candle.objects.filter(synthetic=True)
+    assert synthetic.count() == 30 and set(synthetic.values_list("source", flat=True)) == {"paper"}
+    # The real bars at those times are untouched, and reads stay real unless asked.
+    again = candle_frame(symbol="BTCUSDT", timeframe="1h")
+    assert again.equals(real)
+    assert not Candle.objects.filter(synthetic=False, source="paper").exists()
+    simulated = candle_frame(symbol="BTCUSDT", timeframe="1h", synthetic=True)
+    assert len(simulated) == 30 and simulated.index[-1] == at - HOUR
+    assert not simulated["close"].equals(real.loc[simulated.index, "close"])
+
+
+def test_error_for_a_timeframe_without_candles_is_one_short_line_naming_those_with_data():
+    candle_frame(symbol="BTCUSDT", timeframe="15m")  # thousands of stored bars
+    with pytest.raises(ValidationError) as caught:
+        candle_frame(symbol="BTCUSDT", timeframe="1m")
+    message = str(caught.value)
+    assert message.startswith("No 1m candles for BTCUSDT; BTCUSDT has candles for 15m, 1h, 4h, 1d.")
+    assert "\n" not in message and len(message) < 200 and message.count("BTCUSDT") == 3
+
+
+def test_timeframes_with_data_are_listed_per_symbol_real_and_synthetic_apart():
+    from prediction.selectors import candle_symbols, candle_timeframes
+
+    candles_store(symbol="ETHUSDT", timeframe="1h", candles=make_bars(T0, 3, HOUR))
+    candles_store(symbol="ETHUSDT", timeframe="5m", candles=make_bars(T0, 3, HOUR))
+    candles_store(symbol="SOLUSDT", timeframe="1m", candles=make_bars(T0, 3, HOUR), synthetic=True)
+    assert candle_timeframes() == {
+        "BTCUSDT": ["15m", "1h", "4h", "1d"],  # the bundled sample, loaded on first use
+        "ETHUSDT": ["5m", "1h"],
+    }
+    assert candle_timeframes(synthetic=True) == {"SOLUSDT": ["1m"]}
+    assert candle_symbols() == ["ETHUSDT"] and candle_symbols(synthetic=True) == ["SOLUSDT"]
+
+
+def test_frame_description_gives_source_range_bar_count_and_every_gap():
+    from prediction.selectors import frame_description
+
+    bars = make_bars(T0, 10, HOUR)
+    del bars[7]
+    del bars[2:4]
+    candles_store(symbol="ETHUSDT", timeframe="1h", candles=bars, source="binance")
+    frame = candle_frame(symbol="ETHUSDT", timeframe="1h")
+    assert frame_description(frame, symbol="ETHUSDT", timeframe="1h") == {
+        "sources": ["binance"],
+        "synthetic": False,
+        "first": T0.isoformat(),
+        "last": (T0 + 9 * HOUR).isoformat(),
+        "bars": 7,
+        "gap_count": 2,
+        "missing_bars": 3,
+        "gaps": [
+            {"after": (T0 + HOUR).isoformat(), "before": (T0 + 4 * HOUR).isoformat(), "bars": 2},
+            {
+                "after": (T0 + 6 * HOUR).isoformat(),
+                "before": (T0 + 8 * HOUR).isoformat(),
+                "bars": 1,
+            },
+        ],
+    }

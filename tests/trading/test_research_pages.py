@@ -159,6 +159,44 @@ def test_running_a_backtest_from_the_form_stores_it_and_shows_its_results(
     assert "<table data-trades>" in html
 
 
+def test_backtest_form_offers_only_timeframes_with_candles_and_refuses_others(trader):
+    html = trader.get("/backtests/").content.decode()
+    offered = re.findall(
+        r'<option value="(\w+)"', html.split('name="timeframe"')[1].split("</select>")[0]
+    )
+    assert offered == ["15m", "1h", "4h", "1d"]  # the bundled sample's
+    response = trader.post(
+        "/backtests/",
+        {
+            "strategy": "trend_following",
+            "symbol": "BTCUSDT",
+            "timeframe": "1m",
+            "params": "{}",
+            "initial_capital": "5000",
+            "fee_rate": "0.04",
+            "slippage_bps": "0",
+        },
+    )
+    assert response.status_code == 200 and not BacktestRun.objects.exists()
+    assert "Select a valid choice. 1m is not one of the available choices." in (
+        response.content.decode()
+    )
+
+
+def test_a_finished_backtest_shows_its_data_source_range_and_gaps(trader):
+    from prediction.services.backtests import backtest_run_create, backtest_run_execute
+
+    run = backtest_run_create(strategy="trend_following", symbol="BTCUSDT", timeframe="15m")
+    run = backtest_run_execute(run_id=run.pk)
+    assert run.data["sources"] == ["sample"] and run.data["synthetic"] is False
+    assert run.data["bars"] == run.bar_count == 8_686
+    html = trader.get(f"/backtests/{run.pk}/").content.decode()
+    assert "<dd data-run-data>sample</dd>" in html
+    assert run.data["first"] in html and run.data["last"] in html
+    gaps = run.data["gap_count"]
+    assert (f"{gaps} ({run.data['missing_bars']} bars missing)" if gaps else "none") in html
+
+
 def test_a_backtest_the_service_refuses_says_why_and_stores_nothing(trader):
     response = trader.post(
         "/backtests/",

@@ -49,6 +49,11 @@ class Command(BaseCommand):
             dest="backtest_settings",
             help="backtest setting name=value: initial_capital, fee_rate, slippage_bps, sizing, fraction, quantity, fee_inside, spread_bps, tick_size",
         )
+        parser.add_argument(
+            "--synthetic",
+            action="store_true",
+            help="run on the synthetic (paper/dry-run) candles instead of the real ones",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(
@@ -62,6 +67,7 @@ class Command(BaseCommand):
         param,
         params,
         backtest_settings,
+        synthetic,
         no_progress,
         **options,
     ):
@@ -80,6 +86,7 @@ class Command(BaseCommand):
                 end=parse_moment(end) if end else None,
                 params=strategy_params,
                 settings=parse_pairs(backtest_settings, "--set"),
+                synthetic=synthetic,
             )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
@@ -97,6 +104,12 @@ class Command(BaseCommand):
             raise CommandError(f"backtest #{run.pk} failed: {run.error}")
         self.stdout.write(
             f"backtest #{run.pk}: {run.strategy} on {run.symbol} {run.timeframe}, {run.bar_count:,} bars ({run.engine})"
+        )
+        data = run.data
+        self.stdout.write(
+            f"  data: {'SYNTHETIC ' if data['synthetic'] else ''}{', '.join(data['sources'])}, "
+            f"{data['first']} to {data['last']}, {data['bars']:,} bars, "
+            f"{data['gap_count']} gaps ({data['missing_bars']:,} bars missing)"
         )
         for name, value in run.metrics.items():
             shown = f"{value:,.6g}" if isinstance(value, float) else value

@@ -62,8 +62,14 @@ class Command(BaseCommand):
         finally:
             # The exchange instance is the process's shared one (registry cache): not ours to close.
             bar.close()
+        kind = (
+            f"synthetic candles (the {exchange.name} exchange simulates its prices; stored "
+            "apart from real data, used only when asked for)"
+            if result.synthetic
+            else "candles"
+        )
         self.stdout.write(
-            f"{result.stored:,} candles stored in {result.requests} requests; "
+            f"{result.stored:,} {kind} stored in {result.requests} requests; "
             f"{len(result.gaps_found)} missing ranges found, {len(result.gaps_unfilled)} left empty "
             "(the exchange has no bars there)"
         )
