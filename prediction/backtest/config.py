@@ -29,6 +29,9 @@ class BacktestSettings:
     #: entry's notional plus its fee is `fraction` * equity, so fraction 1 is all-in with
     #: no borrowing. False: the notional is `fraction` * equity and the fee comes on top.
     fee_inside: bool = True
+    #: Annualisation of Sharpe and Sortino: None derives it from the bars' own times
+    #: (about 252 for daily stock bars, 365 for daily crypto bars); a number states it.
+    periods_per_year: float | None = None
     #: Event-driven engine: the snapshot's bid/ask sit this many basis points apart,
     #: centred on the bar's close (bars carry no quotes; 1 bp is typical of BTCUSDT).
     spread_bps: float = 1.0
@@ -58,6 +61,14 @@ class BacktestSettingsSerializer(serializers.Serializer):
     fee_inside = serializers.BooleanField(
         default=True,
         help_text="Fraction sizing: notional + fee = fraction × equity (else the fee is on top).",
+    )
+    periods_per_year = serializers.FloatField(
+        min_value=1.0,
+        max_value=1e8,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Annualisation; left out, it comes from the bars' own timestamps.",
     )
     spread_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=1.0)
     tick_size = serializers.FloatField(min_value=1e-9, max_value=1e6, default=0.01)

@@ -367,13 +367,12 @@ def _result_from_fills(
     # Avoid -0.0 noise in the exposure count after partial closes.
     held = np.sign(np.where(np.abs(units) < 1e-12, 0.0, units)).astype(np.int8)
     trades = _round_trips(fills, close)
-    span = float(times[-1] - times[0]) if n else 0.0
     metrics = all_metrics(
         equity=equity,
         trade_pnl=trades.pnl[trades.closed],
         exposure_bars=int(np.count_nonzero(held)),
-        bar_seconds=bar_seconds,
-        span_seconds=span,
+        times=times,
+        periods_per_year=settings.periods_per_year,
         initial=settings.initial_capital,
         fees=float(fees.sum()),
     )

@@ -144,13 +144,12 @@ def run_vectorised(
         pnl=pnl,
         fees=fees,
     )
-    span = float(times[-1] - times[0]) if n else 0.0
     metrics = all_metrics(
         equity=equity,
         trade_pnl=pnl[closed],
         exposure_bars=int(np.count_nonzero(in_trade)),
-        bar_seconds=bar_seconds,
-        span_seconds=span,
+        times=times,
+        periods_per_year=settings.periods_per_year,
         initial=initial,
         fees=float(fees.sum()),
     )

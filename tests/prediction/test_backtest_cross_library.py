@@ -85,4 +85,9 @@ def test_sma_cross_on_real_candles_gives_the_same_trades_and_equity_as_backtesti
     # The whole curve, not only its end.
     np.testing.assert_allclose(ours.equity, stats["_equity_curve"]["Equity"], rtol=1e-9)
     assert ours.metrics["max_drawdown"] == pytest.approx(stats["Max. Drawdown [%]"] / 100, rel=1e-6)
+    # Calendar time from the peak to the recovery, as backtesting.py measures it.
+    assert (
+        ours.metrics["max_drawdown_duration_seconds"]
+        == stats["Max. Drawdown Duration"].total_seconds()
+    )
     assert ours.metrics["exposure"] == pytest.approx(stats["Exposure Time [%]"] / 100, abs=0.01)

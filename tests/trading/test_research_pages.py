@@ -192,6 +192,7 @@ def test_a_finished_backtest_shows_its_data_source_range_and_gaps(trader):
     assert run.data["bars"] == run.bar_count == 8_686
     html = trader.get(f"/backtests/{run.pk}/").content.decode()
     assert "<dd data-run-data>sample</dd>" in html
+    assert "from the data: 8,685 returns over" in html  # the annualisation, said
     assert run.data["first"] in html and run.data["last"] in html
     gaps = run.data["gap_count"]
     assert (f"{gaps} ({run.data['missing_bars']} bars missing)" if gaps else "none") in html

@@ -122,6 +122,7 @@ METRICS = [
     ("cagr", "CAGR", "percent"),
     ("sharpe", "Sharpe", "ratio"),
     ("sortino", "Sortino", "ratio"),
+    ("annualisation", "Annualised by", "text"),
     ("max_drawdown", "Max drawdown", "percent"),
     ("max_drawdown_duration_seconds", "Longest drawdown", "duration"),
     ("trade_count", "Trades", "count"),
