@@ -12,8 +12,8 @@ succeeds. A failing prediction service must never slow the trading tick down, so
 every failure ends in `None` ("no outside view"), logged, never raised.
 
 The signal is honest about edge: unless the model's out-of-sample accuracy beats the
-naive baseline by more than two standard errors, the client returns direction 0 (no
-view), and a strategy sizing by confidence trades its normal size.
+best naive baseline by at least two paired standard errors, the client returns
+direction 0 (no view), and a strategy sizing by confidence trades its normal size.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def signal_from_prediction(payload: dict[str, Any], *, require_edge: bool = True
     if require_edge:
         ev = payload.get("evaluation") or {}
         edge, stderr = ev.get("edge"), ev.get("edge_stderr")
-        if edge is None or stderr is None or edge <= 2 * stderr:
+        # An edge is at least two paired standard errors over the best naive baseline.
+        if edge is None or stderr is None or edge <= 0 or edge < 2 * stderr:
             return ExternalSignal(direction=0, confidence=Decimal(0))
     return ExternalSignal(direction=direction, confidence=confidence)
 

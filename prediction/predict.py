@@ -3,9 +3,11 @@
 Features are indicator values at each bar's close (nothing from later bars); the label
 is whether the next close is higher. Evaluation is walk-forward: the labelled bars are
 cut into consecutive blocks, and each block is predicted by a model trained only on the
-blocks before it. Out-of-sample accuracy is reported next to the naive baseline that
-always predicts the majority class of the same training window, with the standard
-error of the difference, so nobody reads an edge into noise.
+blocks before it. Out-of-sample accuracy is reported next to every naive baseline on
+the same bars (the training window's majority class, the last bar's direction, its
+opposite), each with the paired standard error of the difference; an edge is claimed
+only over the best baseline and only at two paired standard errors or more, so nobody
+reads an edge into noise.
 """
 
 from __future__ import annotations
@@ -109,25 +111,91 @@ class Fold:
     baseline: int  # majority class of the training labels
 
 
+#: The naive forecasts a model must beat: name → what it predicts.
+BASELINES = {
+    "majority": "always the majority class of the training window",
+    "persistence": "the last bar's direction again",
+    "anti_persistence": "the opposite of the last bar's direction",
+}
+#: An edge is claimed only this many paired standard errors above the best baseline.
+EDGE_Z = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineComparison:
+    name: str
+    accuracy: float
+    #: Model accuracy minus this baseline's, on the same bars.
+    difference: float
+    #: Standard error of that difference, paired bar by bar: the standard deviation of
+    #: (model right) - (baseline right) over the bars, / sqrt(bars).
+    stderr: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": BASELINES[self.name],
+            "accuracy": self.accuracy,
+            "difference": self.difference,
+            "paired_stderr": self.stderr,
+        }
+
+
+def paired_comparison(
+    name: str, truth: np.ndarray, model: np.ndarray, baseline: np.ndarray
+) -> BaselineComparison:
+    model_right = (model == truth).astype(np.float64)
+    base_right = (baseline == truth).astype(np.float64)
+    d = model_right - base_right
+    n = len(d)
+    stderr = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return BaselineComparison(name, float(base_right.mean()), float(d.mean()), stderr)
+
+
 @dataclass(slots=True)
 class WalkForward:
     folds: list[Fold]
     accuracy: float
-    baseline_accuracy: float
     samples: int
+    #: One per BASELINES entry, in that order.
+    baselines: list[BaselineComparison]
+
+    @property
+    def best(self) -> BaselineComparison:
+        """The most accurate baseline (the first on a tie)."""
+        return max(self.baselines, key=lambda b: b.accuracy)
+
+    @property
+    def has_edge(self) -> bool:
+        best = self.best
+        return best.difference > 0 and best.difference >= EDGE_Z * best.stderr
+
+    # The best baseline's figures, under the names the API has always used.
+    @property
+    def baseline_accuracy(self) -> float:
+        return self.best.accuracy
 
     @property
     def stderr(self) -> float:
-        p = self.baseline_accuracy
-        return math.sqrt(max(p * (1 - p), 1e-12) / self.samples)
+        return self.best.stderr
 
 
 def walk_forward(
-    x: np.ndarray, y: np.ndarray, *, folds: int, model_factory: Callable[[], Any]
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    folds: int,
+    model_factory: Callable[[], Any],
+    last_up: np.ndarray | None = None,
 ) -> WalkForward:
     """Expanding-window evaluation: block k+1 is predicted by a model fitted on blocks
-    0..k. The first block is only ever trained on."""
+    0..k. The first block is only ever trained on. `last_up[i]` (1 when sample i's bar
+    closed above the bar before it) feeds the persistence baselines; without it they
+    are taken from the previous sample's label, which is the same thing for
+    consecutive bars."""
     n = len(y)
+    if last_up is None:
+        last_up = np.r_[0, y[:-1]].astype(np.int8)
     edges = np.linspace(0, n, folds + 2).astype(np.int64)
     out: list[Fold] = []
     for k in range(1, folds + 1):
@@ -140,33 +208,42 @@ def walk_forward(
         out.append(Fold(train, test, predictions, majority))
     tested = np.concatenate([f.test for f in out])
     predicted = np.concatenate([f.predictions for f in out])
-    baseline = np.concatenate([np.full(len(f.test), f.baseline) for f in out])
     truth = y[tested]
+    naive = {
+        "majority": np.concatenate([np.full(len(f.test), f.baseline) for f in out]),
+        "persistence": last_up[tested],
+        "anti_persistence": 1 - last_up[tested],
+    }
     return WalkForward(
         folds=out,
         accuracy=float(np.mean(predicted == truth)),
-        baseline_accuracy=float(np.mean(baseline == truth)),
         samples=len(tested),
+        baselines=[paired_comparison(name, truth, predicted, naive[name]) for name in BASELINES],
     )
 
 
 def verdict(wf: WalkForward) -> str:
-    diff = wf.accuracy - wf.baseline_accuracy
-    both = (
-        f"Out-of-sample accuracy {wf.accuracy:.1%} on {wf.samples:,} bars the model never "
-        f"trained on, against {wf.baseline_accuracy:.1%} for always predicting the majority class."
+    best = wf.best
+    listed = ", ".join(
+        f"{BASELINES[b.name]} {b.accuracy:.1%} ({b.difference:+.1%} ± {b.stderr:.1%})"
+        for b in wf.baselines
     )
-    if abs(diff) < 2 * wf.stderr:
+    head = (
+        f"Out-of-sample accuracy {wf.accuracy:.1%} on {wf.samples:,} bars the model never "
+        f"trained on. Naive baselines on the same bars (model minus baseline ± paired "
+        f"standard error): {listed}. The best is {BASELINES[best.name]} at {best.accuracy:.1%}."
+    )
+    if wf.has_edge:
         return (
-            both
-            + f" The difference ({diff:+.1%}) is within noise (±{2 * wf.stderr:.1%}): no demonstrated edge."
+            head + f" The model beats it by {best.difference:.1%}, at least {EDGE_Z:g} paired "
+            "standard errors: an edge on these bars, past performance only."
         )
-    if diff > 0:
-        return (
-            both
-            + f" The model beats the baseline by {diff:.1%}, more than twice the standard error; past performance on these bars only."
-        )
-    return both + f" The model does worse than the baseline by {-diff:.1%}: do not use it."
+    if best.difference < 0 and -best.difference >= EDGE_Z * best.stderr:
+        return head + f" The model does worse than it by {-best.difference:.1%}: no edge."
+    return (
+        head + f" The difference ({best.difference:+.1%}) is under {EDGE_Z:g} paired standard "
+        f"errors (±{EDGE_Z * best.stderr:.1%}): no edge."
+    )
 
 
 def prediction_make(
@@ -184,6 +261,10 @@ def prediction_make(
     valid = ~np.isnan(x_all).any(axis=1)
     labelled = valid & (y_all >= 0)
     x, y = x_all[labelled], y_all[labelled]
+    close = bars.close
+    last_up_all = np.zeros(len(close), dtype=np.int8)
+    last_up_all[1:] = close[1:] > close[:-1]
+    last_up = last_up_all[labelled]
     if len(y) < MIN_SAMPLES:
         raise ValidationError(
             f"Only {len(y)} {timeframe} bars of {symbol} have every feature and a next bar; "
@@ -192,7 +273,9 @@ def prediction_make(
         )
     if not valid[-1]:
         raise ValidationError(f"The latest {timeframe} bar of {symbol} lacks indicator values.")
-    wf = walk_forward(x, y, folds=p["folds"], model_factory=lambda: make_model(p["model"]))
+    wf = walk_forward(
+        x, y, folds=p["folds"], model_factory=lambda: make_model(p["model"]), last_up=last_up
+    )
     final = make_model(p["model"])
     final.fit(x, y)
     prob_up = float(final.predict_proba(x_all[-1:])[0][list(final.classes_).index(1)])
@@ -213,10 +296,13 @@ def prediction_make(
             "train_samples": len(y),
             "oos_samples": wf.samples,
             "oos_accuracy": wf.accuracy,
-            "baseline": "always the majority class of the training window",
-            "baseline_accuracy": wf.baseline_accuracy,
-            "edge": wf.accuracy - wf.baseline_accuracy,
-            "edge_stderr": wf.stderr,
+            # The best naive baseline, and the model's difference from it.
+            "baseline": BASELINES[wf.best.name],
+            "baseline_accuracy": wf.best.accuracy,
+            "edge": wf.best.difference,
+            "edge_stderr": wf.best.stderr,
+            "has_edge": wf.has_edge,
+            "baselines": [b.as_dict() for b in wf.baselines],
         },
         "verdict": verdict(wf),
     }

@@ -163,6 +163,14 @@ class PredictQuery(PredictParams):
     timeframe = serializers.ChoiceField(choices=TIMEFRAMES, default="15m")
 
 
+class BaselineResult(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    accuracy = serializers.FloatField()
+    difference = serializers.FloatField(help_text="Model accuracy minus this baseline's.")
+    paired_stderr = serializers.FloatField()
+
+
 class PredictEvaluation(serializers.Serializer):
     method = serializers.CharField()
     folds = serializers.IntegerField()
@@ -171,10 +179,14 @@ class PredictEvaluation(serializers.Serializer):
         help_text="Bars predicted by models that never saw them."
     )
     oos_accuracy = serializers.FloatField()
-    baseline = serializers.CharField()
+    baseline = serializers.CharField(help_text="The most accurate naive baseline.")
     baseline_accuracy = serializers.FloatField()
     edge = serializers.FloatField(help_text="oos_accuracy - baseline_accuracy")
-    edge_stderr = serializers.FloatField()
+    edge_stderr = serializers.FloatField(help_text="Paired standard error of edge.")
+    has_edge = serializers.BooleanField(
+        help_text="edge > 0 and at least 2 paired standard errors over the best baseline."
+    )
+    baselines = BaselineResult(many=True)
 
 
 class PredictResponse(serializers.Serializer):
