@@ -190,7 +190,9 @@ class PredictView(APIView):
         summary="Direction of the next bar, with out-of-sample evidence",
         description="A small model (logistic regression or gradient boosting over indicator "
         "features) trained walk-forward. The response carries the out-of-sample accuracy next "
-        "to the always-the-majority-class baseline and a verdict on whether there is any edge.",
+        "to every naive baseline (majority class, persistence, anti-persistence) with the "
+        "paired standard error of each difference, and a verdict: an edge only over the best "
+        "baseline at two paired standard errors or more, otherwise no edge.",
         parameters=[PredictQuery],
         responses={200: PredictResponse, **ERRORS},
     )
