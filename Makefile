@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-dates lint format lock bench soak vendor
+.PHONY: install run test test-dates lint format lock bench bench-research soak vendor
 
 install: $(STAMP)
 
@@ -67,6 +67,15 @@ soak: install
 	  $(BIN)/python manage.py migrate -v0
 	DATABASE_URL=$(SOAK_DATABASE_URL) REDIS_URL= XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING \
 	  $(BIN)/python manage.py chaos_soak --minutes $(SOAK_MINUTES)
+
+# Research speed next to the established peers, in wall-clock: vectorbt, backtesting.py and
+# TA-Lib live in their own throwaway virtualenv (var/bench-peers), never in the product.
+PEERS_VENV ?= var/bench-peers
+bench-research: install
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/bench_peers_requirements.txt
+	XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  $(BIN)/python manage.py bench_research --peers-python $(PEERS_VENV)/bin/python
 
 lint: install
 	$(BIN)/ruff check .

@@ -337,3 +337,10 @@ def test_a_run_on_synthetic_candles_is_labelled_and_real_reads_never_see_them():
         "missing_bars": 0,
         "gaps": [],
     }
+
+
+def test_bench_backtest_reports_wall_clock_first_and_cpu_time_beside_it(capsys):
+    call_command("bench_backtest", "--bars", "3000", "--repeat", "1")
+    out = capsys.readouterr().out
+    assert "wall-clock (process CPU time in brackets)" in out
+    assert "event-driven live Technical" in out and out.count(" s (") == 3
