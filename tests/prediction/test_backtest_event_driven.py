@@ -306,3 +306,39 @@ def test_live_technical_strategy_trades_the_vectorised_cross_rule_on_the_same_ba
     # It heard about every fill, in its own quantity.
     held = event.held[-1]
     assert strategy.position == (Decimal("0.5") * held if allow_short or held else 0)
+
+
+def test_results_do_not_depend_on_the_chunks_the_quotes_are_built_in(sample, sample_bars):
+    """Quotes are built a chunk at a time, an opening quote sharing the last close's
+    Decimals when the bar opens where the last one closed; chunk edges change nothing."""
+    from prediction.backtest.runner import trading_strategy_build
+
+    settings = backtest_settings({**SAMPLE_SETTINGS, "spread_bps": 1, "tick_size": 0.01})
+    b = sample_bars
+    runs = []
+    for every in (len(b.close), 1_000, 37):
+        strategy = trading_strategy_build(
+            kind="technical",
+            symbol="BTCUSDT",
+            params={**TECH, "allow_short": True, "bar_seconds": 900},
+            settings=settings,
+            bar_seconds=900,
+        )
+        runs.append(
+            run_event_driven(
+                strategy=strategy,
+                open_=b.open,
+                high=b.high,
+                low=b.low,
+                close=b.close,
+                volume=b.volume,
+                times=frame_times(sample),
+                bar_seconds=900,
+                settings=settings,
+                progress_every=every,
+            )
+        )
+    assert len(runs[0].trades) > 100
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.trades.entry_bar, runs[0].trades.entry_bar)
+        np.testing.assert_array_equal(other.equity, runs[0].equity)

@@ -222,9 +222,14 @@ class SignalStrategy(Strategy):
 
     def sma(self, period: int) -> Decimal | None:
         """SMA of the last `period` closed bars (fast or slow period); for reasons and
-        inspection, not the hot path."""
+        inspection. Every event's reason asks for both, so they come from the running
+        sums (exact: Decimal sums of prices stay far inside the context's 28 digits)."""
         if self._filled < period:
             return None
+        if period == self._fast:
+            return self._fast_sum / self._fast_d
+        if period == self._slow:
+            return self._slow_sum / self._slow_d
         return sum((self._buf[self._i - k] for k in range(1, period + 1)), ZERO) / period
 
     def _load_rsi(self, state: dict[str, Any]) -> None:
