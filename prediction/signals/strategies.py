@@ -4,7 +4,6 @@ Bollinger bands."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from rest_framework import serializers
 
 from prediction import indicators as ind
@@ -51,23 +50,19 @@ def cross_position(side: np.ndarray, allow_short: bool) -> np.ndarray:
     something else on the previous defined bar (the first defined bar only sets the
     side); UP goes long, DOWN goes short or flat; between events the position holds."""
     n = len(side)
-    event = np.zeros(n, dtype=np.float64)
+    fires = np.zeros(n, dtype=bool)
     if n > 1:
         prev, cur = side[:-1], side[1:]
         # NaN != x is True: exclude the bar before the first defined one explicitly.
-        fires = ~np.isnan(prev) & ~np.isnan(cur) & (cur != prev) & (cur != 0)
-        event[1:][fires] = cur[fires]
+        fires[1:] = ~np.isnan(prev) & ~np.isnan(cur) & (cur != prev) & (cur != 0)
+    target = np.zeros(n, dtype=np.int8)
+    target[fires] = side[fires]
     if not allow_short:
-        event[event < 0] = 0.0
-        # DOWN still means "go flat": mark it apart from "no event".
-        down = np.zeros(n, dtype=bool)
-        if n > 1:
-            down[1:] = fires & (side[1:] < 0)
-        state = np.where(event != 0, event, np.where(down, 0.0, np.nan))
-    else:
-        state = np.where(event != 0, event, np.nan)
-    filled = pd.Series(state).ffill().fillna(0.0).to_numpy()
-    return filled.astype(np.int8)
+        np.maximum(target, 0, out=target)  # DOWN means flat
+    # Hold each event's target until the next event: forward-fill by event index.
+    last = np.where(fires, np.arange(n), 0)
+    np.maximum.accumulate(last, out=last)
+    return target[last]
 
 
 class TrendFollowing(SignalStrategy):
