@@ -62,7 +62,7 @@ class BacktestStatus(models.TextChoices):
 class BacktestEngine(models.TextChoices):
     #: A signal strategy of prediction.signals over numpy arrays.
     VECTORISED = "vectorised", "Vectorised (signal strategy)"
-    #: A live trading strategy class fed one snapshot per bar.
+    #: A live trading strategy class fed two snapshots per bar (its open, its close).
     EVENT_DRIVEN = "event_driven", "Event-driven (trading strategy)"
 
 

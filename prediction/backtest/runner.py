@@ -53,7 +53,7 @@ def trading_strategy_build(
     """A live strategy class for a backtest, with validated params (ValidationError).
 
     A bar-building strategy without an explicit `bar_seconds` builds bars of the
-    backtest's timeframe: one snapshot per candle, one strategy bar per candle."""
+    backtest's timeframe: two snapshots per candle, one strategy bar per candle."""
     params = dict(params or {})
     if kind in BAR_BUILDING_KINDS and bar_seconds and "bar_seconds" not in params:
         params["bar_seconds"] = bar_seconds
