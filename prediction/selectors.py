@@ -105,11 +105,12 @@ def candle_frame(
     qs = Candle.objects.filter(symbol=symbol, timeframe=timeframe, synthetic=synthetic)
     if not qs.exists():
         kind = "synthetic " if synthetic else ""
-        have = candle_timeframes(synthetic=synthetic).get(symbol)
+        available = candle_timeframes(synthetic=synthetic)
+        have = available.get(symbol)
         where = (
             f"{symbol} has {kind}candles for {', '.join(have)}"
             if have
-            else f"symbols with {kind}candles: {', '.join(candle_symbols(synthetic=synthetic)) or 'none'}"
+            else f"symbols with {kind}candles: {', '.join(available) or 'none'}"
         )
         raise ValidationError(
             f"No {kind}{timeframe} candles for {symbol}; {where}. Fetch more with "

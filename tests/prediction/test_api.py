@@ -151,12 +151,42 @@ def test_backtest_runs_and_is_listed_and_shown_with_curve_and_trades(
     run = api.get(f"/api/backtests/{r.json()['id']}").json()
     assert run["status"] == "finished" and run["engine"] == "vectorised"
     assert run["settings"]["slippage_bps"] == 2 and run["metrics"]["trade_count"] > 0
+    assert run["data"]["sources"] == ["sample:resampled"] and run["data"]["synthetic"] is False
+    assert run["data"]["bars"] == run["bar_count"] and "gap_count" in run["data"]
+    assert run["metrics"]["annualisation"].startswith("from the data: ")
     listing = api.get("/api/backtests").json()
     assert listing["count"] == 1 and listing["results"][0]["id"] == run["id"]
     assert "equity_curve" not in listing["results"][0]
     detail = api.get(f"/api/backtests/{run['id']}").json()
     assert detail["equity_curve"] and detail["trades"]
     assert BacktestRun.objects.get().created_by.username == "trader"
+
+
+def test_backtest_on_synthetic_candles_is_asked_for_and_labelled(
+    api, eager_celery, django_capture_on_commit_callbacks
+):
+    from datetime import UTC, datetime, timedelta
+
+    from prediction.services.candles import candles_store
+    from tests.prediction.fakes import make_bars
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    candles_store(
+        symbol="ETHUSDT",
+        timeframe="1h",
+        candles=make_bars(t0, 100, timedelta(hours=1)),
+        source="paper",
+        synthetic=True,
+    )
+    body = {"strategy": "bollinger", "symbol": "ETHUSDT", "timeframe": "1h"}
+    refused = api.post("/api/backtest", body, content_type="application/json")
+    assert_400(refused, "No 1h candles for ETHUSDT; symbols with candles: BTCUSDT")
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/backtest", {**body, "synthetic": True}, content_type="application/json")
+    assert r.status_code == 202, r.content
+    run = api.get(f"/api/backtests/{r.json()['id']}").json()
+    assert run["status"] == "finished"
+    assert run["data"]["synthetic"] is True and run["data"]["sources"] == ["paper"]
 
 
 def test_backtest_of_a_live_strategy_class_runs_event_driven(
