@@ -50,7 +50,8 @@ def market_data(
     candle_frame(
         symbol=symbol, timeframe=timeframe, start=start, end=end, limit=1
     )  # validates, loads sample
-    qs = Candle.objects.filter(symbol=symbol, timeframe=timeframe)
+    # Real candles only, like every research read (synthetic ones share open times).
+    qs = Candle.objects.filter(symbol=symbol, timeframe=timeframe, synthetic=False)
     if start:
         qs = qs.filter(open_time__gte=start)
     if end:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
 
 from exchanges.base import MarketSnapshot
@@ -37,8 +38,13 @@ def _cache_key(symbol: str) -> str:
 
 
 def _seed(symbol: str) -> dict[str, Any]:
+    from prediction.services.candles import REAL_DATA_EXCHANGES
+
+    # Stored candles of the same kind as the snapshots that will continue them: the
+    # paper exchange's prices continue its synthetic candles, never real ones.
+    synthetic = settings.EXCHANGE not in REAL_DATA_EXCHANGES
     rows = list(
-        Candle.objects.filter(symbol=symbol, timeframe=STREAM_TIMEFRAME)
+        Candle.objects.filter(symbol=symbol, timeframe=STREAM_TIMEFRAME, synthetic=synthetic)
         .order_by("-open_time")
         .values_list("open_time", "open", "high", "low", "close", "volume")[:HISTORY]
     )

@@ -241,3 +241,28 @@ def test_frame_description_gives_source_range_bar_count_and_every_gap():
             },
         ],
     }
+
+
+def test_market_data_and_the_stream_seed_read_one_kind_of_candle_never_both(settings):
+    from prediction.reports import market_data
+    from prediction.services.market import _seed
+
+    real = make_bars(T0, 5, HOUR, price=100)
+    simulated = make_bars(T0, 5, HOUR, price=900)  # the same open times
+    for timeframe in ("1h", "1m"):
+        candles_store(symbol="ETHUSDT", timeframe=timeframe, candles=real, source="binance")
+        candles_store(
+            symbol="ETHUSDT",
+            timeframe=timeframe,
+            candles=simulated,
+            source="paper",
+            synthetic=True,
+        )
+    served = market_data(symbol="ETHUSDT", timeframe="1h")
+    assert served["count"] == 5 and [c["close"] for c in served["candles"]] == [
+        b.close for b in real
+    ]
+    settings.EXCHANGE = "paper"  # its snapshots continue its own synthetic candles
+    assert [row[4] for row in _seed("ETHUSDT")["history"]] == [float(b.close) for b in simulated]
+    settings.EXCHANGE = "binance"
+    assert [row[4] for row in _seed("ETHUSDT")["history"]] == [float(b.close) for b in real]

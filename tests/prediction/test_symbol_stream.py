@@ -48,7 +48,9 @@ def snap(seconds: int, mid: str) -> MarketSnapshot:
 
 def test_ticker_on_every_snapshot_and_indicators_when_a_candle_completes(cookie):
     history = make_bars(NOON - timedelta(minutes=60), 60, timedelta(minutes=1), price=100.0)
-    candles_store(symbol="BTCUSDT", timeframe="1m", candles=history)
+    # The tests trade on the paper exchange: its stream continues its own (synthetic)
+    # candles, never real ones.
+    candles_store(symbol="BTCUSDT", timeframe="1m", candles=history, source="paper", synthetic=True)
 
     async def scenario():
         ws = WebsocketCommunicator(application, "/ws/BTCUSDT/", headers=[*ORIGIN, cookie])
