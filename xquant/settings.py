@@ -385,3 +385,20 @@ LOGGING = {
 if XQUANT_ENV == "test":
     # Hashing strength is irrelevant in tests and dominates their run time otherwise.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# === operations: notifications, metrics, structured logs, probes (issue 20) ==========
+# Kept in one block so that it merges cleanly with other changes to this file.
+INSTALLED_APPS += ["trading.notifications"]
+
+# Notifications (apprise targets are edited in the admin). A target waits this long
+# after a first notice so that a burst becomes one digest...
+NOTIFY_GATHER_SECONDS = env.float("NOTIFY_GATHER_SECONDS", default=2.0)
+# ...retries a failed send this many times, the first after this many seconds, doubling.
+NOTIFY_RETRIES = env.int("NOTIFY_RETRIES", default=3)
+NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=10.0)
+if NOTIFY_GATHER_SECONDS < 0 or NOTIFY_RETRY_SECONDS < 0 or NOTIFY_RETRIES < 0:
+    raise ImproperlyConfigured(
+        "NOTIFY_GATHER_SECONDS, NOTIFY_RETRIES and NOTIFY_RETRY_SECONDS must not be negative"
+    )
+# apprise logs request details at DEBUG (URLs may carry tokens): warnings only.
+LOGGING["loggers"]["apprise"] = {"level": "WARNING"}

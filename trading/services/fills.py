@@ -27,6 +27,8 @@ from django.db import DataError, IntegrityError, connection, transaction
 from exchanges.base import Fill as ExchangeFill
 from trading.accounting import AccountingError, apply_fill, unrealized_pnl
 from trading.models import Fill, Order, Position, PositionBook, RealizedPnlHour, StrategyPosition
+from trading.notifications import events as notice
+from trading.notifications.services import notify
 from trading.services.kept_books import (
     Kept,
     book_copy,
@@ -490,6 +492,7 @@ def _publish_fills(rows: list[Fill], position: Position) -> None:
     for row in rows:
         _publish_fill(row)
     publish_position(position)
+    notify(*(notice.fill_notice(row) for row in rows))
 
 
 def _publish_fill(fill: Fill) -> None:

@@ -71,6 +71,8 @@ from trading.models import (
     StrategyConfig,
     order_can_transition,
 )
+from trading.notifications import events as notice
+from trading.notifications.services import notify
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
 from trading.services.fills import fills_reassign, fills_record_with
@@ -165,6 +167,7 @@ class PreparedOrder:
             publish_order(order)
             if self.risk_trip is not None:
                 _publish_risk_trip(order, *self.risk_trip)
+                notify(notice.risk_trip_notice(order, *self.risk_trip))
 
 
 def order_create(
@@ -785,6 +788,7 @@ def _reject(order: Order, code: str, message: str) -> Order:
         locked.strategy_update_pending = locked.strategy_id is not None
         locked.save()
         transaction.on_commit(lambda: publish_order(locked))
+        notify(notice.order_rejected_notice(locked))
     logger.warning("order %s rejected [%s]: %s", locked.client_order_id, code, message)
     order.refresh_from_db()
     return order

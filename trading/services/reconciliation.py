@@ -28,6 +28,8 @@ from django.utils import timezone
 from exchanges.base import Exchange, ExchangeOrder, ExchangePosition
 from exchanges.errors import ExchangeError, OrderNotFoundError
 from trading.models import Fill, Order, OrderSource, OrderStatus, Position, ReconcileIssue
+from trading.notifications import events as notice
+from trading.notifications.services import notify
 from trading.services.fills import fills_record, publish_position
 from trading.services.leases import lease_is_held_elsewhere
 from trading.services.orders import (
@@ -135,9 +137,10 @@ def _needs_attention(
             .first()
         )
         if issue is None:
-            ReconcileIssue.objects.create(
+            issue = ReconcileIssue.objects.create(
                 exchange=exchange.name, symbol=symbol, subject=subject, message=message
             )
+            notify(notice.reconcile_notice(issue))
         else:
             issue.message = message
             issue.occurrences += 1

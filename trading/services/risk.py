@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from exchanges.base import Exchange
 from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
+from trading.notifications import events as notice
+from trading.notifications.services import notify
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
 from trading.services.tick_store import db_aware, db_decimal, db_value
@@ -227,6 +229,9 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
         "risk.kill_switch",
         {**risk_limits_payload(limits), "canceled": result["canceled"], "failed": result["failed"]},
     )
+    notify(
+        notice.kill_switch_notice(limits, canceled=result["canceled"], failed=len(result["failed"]))
+    )
     return {"engaged": True, "reason": limits.kill_switch_reason, **result}
 
 
@@ -239,4 +244,5 @@ def kill_switch_release(*, reason: str = "") -> RiskLimits:
         limits.save()
     logger.warning("kill switch released%s", f": {reason}" if reason else "")
     realtime.publish(realtime.DASHBOARD_GROUP, "risk.kill_switch", risk_limits_payload(limits))
+    notify(notice.kill_switch_notice(limits))
     return limits

@@ -33,6 +33,8 @@ from trading.models import (
     OrderStatus,
     StrategyConfig,
 )
+from trading.notifications import events as notice
+from trading.notifications.services import notify
 from trading.services import tick_store
 from trading.services.fills import publish_position
 from trading.services.orders import (
@@ -260,6 +262,7 @@ def _publish_strategy_status(config_id: int) -> None:
                 "last_error": config.last_error,
             },
         )
+        notify(notice.strategy_notice(config))
 
 
 def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> None:

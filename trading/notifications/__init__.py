@@ -1,0 +1,1 @@
+"""Notifications to the desk's chat, webhook or e-mail through apprise (issue 20)."""
