@@ -23,9 +23,12 @@ from trading.notifications.models import EventKind, NotificationTarget
 from trading.notifications.runner import close_connections, wait_idle
 from trading.notifications.services import daily_summary_notice, trader_stale_check
 from trading.services.fills import fills_record
-from trading.services.orders import RetryPolicy, order_create, order_submit
+from trading.services.orders import RetryPolicy, SendNow, order_create, order_submit
+from trading.services.reconciliation import reconcile
 from trading.services.risk import kill_switch_engage, kill_switch_release, risk_state_get
 from trading.services.schedules import schedules_sync
+from trading.services.strategy_manager import StrategyManager
+from trading.services.tick import tick_run
 from trading.strategies.base import OrderIntent
 from xquant.celery import app as celery_app
 
@@ -367,3 +370,38 @@ def test_beat_checks_for_a_stale_trader_and_sends_the_daily_summary(settings):
     summary = PeriodicTask.objects.get(task="notifications.daily_summary")
     assert (stale.interval.every, stale.interval.period) == (30, "seconds")
     assert (summary.crontab.hour, summary.crontab.minute) == ("6", "1")
+
+
+def test_a_strategy_that_errors_sends_one_message_naming_it_and_why(embedded, receiver, paper):
+    target(receiver, kinds=[EventKind.STRATEGY_ERRORED])
+    # 0.0015 is off BTCUSDT's 0.001 step: the strategy refuses to build.
+    StrategyConfigFactory(
+        name="broken",
+        kind="technical",
+        symbol="BTCUSDT",
+        params={"signal": "ma_cross", "quantity": "0.0015", "fast_period": 2, "slow_period": 3},
+    )
+    manager = StrategyManager(paper)
+
+    tick_run(symbol="BTCUSDT", exchange=paper, manager=manager, submit=SendNow(paper))
+    tick_run(symbol="BTCUSDT", exchange=paper, manager=manager, submit=SendNow(paper))
+
+    (message,) = settled(receiver, 1)
+    assert message["title"] == "Strategy broken errored and is halted"
+    assert message["message"].startswith("technical on BTCUSDT: ")
+    assert "0.001" in message["message"]
+
+
+def test_reconciliation_that_needs_attention_sends_one_message_per_new_issue(
+    embedded, receiver, binance_exchange, binance_emulator
+):
+    target(receiver, kinds=[EventKind.RECONCILE_ATTENTION])
+    binance_emulator.fail("GET", "/fapi/v1/openOrders", status=503, body="down", times=100)
+
+    for _ in range(2):
+        report = reconcile(exchange=binance_exchange, symbols=["BTCUSDT"])
+        assert report.errors
+
+    (message,) = settled(receiver, 1)
+    assert message["title"] == "Reconciliation needs attention: BTCUSDT"
+    assert message["message"].startswith("binance: ")
