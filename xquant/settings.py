@@ -402,3 +402,26 @@ if NOTIFY_GATHER_SECONDS < 0 or NOTIFY_RETRY_SECONDS < 0 or NOTIFY_RETRIES < 0:
     )
 # apprise logs request details at DEBUG (URLs may carry tokens): warnings only.
 LOGGING["loggers"]["apprise"] = {"level": "WARNING"}
+
+# Metrics (README "Metrics"): /metrics answers a bearer METRICS_TOKEN or an address in
+# METRICS_ALLOWED_IPS (addresses or networks); with neither it refuses everybody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# runtrader and Celery workers serve theirs on this port when it is set.
+METRICS_PORT = env.int("METRICS_PORT", default=None)
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+try:
+    import ipaddress as _ipaddress
+
+    for _network in METRICS_ALLOWED_IPS:
+        _ipaddress.ip_network(_network, strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc}") from None
+SECRET_SETTING_NAMES = (*SECRET_SETTING_NAMES, "METRICS_TOKEN")
+INSTALLED_APPS += ["django_prometheus"]
+PROMETHEUS_EXPORT_MIGRATIONS = False
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]

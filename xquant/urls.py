@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from xquant.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("xquant.api.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("trading.urls")),
 ]
 

@@ -45,6 +45,7 @@ from exchanges.binance.translate import translate_error
 from exchanges.errors import ExchangeError, OrderRejectedError, TimeDriftError
 from exchanges.market_data import timeframe_seconds
 from exchanges.market_info import FundingRate, OrderBook, Ticker
+from exchanges.metrics import clock_offset
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -419,6 +420,7 @@ class BinanceExchange(Exchange):
         self.time_offset_ms = round(int(raw["serverTime"]) - (before + after) / 2)
         self._clock_due = time.monotonic() + CLOCK_RESYNC_SECONDS
         logger.info("binance clock offset: %+d ms", self.time_offset_ms)
+        clock_offset(self.name, self.time_offset_ms)
         return self.time_offset_ms
 
     def close(self) -> None:

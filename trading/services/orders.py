@@ -57,6 +57,7 @@ from exchanges.errors import (
     RateLimitedError,
     TimeDriftError,
 )
+from trading.metrics import exchange_attempt
 from trading.models import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
@@ -399,6 +400,7 @@ def _attempt(
 ) -> OrderAttempt:
     """The record of one exchange call (not saved yet)."""
     retry_after = getattr(error, "retry_after", None)
+    exchange_attempt(action, outcome)
     return OrderAttempt(
         order=order,
         number=number,

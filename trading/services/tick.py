@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
+from trading.metrics import tick_measured
 from trading.models import (
     Order,
     OrderSource,
@@ -69,6 +70,7 @@ class TickResult:
     error: str = ""
 
 
+@tick_measured
 def tick_run(
     *,
     symbol: str,

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from exchanges.registry import get_exchange
 from trading.services.signals import prediction_signal_source
 from trading.services.trader import Trader, publish_market_stream
+from xquant.metrics import exporter_start
 
 logger = logging.getLogger("trading.trader")
 
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
 
+        exporter_start()
         report = trader.start()
         self.stdout.write(f"reconciliation at start: {report.summary()}")
         if once:
