@@ -425,3 +425,18 @@ MIDDLEWARE = [
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Logs: LOG_FORMAT=json writes one JSON object per line with the context (symbol,
+# strategy, order, request id, user); text stays the default. Celery workers log
+# through this configuration too, instead of replacing the root logger's handlers.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json (got {LOG_FORMAT!r})")
+LOGGING["filters"]["log_context"] = {"()": "xquant.logs.LogContextFilter"}
+LOGGING["formatters"]["json"] = {"()": "xquant.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["log_context", "redact_secrets"]
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE.insert(_auth + 1, "xquant.logs.RequestLogContextMiddleware")

@@ -82,6 +82,7 @@ from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
 from xquant.errors import ConflictError, RetryableError, ValidationError
+from xquant.logs import with_log_context
 from xquant.sql import Result, Statement, batch_run, insert_statement, update_statement
 
 logger = logging.getLogger("trading.orders")
@@ -444,6 +445,7 @@ class _Lookup(enum.Enum):
 # --- submitting -----------------------------------------------------------------------
 
 
+@with_log_context("order")
 def order_submit(
     *,
     order: Order,
@@ -1209,6 +1211,7 @@ def _resolve_unknown_to_exchange(order: Order) -> Order:
 # --- cancelling -----------------------------------------------------------------------
 
 
+@with_log_context("order")
 def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order:
     """Cancel a working order. An order never sent is cancelled locally."""
     order.refresh_from_db()

@@ -51,6 +51,7 @@ from trading.services.risk import risk_state_from, risk_state_get, risk_state_st
 from trading.services.strategy_manager import StrategyManager, StrategyRun
 from trading.strategies.base import ExternalSignal
 from xquant import realtime
+from xquant.logs import with_log_context
 from xquant.sql import Statement, batch_transaction
 
 logger = logging.getLogger("trading.tick")
@@ -71,6 +72,7 @@ class TickResult:
 
 
 @tick_measured
+@with_log_context("symbol")
 def tick_run(
     *,
     symbol: str,
