@@ -23,6 +23,9 @@ pytestmark = pytest.mark.django_db
 #: Public on purpose. Everything else must refuse an anonymous request.
 PUBLIC = {
     "/api/health",
+    # Container probes: they answer only "ok" or which check fails.
+    "/livez",
+    "/readyz",
     # Logging in, out and recovering a password happen before one is logged in.
     "/accounts/login/",
     "/accounts/logout/",
