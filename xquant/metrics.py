@@ -11,8 +11,8 @@ Where each process's metrics are read (README "Metrics"):
 - A process that forks (Celery prefork, several daphne workers) sets
   PROMETHEUS_MULTIPROC_DIR to a directory of its own (one per container: the files are
   named by pid), and its view or exporter sums what every child wrote there.
-The trading metrics read from the database (orders, positions, PnL) are served by the
-web view only, so that each counts once.
+The trading metrics read from the database (orders, positions, PnL) and the Celery
+queue lengths are served by the web view only, so that each counts once.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +50,45 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
+class QueueCollector:
+    """Tasks waiting in the Celery broker's queues (Redis lists), read at scrape time."""
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        from celery import current_app
+
+        family = GaugeMetricFamily(
+            "xquant_celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"]
+        )
+        if settings.REDIS_URL and not current_app.conf.task_always_eager:
+            import redis
+
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2.0)
+            try:
+                for queue in _queue_names():
+                    family.add_metric([queue], client.llen(queue))
+            except redis.RedisError:
+                logger.warning("cannot read the Celery queue lengths", exc_info=True)
+            finally:
+                client.close()
+        yield family
+
+
+def _queue_names() -> list[str]:
+    from celery import current_app
+
+    queues = current_app.conf.task_queues
+    return sorted({q.name for q in queues} if queues else {current_app.conf.task_default_queue})
+
+
 def _database_registry() -> CollectorRegistry:
     from trading.metrics import TradingCollector
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TradingCollector())
+    registry.register(QueueCollector())
     return registry
 
 

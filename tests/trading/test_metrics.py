@@ -19,6 +19,7 @@ from trading.services.orders import SendNow, order_place
 from trading.services.strategy_manager import StrategyManager
 from trading.services.tick import tick_run
 from trading.strategies.base import OrderIntent
+from xquant.celery import app as celery_app
 from xquant.metrics import exporter_start
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,14 @@ def test_every_series_the_grafana_dashboard_plots_is_served(
     }
     assert len(plotted) >= 10
     assert plotted - served == set()
+
+
+def test_the_celery_queue_length_counts_the_tasks_waiting_for_a_worker(scraper):
+    celery_app.control.purge()
+    try:
+        for _ in range(3):
+            celery_app.send_task("notifications.check_stale")
+        served = scraper()
+    finally:
+        celery_app.control.purge()
+    assert served[("xquant_celery_queue_length", (("queue", "celery"),))] == 3
