@@ -153,3 +153,21 @@ def test_each_request_gets_a_new_id_when_the_client_sends_none(client):
     first = client.get("/api/health")["X-Request-ID"]
     second = client.get("/api/health")["X-Request-ID"]
     assert len(first) == 32 and first != second
+
+
+@pytest.mark.django_db
+def test_a_request_authenticated_by_the_api_token_logs_as_that_client(json_lines, settings):
+    from rest_framework.test import APIClient
+
+    settings.API_TOKEN = "desk-token-for-the-log-test-0123"
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {settings.API_TOKEN}")
+    response = api.post(
+        "/api/risk/kill-switch", {"engage": True, "reason": "log test"}, format="json"
+    )
+
+    assert response.status_code == 200
+    (line,) = [line for line in json_lines() if line["message"].startswith("KILL SWITCH")]
+    assert line["user"] == "api-token"
+    assert len(line["request_id"]) == 32
+    assert settings.API_TOKEN not in json.dumps(json_lines())

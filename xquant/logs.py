@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.utils.functional import empty
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from xquant.secrets import redact
@@ -76,12 +77,25 @@ def with_log_context(*names: str) -> Callable[[Callable[..., Any]], Callable[...
     return decorate
 
 
+def _username(request: Any) -> str | None:
+    # Read without evaluating a lazy user (evaluating may log, and land here again):
+    # the middleware has evaluated Django's; DRF puts the user it authenticated there.
+    user = request.__dict__.get("user")
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return None
+    return user.get_username() if user.is_authenticated else None
+
+
 class LogContextFilter(logging.Filter):
     """Puts the current context on each record (an explicit `extra=` wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in (_context.get() or {}).items():
-            if not hasattr(record, key):
+        context = _context.get() or {}
+        for key, value in context.items():
+            if key == "request":
+                if not hasattr(record, "user") and (username := _username(value)):
+                    record.user = username
+            elif not hasattr(record, key):
                 setattr(record, key, value)
         return True
 
@@ -108,9 +122,12 @@ class RequestLogContextMiddleware:
 
     def __call__(self, request):
         request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        # The user is read when a line is logged: the session's, or the one DRF
+        # authenticated by token once the view runs.
         user = getattr(request, "user", None)
-        username = user.get_username() if user is not None and user.is_authenticated else None
-        with log_context(request_id=request_id, user=username):
+        if user is not None:
+            user.is_authenticated  # noqa: B018 (evaluates the lazy session user now)
+        with log_context(request_id=request_id, request=request):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
