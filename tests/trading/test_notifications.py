@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from exchanges.base import ExchangeOrder, OrderState
 from exchanges.base import Fill as ExchangeFill
 from tests.conftest import ROOT, trader_env, wait_for
 from tests.factories import FillFactory, OrderFactory, StrategyConfigFactory
@@ -23,7 +24,13 @@ from trading.notifications.models import EventKind, NotificationTarget
 from trading.notifications.runner import close_connections, wait_idle
 from trading.notifications.services import daily_summary_notice, trader_stale_check
 from trading.services.fills import fills_record
-from trading.services.orders import RetryPolicy, SendNow, order_create, order_submit
+from trading.services.orders import (
+    RetryPolicy,
+    SendNow,
+    order_apply_state,
+    order_create,
+    order_submit,
+)
 from trading.services.reconciliation import reconcile
 from trading.services.risk import kill_switch_engage, kill_switch_release, risk_state_get
 from trading.services.schedules import schedules_sync
@@ -405,3 +412,28 @@ def test_reconciliation_that_needs_attention_sends_one_message_per_new_issue(
     (message,) = settled(receiver, 1)
     assert message["title"] == "Reconciliation needs attention: BTCUSDT"
     assert message["message"].startswith("binance: ")
+
+
+def test_an_order_the_exchange_reports_rejected_on_a_lookup_sends_one_message(
+    embedded, receiver, paper
+):
+    target(receiver, kinds=[EventKind.ORDER_REJECTED])
+    order = OrderFactory(status=OrderStatus.SUBMITTING, exchange_order_id="4242")
+    report = ExchangeOrder(
+        symbol="BTCUSDT",
+        client_order_id=order.client_order_id,
+        exchange_order_id="4242",
+        status=OrderState.REJECTED,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        filled_quantity=D("0"),
+    )
+
+    order_apply_state(order=order, state=report, exchange=paper)
+    order_apply_state(order=order, state=report, exchange=paper)  # heard twice
+
+    assert order.status == OrderStatus.REJECTED
+    (message,) = settled(receiver, 1)
+    assert message["title"].startswith("Order rejected: BUY")
+    assert "[exchange.rejected] the exchange rejected the order" in message["message"]

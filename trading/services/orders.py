@@ -926,6 +926,7 @@ def _apply_state_unlocked(
     if not changed or results[-1].rowcount != 1:
         return None
     transaction.on_commit(lambda: publish_order(row))
+    _notify_if_rejected(order.status, row)
     return row
 
 
@@ -956,11 +957,19 @@ def _update_if_unchanged(order: Order, row: Order, fields: list[str]) -> Stateme
 def _apply_state_locked(order: Order, state: ExchangeOrder) -> Order:
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        before = locked.status
         changed, fields = _state_onto(locked, state)
         locked.save(update_fields=fields)
         if changed:
             transaction.on_commit(lambda: publish_order(locked))
+            _notify_if_rejected(before, locked)
     return locked
+
+
+def _notify_if_rejected(before: str, row: Order) -> None:
+    """An order the exchange reports rejected after accepting it (a status update)."""
+    if row.status == OrderStatus.REJECTED and before != OrderStatus.REJECTED:
+        notify(notice.order_rejected_notice(row))
 
 
 def _copy_into(order: Order, source: Order) -> None:
