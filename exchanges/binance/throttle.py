@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from exchanges.errors import RateLimitedError
+from exchanges.metrics import request_weight_used
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,7 @@ class WeightThrottle:
         used = headers.get(USED_WEIGHT_HEADER)
         if used is not None and used.isdigit():
             self.store.report(self.window(), int(used), self._ttl_ms)
+            request_weight_used("binance", int(used))
         if status in (418, 429):
             retry_after = parse_retry_after(headers)
             if retry_after is None:

@@ -226,3 +226,13 @@ def test_two_processes_each_throttling_alone_together_exceed_the_limit(small_emu
     results = run_two_processes(small_emulator, "", calls=45)
     assert any(r["errors"] for r in results)
     assert 429 in small_emulator.statuses()
+
+
+def test_the_weight_the_exchange_reports_is_a_metric(binance_exchange, binance_emulator):
+    from prometheus_client import REGISTRY
+
+    binance_exchange.market_snapshot("BTCUSDT")  # weight 2 in a fresh window
+    assert REGISTRY.get_sample_value(
+        "xquant_exchange_request_weight_used", {"exchange": "binance"}
+    ) == float(binance_emulator.max_window_weight)
+    assert binance_emulator.max_window_weight == 2
