@@ -173,7 +173,10 @@ async function submitAsync(form, submitter) {
   buttons.forEach((button) => (button.disabled = true));
   try {
     const body = new FormData(form, submitter);
-    const response = await fetch(form.action, {
+    // getAttribute, not form.action: a control named "action" (the kill switch's
+    // engage/release field) shadows the property, and the POST went to
+    // "/[object HTMLInputElement]".
+    const response = await fetch(form.getAttribute("action") || location.href, {
       method: "POST",
       body,
       credentials: "same-origin",

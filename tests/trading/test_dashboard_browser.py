@@ -375,3 +375,42 @@ def test_market_chart_moves_live_and_a_backtest_runs_from_the_form(
     run = off_loop(lambda: BacktestRun.objects.get(pk=run_id))
     assert (run.status, run.strategy, run.params["fast"]) == ("finished", "trend_following", 5)
     page.screenshot(path=str(ARTIFACTS / "backtest-1366.png"), full_page=True)
+
+
+def risk_limits_engaged() -> bool:
+    from trading.selectors import risk_limits_get
+
+    return off_loop(lambda: risk_limits_get().kill_switch_engaged)
+
+
+def test_kill_switch_engages_and_releases_from_the_overview_dialogs(
+    server, trading_setup, browser_page
+):
+    """Both dialogs POST to the kill-switch URL (a hidden input named "action" once
+    shadowed form.action, and they posted to "/[object HTMLInputElement]")."""
+    page = browser_page
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    assert risk_limits_engaged() is False
+
+    page.click("[data-open-dialog=kill-switch-engage]")
+    page.fill("#ks-engage-reason", "browser test incident")
+    page.click("#kill-switch-engage button[type=submit]")
+    page.wait_for_selector('[data-live="risk"] [data-kill-switch="engaged"]')
+    assert "browser test incident" in page.text_content('[data-live="risk"] .alert')
+    assert risk_limits_engaged() is True
+    page.wait_for_selector(".toast >> text=Kill switch engaged")
+
+    page.click("[data-open-dialog=kill-switch-release]")
+    page.fill("#ks-release-reason", "incident resolved")
+    page.click("#kill-switch-release button[type=submit]")
+    page.wait_for_selector('[data-live="risk"] [data-kill-switch="off"]')
+    assert risk_limits_engaged() is False
+
+    kill_switch_url = f"{server.url}/risk/kill-switch/"
+    assert [url for url in posted if "kill-switch" in url or "object" in url] == [
+        kill_switch_url,
+        kill_switch_url,
+    ]
