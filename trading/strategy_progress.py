@@ -36,6 +36,8 @@ class Progress:
     items: list[Item] = field(default_factory=list)
     #: Why the strategy stopped itself (every child refused, ...), if it did.
     halted: str = ""
+    #: Why the desk has it paused (the kill switch), while it does.
+    paused: str = ""
     started: bool = True
     recognised: bool = True
 
@@ -89,7 +91,27 @@ def _execution_items(
     ]
     if failures:
         items.append(Item("Child orders ended unfilled in a row", failures))
+    paused = state.get("paused")
+    if paused:
+        items.append(Item("Paused since", _time(paused["since"]), "time"))
+    if state.get("paused_seconds"):
+        items.append(Item("Time paused so far", _duration(int(state["paused_seconds"]))))
+    if state.get("risk_refused"):
+        items.append(Item("Last child refused by risk guard", state["risk_refused"]))
     return items, executed
+
+
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _paused(state: dict[str, Any]) -> str:
+    paused = state.get("paused")
+    return paused.get("reason", "paused") if paused else ""
 
 
 def _fmt(value: Decimal) -> str:
@@ -110,21 +132,30 @@ def _scheduled(params: dict[str, Any], state: dict[str, Any], slices: int) -> Pr
     interval = timedelta(seconds=int(params["interval_seconds"]))
     finished = executed >= total
     items.insert(0, Item("Slices sent", f"{sent} of {slices}"))
+    paused = _paused(state)
     if start is not None:
         items.append(Item("First slice", start, "time"))
-        if not finished:
-            items.append(Item("Next slice due", start + (slot + 1) * interval, "time"))
+        if finished:
+            pass
+        elif paused:
+            items.append(Item("Next slice due", "when trading resumes (the schedule waits)"))
+        else:
+            # The schedule is shifted by the time it spent paused.
+            shift = timedelta(seconds=int(state.get("paused_seconds", 0)))
+            items.append(Item("Next slice due", start + shift + (slot + 1) * interval, "time"))
     items.append(Item("Interval", f"{params['interval_seconds']} s"))
+    headline = (
+        f"{sent} of {slices} slices sent · {_fmt(executed)} of {_fmt(total)} executed"
+        if start is not None
+        else f"Not started: {slices} slices of {_fmt(total)} due every "
+        f"{params['interval_seconds']} s from the first tick"
+    )
     return Progress(
-        headline=(
-            f"{sent} of {slices} slices sent · {_fmt(executed)} of {_fmt(total)} executed"
-            if start is not None
-            else f"Not started: {slices} slices of {_fmt(total)} due every "
-            f"{params['interval_seconds']} s from the first tick"
-        ),
+        headline=f"Paused · {headline}" if paused else headline,
         percent=_percent(executed, total),
         items=items,
         halted=state.get("halted") or "",
+        paused=paused,
         started=start is not None,
     )
 
@@ -145,11 +176,16 @@ def _iceberg(params: dict[str, Any], state: dict[str, Any]) -> Progress:
     items.append(Item("Visible quantity", _dec(params["visible_quantity"]), "qty"))
     if params.get("limit_price"):
         items.append(Item("Limit price", _dec(params["limit_price"]), "price"))
+    if state.get("retry_at"):
+        items.append(Item("Next child not before", _time(state["retry_at"]), "time"))
+    headline = f"{sent} child order{_s(sent)} sent · {_fmt(executed)} of {_fmt(total)} executed"
+    paused = _paused(state)
     return Progress(
-        headline=f"{sent} child order{_s(sent)} sent · {_fmt(executed)} of {_fmt(total)} executed",
+        headline=f"Paused · {headline}" if paused else headline,
         percent=_percent(executed, total),
         items=items,
         halted=state.get("halted") or "",
+        paused=paused,
         started=sent > 0,
     )
 

@@ -383,11 +383,13 @@ def risk_limits_engaged() -> bool:
     return off_loop(lambda: risk_limits_get().kill_switch_engaged)
 
 
-def test_kill_switch_engages_and_releases_from_the_overview_dialogs(
+def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_resumes(
     server, trading_setup, browser_page
 ):
     """Both dialogs POST to the kill-switch URL (a hidden input named "action" once
-    shadowed form.action, and they posted to "/[object HTMLInputElement]")."""
+    shadowed form.action, and they posted to "/[object HTMLInputElement]"). The running
+    TWAP pauses while the switch is engaged and resumes on release."""
+    busy, _ = trading_setup
     page = browser_page
     posted: list[str] = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
@@ -402,12 +404,33 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs(
     assert "browser test incident" in page.text_content('[data-live="risk"] .alert')
     assert risk_limits_engaged() is True
     page.wait_for_selector(".toast >> text=Kill switch engaged")
+    # The TWAP pauses at its next tick, and the strategies table says so, live.
+    paused = f'[data-strategy-id="{busy.pk}"] [data-strategy-status="paused"]'
+    page.wait_for_selector(paused)
+    state = off_loop(lambda: StrategyConfig.objects.get(pk=busy.pk).state)
+    assert "kill switch engaged: browser test incident" in state["paused"]["reason"]
+    page.screenshot(path=str(ARTIFACTS / "overview-kill-switch-engaged-1366.png"), full_page=True)
+    sent_while_paused = off_loop(lambda: Order.objects.filter(strategy=busy).count())
 
     page.click("[data-open-dialog=kill-switch-release]")
     page.fill("#ks-release-reason", "incident resolved")
     page.click("#kill-switch-release button[type=submit]")
     page.wait_for_selector('[data-live="risk"] [data-kill-switch="off"]')
     assert risk_limits_engaged() is False
+    # Resumed: no longer shown paused, and its slices go out again.
+    page.wait_for_selector(paused, state="detached")
+    page.wait_for_function(
+        """id => [...document.querySelectorAll('[data-live="orders"] tr[data-order-id]')]
+                  .some(row => Number(row.dataset.orderId) > id)""",
+        arg=off_loop(lambda: Order.objects.filter(strategy=busy).latest("id").pk),
+    )
+    config = off_loop(lambda: StrategyConfig.objects.get(pk=busy.pk))
+    assert (config.status, config.is_active, config.state.get("paused")) == ("ok", True, None)
+    assert off_loop(lambda: Order.objects.filter(strategy=busy).count()) > sent_while_paused
+    refused = off_loop(
+        lambda: Order.objects.filter(strategy=busy, error_code="risk.kill_switch").count()
+    )
+    assert refused <= 1, "a paused TWAP sends nothing (one may race the engage)"
 
     kill_switch_url = f"{server.url}/risk/kill-switch/"
     assert [url for url in posted if "kill-switch" in url or "object" in url] == [

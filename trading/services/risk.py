@@ -155,6 +155,21 @@ _UNREALIZED_SQL = (
 )
 
 
+def kill_switch_statement() -> Statement:
+    """Whether the kill switch is engaged and why, to read with a tick's view."""
+    return (
+        "SELECT kill_switch_engaged, kill_switch_reason FROM trading_risklimits WHERE id = %s",
+        [RiskLimits.SINGLETON_ID],
+    )
+
+
+def kill_switch_from(result: Result) -> str | None:
+    """From kill_switch_statement's result: why trading is paused, or None."""
+    if not result.rows or not result.rows[0][0]:
+        return None
+    return f"kill switch engaged: {result.rows[0][1]}"
+
+
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")
 
 

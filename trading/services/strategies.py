@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from trading.models import StrategyConfig, StrategyKind, StrategyStatus
+from trading.strategies.execution import state_without_halt
 from trading.strategies.params import normalize_params
 from xquant import realtime
 from xquant.errors import ConflictError, ValidationError
@@ -116,10 +117,18 @@ def strategy_config_set_active(*, strategy: StrategyConfig, active: bool) -> Str
     """Switch a strategy on or off. Switching on also clears an error status."""
     locked = StrategyConfig.objects.select_for_update().get(pk=strategy.pk)
     locked.is_active = active
+    fields = ["is_active", "status", "last_error", "updated_at"]
     if active and locked.status == StrategyStatus.ERRORED:
         locked.status = StrategyStatus.OK
         locked.last_error = ""
-    locked.save(update_fields=["is_active", "status", "last_error", "updated_at"])
+        # A halted execution algorithm keeps the state that explains its halt; switched
+        # on again it tries again rather than halting at once.
+        unhalted = state_without_halt(locked.state)
+        if unhalted != locked.state:
+            locked.state = unhalted
+            locked.state_version += 1
+            fields += ["state", "state_version"]
+    locked.save(update_fields=fields)
     transaction.on_commit(lambda: _publish_strategy(locked, "strategy.toggled"))
     strategy.refresh_from_db()
     return strategy
