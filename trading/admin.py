@@ -37,6 +37,7 @@ from trading.services.strategies import (
     strategy_config_set_active_many,
 )
 from trading.strategies.params import normalize_params
+from xquant.admin_decimals import PlainDecimalsMixin, PlainDecimalsReadOnlyMixin
 from xquant.errors import ValidationError
 
 
@@ -144,7 +145,7 @@ class StrategyConfigAdmin(admin.ModelAdmin):
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned off.")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PlainDecimalsReadOnlyMixin, admin.ModelAdmin):
     """The order manager owns these rows; the admin only shows them."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -372,21 +373,28 @@ class KillSwitchForm(forms.Form):
 
 
 @admin.register(RiskLimits)
-class RiskLimitsAdmin(admin.ModelAdmin):
+class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "max_order_notional",
         "max_position_notional",
         "daily_loss_limit",
         "day_reset_hour_utc",
-        "kill_switch_engaged",
+        "kill_switch",
     ]
     readonly_fields = [
-        "kill_switch_engaged",
+        "kill_switch",
         "kill_switch_reason",
         "kill_switch_changed_at",
         "updated_at",
     ]
+
+    @admin.display(description="Kill switch", ordering="kill_switch_engaged")
+    def kill_switch(self, obj: RiskLimits) -> str:
+        # Not Django's boolean icon: an engaged switch is an alarm, not a green tick.
+        if obj.kill_switch_engaged:
+            return format_html('<strong style="color:#ba2121">{}</strong>', "ENGAGED")
+        return "off"
 
     def has_add_permission(self, request) -> bool:
         return False

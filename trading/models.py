@@ -18,6 +18,12 @@ from django.db.models import F, Q
 # 1e-12 precision and sub-cent coins with 12 decimals. Never float.
 MONEY = {"max_digits": 30, "decimal_places": 12}
 
+
+def _plain(value: Decimal | None) -> str:
+    """A stored amount without the padding of its 12 places (for names of rows)."""
+    return "-" if value is None else format(value.normalize(), "f")
+
+
 symbol_validator = RegexValidator(
     settings.SYMBOL_PATTERN, "Use the exchange symbol in capitals, e.g. BTCUSDT."
 )
@@ -294,8 +300,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        price = f" @ {self.price}" if self.price is not None else ""
-        return f"{self.side} {self.quantity} {self.symbol}{price} [{self.status}]"
+        price = f" @ {_plain(self.price)}" if self.price is not None else ""
+        return f"{self.side} {_plain(self.quantity)} {self.symbol}{price} [{self.status}]"
 
     @property
     def is_terminal(self) -> bool:
@@ -399,7 +405,7 @@ class Fill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+        return f"{self.side} {_plain(self.quantity)} {self.symbol} @ {_plain(self.price)}"
 
     @property
     def notional(self) -> Decimal:
@@ -462,7 +468,7 @@ class Position(PositionBook):
         ]
 
     def __str__(self) -> str:
-        return f"{self.symbol} {self.position_side} {self.quantity}"
+        return f"{self.symbol} {self.position_side} {_plain(self.quantity)}"
 
 
 class StrategyPosition(PositionBook):
@@ -484,7 +490,7 @@ class StrategyPosition(PositionBook):
         ]
 
     def __str__(self) -> str:
-        return f"{self.strategy_id}: {self.symbol} {self.position_side} {self.quantity}"
+        return f"{self.strategy_id}: {self.symbol} {self.position_side} {_plain(self.quantity)}"
 
 
 class RealizedPnlHour(models.Model):
