@@ -304,6 +304,12 @@ class Order(models.Model):
         return f"{self.side} {_plain(self.quantity)} {self.symbol}{price} [{self.status}]"
 
     @property
+    def message_is_error(self) -> bool:
+        """Whether error_message says what went wrong (a rejection, a code), rather than
+        why someone cancelled it on purpose (a trader, the kill switch)."""
+        return bool(self.error_code) or self.status != OrderStatus.CANCELED
+
+    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
