@@ -1,0 +1,30 @@
+"""What the processes log, seen from outside: on stderr, as an operator reads it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import child_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_request_warning_is_logged_once_with_debug_on():
+    script = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('Not Found: /nope')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=child_env(DEBUG="true", XQUANT_ENV="development", XQUANT_ENV_FILE="/nonexistent"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "Not Found: /nope" in line]
+    assert len(lines) == 1, result.stderr
+    assert "WARNING django.request: Not Found: /nope" in lines[0]
