@@ -1,4 +1,5 @@
-"""What the processes log, seen from outside: on stderr, as an operator reads it."""
+"""What the processes log, seen from outside (on stderr, as an operator reads it), and
+the requests every page makes that used to fill the log with 404s."""
 
 from __future__ import annotations
 
@@ -28,3 +29,9 @@ def test_a_request_warning_is_logged_once_with_debug_on():
     lines = [line for line in result.stderr.splitlines() if "Not Found: /nope" in line]
     assert len(lines) == 1, result.stderr
     assert "WARNING django.request: Not Found: /nope" in lines[0]
+
+
+def test_favicon_ico_leads_to_the_dashboards_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")

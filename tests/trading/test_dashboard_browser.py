@@ -392,7 +392,9 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
     busy, _ = trading_setup
     page = browser_page
     posted: list[str] = []
+    failed: list[str] = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     log_in(page, server)
     page.wait_for_selector("html[data-live=connected]")
     assert risk_limits_engaged() is False
@@ -432,6 +434,7 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
     )
     assert refused <= 1, "a paused TWAP sends nothing (one may race the engage)"
 
+    assert failed == [], "no request of the page failed (favicon included)"
     kill_switch_url = f"{server.url}/risk/kill-switch/"
     assert [url for url in posted if "kill-switch" in url or "object" in url] == [
         kill_switch_url,
