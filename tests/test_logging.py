@@ -35,3 +35,14 @@ def test_favicon_ico_leads_to_the_dashboards_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("img/favicon.svg")
+
+
+def test_the_login_page_says_where_credentials_come_from(client, settings):
+    settings.DEBUG = True
+    page = client.get("/accounts/login/").content.decode()
+    assert "Accounts are created by an administrator" in page
+    assert "<code>make run</code> creates the first one" in page
+    settings.DEBUG = False
+    page = client.get("/accounts/login/").content.decode()
+    assert "Accounts are created by an administrator" in page
+    assert "make run" not in page

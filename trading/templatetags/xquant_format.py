@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 
 register = template.Library()
@@ -130,6 +131,13 @@ def param_value(value: Any) -> str:
     if value is None:
         return DASH
     return str(value)
+
+
+@register.simple_tag
+def development_setup() -> bool:
+    """Whether pages may give development hints (how `make run` makes the first user):
+    DEBUG, never in production."""
+    return bool(settings.DEBUG)
 
 
 @register.filter
