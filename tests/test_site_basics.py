@@ -1,5 +1,5 @@
-"""What the processes log, seen from outside (on stderr, as an operator reads it), and
-the requests every page makes that used to fill the log with 404s."""
+"""What an operator and a first-time user meet before any feature: the log on stderr
+(each line once), the icon every page asks for, and the login page's hint."""
 
 from __future__ import annotations
 
