@@ -7,6 +7,7 @@
 // backtest pages) can listen without a socket of its own.
 
 import {
+  formatAge,
   formatNumber,
   formatTime,
   formatTimes,
@@ -38,6 +39,8 @@ let countdown = null;
 
 function showState(state, detail) {
   root.dataset.live = state;
+  if (state === "connected") notLiveSince = null;
+  else if (notLiveSince === null) notLiveSince = Date.now();
   if (!indicator) return;
   indicator.dataset.state = state;
   const text = indicator.querySelector(".live-text");
@@ -77,9 +80,14 @@ function flash(element, direction) {
 const lastPrices = new Map();
 
 function onPrice(data, { root = document, replay = false } = {}) {
-  if (!replay) lastPrices.set(data.symbol, data);
+  if (!replay) {
+    data.receivedAt = Date.now();
+    lastPrices.set(data.symbol, data);
+  }
   const symbol = CSS.escape(String(data.symbol));
   for (const tile of root.querySelectorAll(`[data-price-symbol="${symbol}"]`)) {
+    // Age counts from when this page got it (the feed's own timestamp may be a replay's).
+    tile.dataset.receivedAt = String(data.receivedAt);
     const time = tile.querySelector("time");
     const mid = tile.querySelector('[data-field="mid"]');
     if (mid) {
@@ -100,6 +108,7 @@ function onPrice(data, { root = document, replay = false } = {}) {
       time.textContent = formatTime(data.timestamp, time.dataset.ts || "time");
     }
   }
+  markStaleness();
   if (replay) return;
   // The health widget's "last tick" of that symbol.
   const beat = document.querySelector(`[data-heartbeat="${symbol}"] time`);
@@ -166,6 +175,53 @@ function onEvent(event, data) {
 document.addEventListener("xq:swapped", (event) => {
   for (const data of lastPrices.values()) onPrice(data, { root: event.target, replay: true });
 });
+
+// --- staleness ---------------------------------------------------------------------------
+// A value nobody refreshed for longer than the server's stale limit (the limit of the
+// trader's heartbeat: three ticks, at least 30 s) is greyed with its age, whether the
+// trader stopped ticking or this page lost its connection. Health is shown degraded once
+// the page has not been live for that long: its dots are what the server said then.
+// From the page's load until its first connection too: a socket that never opens is down.
+let notLiveSince = Date.now();
+
+function staleLimitMs(element) {
+  const seconds = Number(element?.dataset.staleAfter);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
+}
+
+function markStaleness() {
+  const now = Date.now();
+  for (const tiles of document.querySelectorAll("[data-stale-after] [data-price-symbol]")) {
+    const limit = staleLimitMs(tiles.closest("[data-stale-after]"));
+    const rendered = Date.parse(tiles.querySelector("time")?.getAttribute("datetime") || "");
+    const seen = Number(tiles.dataset.receivedAt) || rendered;
+    const age = now - seen;
+    const stale = !Number.isFinite(age) || age > limit;
+    tiles.classList.toggle("stale", stale);
+    tiles.dataset.stale = String(stale);
+    const label = tiles.querySelector("[data-age]");
+    if (label) {
+      label.textContent = !stale ? "" : Number.isFinite(age) ? `stale · ${formatAge(age)} old` : "no price yet";
+    }
+  }
+  const checks = document.querySelector("[data-health][data-stale-after]");
+  const banner = document.querySelector("[data-health-degraded]");
+  if (!checks || !banner) return;
+  const down = notLiveSince !== null ? now - notLiveSince : 0;
+  const degraded = down > staleLimitMs(checks);
+  checks.classList.toggle("degraded", degraded);
+  for (const row of document.querySelectorAll("[data-heartbeat]")) row.classList.toggle("degraded", degraded);
+  banner.hidden = !degraded;
+  if (degraded) {
+    banner.textContent =
+      `Not live for ${formatAge(down)}: health, prices and everything else on this page ` +
+      `are as of ${formatTime(new Date(notLiveSince).toISOString(), "time")} and may be out of date.`;
+  }
+  root.dataset.healthState = degraded ? "degraded" : "live";
+}
+
+document.addEventListener("xq:swapped", markStaleness);
+setInterval(markStaleness, 1000);
 
 // --- forms and dialogs -------------------------------------------------------------------
 async function submitAsync(form, submitter) {

@@ -440,3 +440,36 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
         kill_switch_url,
         kill_switch_url,
     ]
+
+
+def test_prices_and_health_show_their_age_when_the_page_is_not_live(
+    server, trading_setup, browser_page
+):
+    """The server goes away: past the stale limit (30 s here) the price tiles are greyed
+    with their age and health says it is degraded; back live, both recover by themselves.
+    The page's clock is Playwright's, moved on instead of waited out."""
+    page = browser_page
+    page.clock.install()
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    tile = '[data-price-symbol="BTCUSDT"]'
+    page.wait_for_function(f"document.querySelector('{tile} [data-field=bid]').textContent !== '—'")
+    assert page.get_attribute(tile, "data-stale") == "false"
+    assert page.is_hidden("[data-health-degraded]")
+
+    server.stop()
+    page.wait_for_selector("html[data-live=reconnecting]")
+    page.clock.fast_forward(40_000)
+    page.wait_for_selector(f"{tile}.stale")
+    assert page.text_content(f"{tile} [data-age]").startswith("stale · 4")
+    page.wait_for_selector("[data-health-degraded]:not([hidden])")
+    assert "Not live for" in page.text_content("[data-health-degraded]")
+    assert page.get_attribute("ul[data-health]", "class").split().count("degraded") == 1
+    page.screenshot(path=str(ARTIFACTS / "overview-not-live-1366.png"), full_page=True)
+
+    server.start()
+    page.clock.fast_forward(31_000)  # the reconnection's backoff timer
+    page.wait_for_selector("html[data-live=connected]", timeout=45_000)
+    page.wait_for_selector(f'{tile}[data-stale="false"]')
+    page.wait_for_selector("[data-health-degraded][hidden]", state="attached")
+    assert page.text_content(f"{tile} [data-age]") == ""

@@ -72,7 +72,13 @@ def _health_context() -> dict:
 def overview(request: HttpRequest) -> HttpResponse:
     fragments = {
         "health": Fragment("trading/fragments/health.html", _health_context),
-        "prices": Fragment("trading/fragments/prices.html", lambda: {"prices": price_board()}),
+        "prices": Fragment(
+            "trading/fragments/prices.html",
+            lambda: {
+                "prices": price_board(),
+                "stale_after": heartbeat_stale_after().total_seconds(),
+            },
+        ),
         "pnl": Fragment("trading/fragments/pnl.html", _pnl_context),
         "risk": Fragment(
             "trading/fragments/risk.html",
