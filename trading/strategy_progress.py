@@ -224,7 +224,26 @@ def _trailing_stop(params: dict[str, Any], state: dict[str, Any]) -> Progress:
     )
 
 
+def _warming(needed: int, have: int, what: str, params: dict[str, Any]) -> str:
+    """ "Warming up: needs 30 bars, has 12 (first signal in 18 min at the earliest)"."""
+    seconds = (needed - have) * int(params.get("bar_seconds", 60))
+    return (
+        f"Warming up: needs {needed} {what}, has {have} "
+        f"(first signal in {_wait(seconds)} at the earliest)"
+    )
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[list[Item], str]:
+    """Items and headline; a strategy that cannot signal yet says so first."""
+    warming = ""
     position = Decimal(state.get("position", "0"))
     working = state.get("working") or {}
     working_qty = sum((Decimal(q) - Decimal(f) for _, q, f in working.values()), ZERO)
@@ -243,6 +262,7 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
         signal = f"MA {fast}/{slow} cross"
         if have < slow:
             items.append(Item("Warming up", f"{have} of {slow} bars"))
+            warming = _warming(slow, have, "bars", params)
         else:
             sign = ma.get("sign")
             trend = {1: "fast above slow", -1: "fast below slow"}.get(sign, "no cross yet")
@@ -254,6 +274,7 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
         count = int(rsi.get("count", 0)) if rsi.get("period") == period else 0
         if count < period:
             items.append(Item("Warming up", f"{count} of {period} price changes"))
+            warming = _warming(period, count, "bar closes", params)
         else:
             gain, loss = float(rsi["avg_gain"]), float(rsi["avg_loss"])
             if gain + loss:
@@ -263,7 +284,8 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
             )
             items.append(Item("Zone", zone))
     items.insert(0, Item("Signal", signal))
-    return items, f"{signal} · position {_fmt(position)}"
+    headline = f"{signal} · position {_fmt(position)}"
+    return items, f"{warming} · {headline}" if warming else headline
 
 
 def _technical(params: dict[str, Any], state: dict[str, Any]) -> Progress:
