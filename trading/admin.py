@@ -35,6 +35,7 @@ from trading.selectors import risk_limits_get
 from trading.services.strategies import (
     strategy_config_set_active,
     strategy_config_set_active_many,
+    symbol_require_traded,
 )
 from trading.strategies.params import normalize_params
 from xquant.admin_decimals import PlainDecimalsMixin, PlainDecimalsReadOnlyMixin
@@ -68,6 +69,12 @@ class StrategyConfigForm(forms.ModelForm):
                     label = "" if field == "non_field_errors" else f"{field}: "
                     for problem in problems:
                         self.add_error("params", f"{label}{problem}")
+        symbol = cleaned.get("symbol")
+        if symbol and cleaned.get("is_active"):
+            try:
+                symbol_require_traded(symbol=symbol)
+            except ValidationError as exc:
+                self.add_error("symbol", exc.message)
         return cleaned
 
 
@@ -129,19 +136,25 @@ class StrategyConfigAdmin(admin.ModelAdmin):
             messages.error(request, "You may not change strategies.")
             return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         strategy = get_object_or_404(StrategyConfig, pk=pk)
-        strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+        try:
+            strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+        except ValidationError as exc:
+            messages.error(request, f"{strategy.name}: {exc.message}")
+            return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         state = "on" if strategy.is_active else "off"
         messages.success(request, f"Strategy {strategy.name} is now {state}.")
         return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
 
     @admin.action(description="Turn selected strategies on", permissions=["change"])
     def activate(self, request: HttpRequest, queryset) -> None:
-        changed = strategy_config_set_active_many(strategies=list(queryset), active=True)
+        changed, refused = strategy_config_set_active_many(strategies=list(queryset), active=True)
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned on.")
+        for strategy, reason in refused:
+            messages.error(request, f"{strategy.name} stays off: {reason}")
 
     @admin.action(description="Turn selected strategies off", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:
-        changed = strategy_config_set_active_many(strategies=list(queryset), active=False)
+        changed, _ = strategy_config_set_active_many(strategies=list(queryset), active=False)
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned off.")
 
 

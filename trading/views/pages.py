@@ -44,6 +44,7 @@ def _strategy_rows() -> list[dict]:
                 kind=strategy.kind, params=strategy.params, state=strategy.state
             ),
             "pnl": pnl.get(strategy.pk),
+            "traded": strategy.symbol in settings.TRADING_SYMBOLS,
         }
         for strategy in strategy_list()
     ]
@@ -154,6 +155,8 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
             "progress": strategy_progress(
                 kind=current.kind, params=current.params, state=current.state
             ),
+            "traded": current.symbol in settings.TRADING_SYMBOLS,
+            "traded_symbols": settings.TRADING_SYMBOLS,
         }
 
     def books() -> dict:
