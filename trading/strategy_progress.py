@@ -251,6 +251,8 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
     items = [Item("Net position (own fills)", position, "qty")]
     items.append(Item("Working orders", f"{_fmt(working_qty)} in {len(working)}"))
     items.append(Item("Entries sent", int(state.get("sent", 0))))
+    if state.get("manual_total"):
+        items.append(Item("Moved by traders' closes", _dec(state["manual_total"]), "qty"))
     if bars.get("close") is not None:
         items.append(Item("Current bar close so far", _dec(bars["close"]), "price"))
     if bars.get("end"):

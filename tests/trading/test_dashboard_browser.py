@@ -473,3 +473,44 @@ def test_prices_and_health_show_their_age_when_the_page_is_not_live(
     page.wait_for_selector(f'{tile}[data-stale="false"]')
     page.wait_for_selector("[data-health-degraded][hidden]", state="attached")
     assert page.text_content(f"{tile} [data-age]") == ""
+
+
+def test_a_position_is_closed_from_the_overview_after_its_confirmation(
+    server, trading_setup, browser_page, settings
+):
+    from decimal import Decimal
+
+    from exchanges.registry import exchange_cache_clear, get_exchange
+    from trading.models import Position
+    from trading.services.orders import order_place
+    from trading.strategies.base import OrderIntent
+
+    settings.EXCHANGE = "paper"
+    exchange_cache_clear()
+    # A position of the trader's own on ETH (nothing trades ETH in this setup).
+    order = off_loop(
+        lambda: order_place(
+            intent=OrderIntent(key="", symbol="ETHUSDT", side="BUY", quantity=Decimal("0.05")),
+            exchange=get_exchange(),
+            source="api",
+        )
+    )
+    assert order.status == "filled"
+    position = off_loop(lambda: Position.objects.get(symbol="ETHUSDT"))
+    page = browser_page
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+
+    page.click(f'[data-position-close="{position.pk}"]')
+    dialog = f"#position-close-{position.pk}"
+    page.wait_for_selector(f"{dialog}[open]")
+    assert "SELL 0.05 ETHUSDT — the part no strategy holds" in page.text_content(
+        f"{dialog} [data-close-plan]"
+    )
+    page.screenshot(path=str(ARTIFACTS / "overview-close-position-1366.png"))
+    page.click(f"{dialog} button[type=submit]")
+    page.wait_for_selector(f'tr[data-position-id="{position.pk}"]', state="detached")
+    page.wait_for_selector(".toast >> text=Closing ETHUSDT")
+    closed = off_loop(lambda: Position.objects.get(pk=position.pk))
+    assert closed.quantity == 0
+    exchange_cache_clear()

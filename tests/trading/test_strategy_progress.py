@@ -183,3 +183,11 @@ def test_an_rsi_strategy_counts_its_warm_up_in_bar_closes():
     for minute, price in enumerate((100, 101, 102, 101)):
         rsi.on_market_data(snap(60 * minute, price))
     assert progress_of(rsi).headline.startswith("Warming up: needs 14 bar closes, has ")
+
+
+def test_a_technical_strategy_shows_what_a_traders_close_moved():
+    state = {"position": "0", "manual_total": "-0.05", "sent": 1}
+    params = {"signal": "rsi", "quantity": "0.05", "rsi_period": 14, "rsi_oversold": 30}
+    params["rsi_overbought"] = 70
+    progress = strategy_progress(kind="technical", params=params, state=state)
+    assert items(progress)["Moved by traders' closes"] == Decimal("-0.05")

@@ -280,9 +280,12 @@ def order_place(
     source: str,
     submit: bool = True,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    strategy: StrategyConfig | None = None,
 ) -> Order:
     """A manual order (API, admin): the same filters, risk guards and submission as a
-    strategy's, outside a tick. Market orders are valued at the current mid."""
+    strategy's, outside a tick. Market orders are valued at the current mid. With
+    `strategy` it is booked to that strategy (a trader closing its share of a position:
+    trading.services.positions)."""
     from trading.services.risk import risk_state_get
 
     reference_price = None
@@ -295,6 +298,7 @@ def order_place(
             source=source,
             risk_state=risk_state_get(exchange_name=exchange.name, symbol=intent.symbol),
             reference_price=reference_price,
+            strategy=strategy,
         )
     if submit and order.status == OrderStatus.PENDING:
         order = order_submit(order=order, exchange=exchange, policy=policy)

@@ -19,8 +19,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from trading.forms import KillSwitchForm, StrategyToggleForm
+from trading.models import OrderSource, Position
 from trading.selectors import order_get, strategy_get
 from trading.services.orders import order_cancel
+from trading.services.positions import position_close
 from trading.services.risk import kill_switch_engage, kill_switch_release
 from trading.services.strategies import strategy_config_set_active
 from xquant.errors import ApplicationError, NotFoundError
@@ -130,4 +132,34 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
         default,
         f"Order #{order.pk} is {order.get_status_display().lower()}.",
         {"id": order.pk, "status": order.status},
+    )
+
+
+@login_required
+@require_POST
+def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    default = reverse("trading:overview")
+    position = Position.objects.filter(pk=position_id).first()
+    if position is None:
+        raise Http404(f"No position with id {position_id}.")
+    from exchanges.registry import get_exchange
+
+    try:
+        orders = position_close(
+            position=position,
+            exchange=get_exchange(position.exchange),
+            by=request.user.get_username(),
+            source=OrderSource.API,
+        )
+    except ApplicationError as exc:
+        return _failed(request, default, exc.message, exc.http_status)
+    outcomes = ", ".join(
+        f"#{o.pk} {o.side} {o.quantity.normalize():f} {o.get_status_display().lower()}"
+        for o in orders
+    )
+    return _done(
+        request,
+        default,
+        f"Closing {position.symbol}: {outcomes}.",
+        {"orders": [{"id": o.pk, "status": o.status} for o in orders]},
     )

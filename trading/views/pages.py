@@ -25,6 +25,7 @@ from trading.selectors import (
     strategy_pnl_by_id,
     trader_heartbeats,
 )
+from trading.services.positions import position_close_plan
 from trading.services.risk import loss_today
 from trading.strategy_progress import strategy_progress
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
@@ -59,6 +60,14 @@ def _pnl_context() -> dict:
     return {"pnl": pnl, "risk": limits, "loss_today": loss, "loss_used_percent": used}
 
 
+def _positions_context() -> dict:
+    positions = list(position_list(open_only=True, exchange_name=settings.EXCHANGE))
+    for position in positions:
+        # What its Close button will send, for the confirmation.
+        position.close_plan = position_close_plan(position=position)
+    return {"positions": positions}
+
+
 def _health_context() -> dict:
     # The same checks as GET /api/health (database, Redis, exchange, trader, prediction).
     return {
@@ -88,10 +97,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "strategies": Fragment(
             "trading/fragments/strategies.html", lambda: {"strategy_rows": _strategy_rows()}
         ),
-        "positions": Fragment(
-            "trading/fragments/positions.html",
-            lambda: {"positions": position_list(open_only=True, exchange_name=settings.EXCHANGE)},
-        ),
+        "positions": Fragment("trading/fragments/positions.html", _positions_context),
         "orders": Fragment(
             "trading/fragments/orders_recent.html", lambda: {"orders": order_list()[:RECENT]}
         ),
