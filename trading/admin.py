@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from trading.models import (
+    AccountBalance,
     Fill,
     FuturesSettings,
     Order,
@@ -372,6 +373,19 @@ class ReconcileIssueAdmin(ReadOnlyAdmin):
     list_display = ["symbol", "subject", "message", "occurrences", "first_seen_at", "resolved_at"]
     list_filter = ["exchange", "symbol", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["subject", "message"]
+
+
+@admin.register(AccountBalance)
+class AccountBalanceAdmin(ReadOnlyAdmin):
+    list_display = [
+        "exchange",
+        "asset",
+        "wallet_balance",
+        "equity",
+        "used_margin",
+        "available",
+        "fetched_at",
+    ]
 
 
 @admin.register(FuturesSettings)

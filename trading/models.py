@@ -516,6 +516,34 @@ class RealizedPnlHour(models.Model):
         return f"{self.exchange} {self.hour:%Y-%m-%d %H}:00 {self.realized_net}"
 
 
+class AccountBalance(models.Model):
+    """The exchange account's balance in one asset as last read through the exchange
+    interface (Exchange.fetch_balance): one row per exchange and asset, replaced on every
+    read. Equity moves with prices between reads: the overview adds the positions'
+    unrealised PnL, marked every tick, to the wallet balance."""
+
+    exchange = models.CharField(max_length=20)
+    asset = models.CharField(max_length=20)
+    #: Deposits plus realised PnL net of fees and funding (Binance walletBalance).
+    wallet_balance = models.DecimalField(**MONEY)
+    #: Wallet balance plus the exchange's unrealised PnL (Binance marginBalance).
+    equity = models.DecimalField(**MONEY)
+    unrealized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
+    #: Initial margin held by positions and open orders.
+    used_margin = models.DecimalField(**MONEY, default=Decimal("0"))
+    available = models.DecimalField(**MONEY)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["exchange", "asset"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "asset"], name="account_balance_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.asset} {_plain(self.wallet_balance)}"
+
+
 class TraderHeartbeat(models.Model):
     """Last tick per symbol: what the health check and the dashboard show."""
 

@@ -24,6 +24,7 @@ router.register("strategy-positions", views.StrategyPositionViewSet, basename="s
 
 urlpatterns = [
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^account/?$", views.AccountView.as_view(), name="account"),
     re_path(r"^risk/limits/?$", views.RiskLimitsView.as_view(), name="risk-limits"),
     re_path(r"^risk/kill-switch/?$", views.KillSwitchView.as_view(), name="kill-switch"),
     re_path(r"^futures/settings/?$", views.FuturesSettingsView.as_view(), name="futures-settings"),

@@ -11,6 +11,7 @@ from trading.forms import KillSwitchForm, OrderFilterForm
 from trading.health import health_report
 from trading.selectors import (
     OrderFilters,
+    account_view,
     fill_list,
     heartbeat_stale_after,
     order_get,
@@ -88,6 +89,10 @@ def overview(request: HttpRequest) -> HttpResponse:
                 "prices": price_board(),
                 "stale_after": heartbeat_stale_after().total_seconds(),
             },
+        ),
+        "account": Fragment(
+            "trading/fragments/account.html",
+            lambda: {"account": account_view(exchange_name=settings.EXCHANGE)},
         ),
         "pnl": Fragment("trading/fragments/pnl.html", _pnl_context),
         "risk": Fragment(

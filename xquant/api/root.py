@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 #: (key, URL name) of the endpoints a client starts from; the schema lists every one.
 ENTRY_POINTS = [
     ("health", "health"),
+    ("account", "account"),
     ("strategies", "strategy-list"),
     ("orders", "order-list"),
     ("fills", "fill-list"),

@@ -2,28 +2,66 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from trading.api.filters import FillFilter, PositionFilter, StrategyPositionFilter
 from trading.api.serializers import (
     FillSerializer,
+    MoneyField,
     OrderDetailSerializer,
     PositionSerializer,
     StrategyPositionSerializer,
 )
 from trading.api.views.common import EXCHANGE_ERRORS, ID_PARAMETER, errors, exchange_for
 from trading.models import Fill, OrderSource, Position, StrategyPosition
-from trading.selectors import fill_list, order_get, position_list, strategy_position_list
+from trading.selectors import (
+    account_view,
+    fill_list,
+    order_get,
+    position_list,
+    strategy_position_list,
+)
 from trading.services.positions import position_close
 from xquant.errors import NotFoundError
 
 
 class PositionCloseResultSerializer(serializers.Serializer):
     orders = OrderDetailSerializer(many=True)
+
+
+class AccountSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    wallet_balance = MoneyField(help_text="Deposits plus realised PnL net of fees.")
+    unrealized_pnl = MoneyField(help_text="Of the open positions, at the last tick's mid.")
+    equity = MoneyField(help_text="Wallet balance plus unrealised PnL.")
+    used_margin = MoneyField(help_text="Initial margin held by positions and open orders.")
+    available = MoneyField(help_text="What new orders may use.")
+    fetched_at = serializers.DateTimeField(help_text="When the exchange was last asked.")
+    marked_at = serializers.DateTimeField(
+        allow_null=True, help_text="The last tick's marks in unrealised and equity."
+    )
+
+
+class AccountView(APIView):
+    @extend_schema(
+        tags=["account"],
+        summary="The account now: balance, equity, margin",
+        responses={200: AccountSerializer, **errors(404)},
+        description="The balance as last read from the exchange (the trader reads it "
+        "every few seconds), with unrealised PnL, equity and available margin at the last "
+        "tick's marks. 404 before the first read.",
+    )
+    def get(self, request: Request) -> Response:
+        account = account_view(exchange_name=settings.EXCHANGE)
+        if account is None:
+            raise NotFoundError("The account's balance has not been read from the exchange yet.")
+        return Response(AccountSerializer(account).data)
 
 
 @extend_schema_view(
