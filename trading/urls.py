@@ -1,12 +1,13 @@
 from django.urls import path
 
-from trading.views import actions, pages, research
+from trading.views import actions, pages, performance, research
 
 app_name = "trading"
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("orders/", pages.orders, name="orders"),
+    path("performance/", performance.performance_page, name="performance"),
     path("orders/<int:order_id>/", pages.order_detail, name="order"),
     path("orders/<int:order_id>/cancel/", actions.order_cancel_view, name="order-cancel"),
     path("strategies/<int:strategy_id>/", pages.strategy_detail, name="strategy"),

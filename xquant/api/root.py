@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 ENTRY_POINTS = [
     ("health", "health"),
     ("account", "account"),
+    ("performance", "performance"),
+    ("closed_trades", "closed-trades"),
     ("strategies", "strategy-list"),
     ("orders", "order-list"),
     ("fills", "fill-list"),
