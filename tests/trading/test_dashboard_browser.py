@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -514,3 +515,46 @@ def test_a_position_is_closed_from_the_overview_after_its_confirmation(
     closed = off_loop(lambda: Position.objects.get(pk=position.pk))
     assert closed.quantity == 0
     exchange_cache_clear()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
+def test_pages_fit_desktop_and_phone_widths_and_are_saved_for_review(
+    server, trading_setup, browser_page, width, height
+):
+    """Overview, orders and performance at 1440 and 390 px: nothing wider than the
+    screen, the performance curve drawn; screenshots in test-artifacts/."""
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    # A few TWAP fills, so every page has something to show.
+    page.wait_for_function(
+        'document.querySelectorAll(\'[data-live="fills"] tbody tr[data-fill-id], '
+        '[data-live="fills"] tbody tr\').length >= 2'
+    )
+    for name, path, ready in [
+        ("overview", "/", "[data-account-equity], [data-account-missing]"),
+        ("orders", "/orders/", "[data-live] table"),
+        ("performance", "/performance/?range=1d", "[data-pnl-chart] canvas"),
+    ]:
+        page.goto(f"{server.url}{path}")
+        page.wait_for_selector("html[data-live=connected]")
+        page.wait_for_selector(ready)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{name} is {overflow} px wider than a {width} px screen"
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    # The performance page's total is the API's, as the page writes money. Fills go on
+    # meanwhile: read both until they agree (the page refreshes on every fill).
+    from trading.templatetags.xquant_format import pnl
+
+    def agree() -> bool:
+        api = page.request.get(f"{server.url}/api/performance?range=1d").json()
+        shown = page.text_content('[data-summary="range"]').strip()
+        return shown == pnl(Decimal(api["totals"]["realized"]))
+
+    deadline = time.monotonic() + 20
+    while not agree():
+        assert time.monotonic() < deadline, "the page and the API disagree"
+        time.sleep(0.3)
