@@ -347,3 +347,14 @@ def account_view(*, exchange_name: str, asset: str = "USDT") -> AccountView | No
         fetched_at=balance.fetched_at,
         marked_at=totals["marked_at"],
     )
+
+
+def order_list_working(*, exchange_name: str) -> QuerySet[Order]:
+    """Orders that may still fill (pending, being sent, open), oldest first."""
+    from trading.models import ACTIVE_STATUSES
+
+    return (
+        Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES)
+        .annotate(strategy_name=F("strategy__name"))
+        .order_by("created_at", "id")
+    )

@@ -248,6 +248,11 @@ async function submitAsync(form, submitter) {
       toast(payload.error || "That did not work.", "error", 10000);
       return;
     }
+    if (payload.preview !== undefined && form.hasAttribute("data-preview-form")) {
+      // Step one of two: show what would be sent; the next submit sends it.
+      showPreview(form, payload.preview);
+      return;
+    }
     const dialog = form.closest("dialog");
     if (dialog) dialog.close();
     if (payload.message) toast(payload.message, "success");
@@ -260,6 +265,51 @@ async function submitAsync(form, submitter) {
     buttons.forEach((button) => (button.disabled = false));
   }
 }
+
+// --- two-step forms (Place order): review, then send -----------------------------------
+function showPreview(form, text) {
+  const box = form.querySelector("[data-preview]");
+  box.textContent = text;
+  box.hidden = false;
+  form.querySelector("[data-confirm]").value = "true";
+  form.querySelector("button[type=submit]").textContent = "Send order";
+}
+
+function resetPreview(form) {
+  const box = form.querySelector("[data-preview]");
+  if (!box) return;
+  box.hidden = true;
+  box.textContent = "";
+  form.querySelector("[data-confirm]").value = "";
+  const submit = form.querySelector("button[type=submit]");
+  submit.textContent = submit.dataset.submitLabel || "Review…";
+}
+
+// Any change after the review asks for a new one: what is sent is what was shown.
+document.addEventListener("input", (event) => {
+  const form = event.target.closest?.("form[data-preview-form]");
+  if (!form) return;
+  const type = form.querySelector("[data-order-type]");
+  const price = form.querySelector("[data-limit-price]");
+  if (type && price) {
+    price.disabled = type.value !== "LIMIT";
+    price.required = type.value === "LIMIT";
+  }
+  resetPreview(form);
+});
+
+// Cancel open orders: the list shows exactly the orders the chosen scope cancels.
+function filterCancelList(select) {
+  const [kind, value] = select.value.split(":");
+  for (const item of select.form.querySelectorAll("[data-cancel-list] li")) {
+    item.hidden =
+      (kind === "symbol" && item.dataset.symbol !== value) ||
+      (kind === "strategy" && item.dataset.strategy !== value);
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.("[data-cancel-scope]")) filterCancelList(event.target);
+});
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -274,6 +324,10 @@ document.addEventListener("click", (event) => {
   if (opener) {
     const dialog = document.getElementById(opener.dataset.openDialog);
     if (dialog) {
+      const previewForm = dialog.querySelector("form[data-preview-form]");
+      if (previewForm) resetPreview(previewForm);
+      const scope = dialog.querySelector("[data-cancel-scope]");
+      if (scope) filterCancelList(scope);
       dialog.showModal();
       dialog.querySelector("input[type=text]")?.focus();
     }

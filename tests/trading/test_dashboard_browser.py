@@ -558,3 +558,40 @@ def test_pages_fit_desktop_and_phone_widths_and_are_saved_for_review(
     while not agree():
         assert time.monotonic() < deadline, "the page and the API disagree"
         time.sleep(0.3)
+
+
+def test_an_order_is_placed_after_its_review_and_cancelled_from_the_orders_page(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/orders/")
+    page.wait_for_selector("html[data-live=connected]")
+
+    page.click("[data-open-dialog=order-place]")
+    dialog = "#order-place"
+    page.select_option(f"{dialog} select[name=symbol]", "ETHUSDT")
+    page.select_option(f"{dialog} select[name=order_type]", "LIMIT")
+    page.fill(f"{dialog} input[name=quantity]", "0.05")
+    page.fill(f"{dialog} input[name=price]", "1000")
+    page.click(f"{dialog} button[type=submit]")  # review
+    page.wait_for_selector(f"{dialog} [data-preview]:not([hidden])")
+    preview = page.text_content(f"{dialog} [data-preview]")
+    assert preview.startswith("BUY 0.05 ETHUSDT at 1,000.00: about 50.00 USDT"), preview
+    assert off_loop(lambda: Order.objects.filter(symbol="ETHUSDT").count()) == 0
+    page.screenshot(path=str(ARTIFACTS / "orders-place-review-1366.png"))
+    page.click(f"{dialog} button[type=submit]")  # send
+    page.wait_for_selector(".toast >> text=ETHUSDT: open")
+    order = off_loop(lambda: Order.objects.get(symbol="ETHUSDT"))
+    assert (order.status, order.price, order.source) == ("open", Decimal("1000"), "api")
+
+    page.wait_for_selector('option[value="symbol:ETHUSDT"]', state="attached")
+    page.click("[data-open-dialog=orders-cancel-open]")
+    page.select_option("#orders-cancel-open select[name=scope]", "symbol:ETHUSDT")
+    visible = page.eval_on_selector_all(
+        "#orders-cancel-open [data-cancel-list] li:not([hidden])", "items => items.length"
+    )
+    assert visible == 1
+    page.click("#orders-cancel-open button[type=submit]")
+    page.wait_for_selector(".toast >> text=1 open order(s) cancelled")
+    assert off_loop(lambda: Order.objects.get(pk=order.pk).status) == "canceled"

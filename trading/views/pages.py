@@ -16,6 +16,7 @@ from trading.selectors import (
     heartbeat_stale_after,
     order_get,
     order_list,
+    order_list_working,
     pnl_today,
     position_list,
     price_board,
@@ -128,7 +129,26 @@ def orders(request: HttpRequest) -> HttpResponse:
         )
         return {"page": page, "orders": page.object_list, "query": query.urlencode()}
 
-    fragments = {"table": Fragment("trading/fragments/orders_table.html", table)}
+    def trade() -> dict:
+        working = list(order_list_working(exchange_name=settings.EXCHANGE))
+        symbols = sorted({o.symbol for o in working})
+        strategies = sorted({(o.strategy_id, o.strategy_name) for o in working if o.strategy_id})
+        scopes = [("all", f"All working orders ({len(working)})")]
+        scopes += [(f"symbol:{s}", f"{s} ({sum(o.symbol == s for o in working)})") for s in symbols]
+        scopes += [
+            (f"strategy:{pk}", f"{name} ({sum(o.strategy_id == pk for o in working)})")
+            for pk, name in strategies
+        ]
+        return {
+            "working": working,
+            "scopes": scopes,
+            "symbols": settings.TRADING_SYMBOLS,
+        }
+
+    fragments = {
+        "table": Fragment("trading/fragments/orders_table.html", table),
+        "trade": Fragment("trading/fragments/orders_trade.html", trade),
+    }
     return render_live_page(
         request,
         "trading/orders.html",
