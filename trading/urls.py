@@ -19,5 +19,6 @@ urlpatterns = [
     path("market/", research.market_index, name="market-index"),
     path("market/<str:symbol>/", research.market, name="market"),
     path("backtests/", research.backtests, name="backtests"),
+    path("backtests/compare/", research.backtest_compare, name="backtest-compare"),
     path("backtests/<int:run_id>/", research.backtest_detail, name="backtest"),
 ]

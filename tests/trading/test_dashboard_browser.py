@@ -595,3 +595,34 @@ def test_an_order_is_placed_after_its_review_and_cancelled_from_the_orders_page(
     page.click("#orders-cancel-open button[type=submit]")
     page.wait_for_selector(".toast >> text=1 open order(s) cancelled")
     assert off_loop(lambda: Order.objects.get(pk=order.pk).status) == "canceled"
+
+
+def test_two_backtests_are_picked_and_compared(server, trading_setup, browser_page):
+    from prediction.models import BacktestStatus
+
+    def run(strategy, end):
+        return BacktestRun.objects.create(
+            engine="vectorised",
+            strategy=strategy,
+            symbol="BTCUSDT",
+            timeframe="1h",
+            status=BacktestStatus.FINISHED,
+            metrics={"total_return": end / 1000 - 1, "sharpe": 1.0},
+            equity_curve=[
+                ["2024-01-01T00:00:00+00:00", 1000],
+                ["2024-01-01T01:00:00+00:00", end],
+            ],
+        ).pk
+
+    first, second = off_loop(run, "trend_following", 1100), off_loop(run, "rsi", 900)
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/backtests/")
+    page.click("[data-compare-link]")
+    page.check(f"#run-{first}")
+    page.check(f"#run-{second}")
+    page.click("[data-compare-form] button[type=submit]")
+    page.wait_for_selector("[data-compare-chart] canvas")
+    assert page.evaluate("window.xquantCompare.series") == 2
+    assert page.locator("[data-compare-metrics] thead th").count() == 3
+    page.screenshot(path=str(ARTIFACTS / "backtest-compare-1366.png"), full_page=True)
