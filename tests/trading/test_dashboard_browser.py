@@ -626,3 +626,27 @@ def test_two_backtests_are_picked_and_compared(server, trading_setup, browser_pa
     assert page.evaluate("window.xquantCompare.series") == 2
     assert page.locator("[data-compare-metrics] thead th").count() == 3
     page.screenshot(path=str(ARTIFACTS / "backtest-compare-1366.png"), full_page=True)
+
+
+def test_market_chart_labels_its_markers_only_when_they_have_room(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/market/BTCUSDT/")
+    page.wait_for_selector("[data-market-chart] canvas")
+    page.wait_for_function("window.xquantMarket && window.xquantMarket.data.markers.length > 0")
+    texts = "window.xquantMarket.markers.markers().map(m => m.text)"
+    # All the bars on one screen: a few pixels each, arrows without labels.
+    page.evaluate("window.xquantMarket.chart.timeScale().fitContent()")
+    page.wait_for_function("window.xquantMarket.labels === false")
+    assert set(page.evaluate(texts)) == {""}
+    # Zoomed in to the last 12 bars: the labels are back.
+    page.evaluate(
+        """() => {
+            const n = window.xquantMarket.data.candles.length;
+            window.xquantMarket.chart.timeScale().setVisibleLogicalRange({from: n - 12, to: n});
+        }"""
+    )
+    page.wait_for_function("window.xquantMarket.labels === true")
+    assert any(text.startswith("B") for text in page.evaluate(texts))
