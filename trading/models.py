@@ -544,6 +544,36 @@ class AccountBalance(models.Model):
         return f"{self.exchange} {self.asset} {_plain(self.wallet_balance)}"
 
 
+class ActivityKind(models.TextChoices):
+    KILL_SWITCH = "kill_switch", "Kill switch"
+    STRATEGY = "strategy", "Strategy"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
+class ActivityEvent(models.Model):
+    """Something the desk did by itself or was told to do that no other record keeps
+    over time: the kill switch engaged and released, a strategy halting, erroring,
+    finishing, pausing and resuming, reconciliation correcting the record. Orders and
+    their outcomes (risk refusals included) are their own record; the Activity page
+    shows both in one feed (trading.selectors.activity_feed)."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    #: info, warning or error: how the feed colours it.
+    level = models.CharField(max_length=10, default="info")
+    symbol = models.CharField(max_length=20, blank=True)
+    strategy = models.ForeignKey(
+        StrategyConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message[:60]}"
+
+
 class TraderHeartbeat(models.Model):
     """Last tick per symbol: what the health check and the dashboard show."""
 

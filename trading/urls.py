@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.views import actions, pages, performance, research
+from trading.views import actions, activity, pages, performance, research
 
 app_name = "trading"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.overview, name="overview"),
     path("orders/", pages.orders, name="orders"),
     path("performance/", performance.performance_page, name="performance"),
+    path("activity/", activity.activity_page, name="activity"),
     path("orders/place/", actions.order_place_view, name="order-place"),
     path("orders/cancel-open/", actions.orders_cancel_open_view, name="orders-cancel-open"),
     path("orders/<int:order_id>/", pages.order_detail, name="order"),

@@ -14,9 +14,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.base import Exchange
-from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
+from trading.models import ACTIVE_STATUSES, ActivityKind, Position, RealizedPnlHour, RiskLimits
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
+from trading.services.activity import activity_record
 from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
@@ -234,6 +235,11 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
     logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
+    activity_record(
+        kind=ActivityKind.KILL_SWITCH,
+        level="error",
+        message=f"Kill switch engaged: {limits.kill_switch_reason}",
+    )
     result = orders_cancel_all(
         exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}"
     )
@@ -253,5 +259,9 @@ def kill_switch_release(*, reason: str = "") -> RiskLimits:
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
     logger.warning("kill switch released%s", f": {reason}" if reason else "")
+    activity_record(
+        kind=ActivityKind.KILL_SWITCH,
+        message="Kill switch released" + (f": {limits.kill_switch_reason}" if reason else ""),
+    )
     realtime.publish(realtime.DASHBOARD_GROUP, "risk.kill_switch", risk_limits_payload(limits))
     return limits

@@ -28,12 +28,15 @@ from django.utils import timezone
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
 from trading.models import (
+    ActivityKind,
     Order,
     OrderSource,
     OrderStatus,
     StrategyConfig,
+    StrategyStatus,
 )
 from trading.services import tick_store
+from trading.services.activity import activity_record
 from trading.services.fills import publish_position
 from trading.services.orders import (
     PreparedOrder,
@@ -274,6 +277,7 @@ def _beat(
 def _publish_strategy_status(config_id: int) -> None:
     config = StrategyConfig.objects.filter(pk=config_id).first()
     if config is not None:
+        _record_strategy_status(config)
         realtime.publish(
             realtime.DASHBOARD_GROUP,
             "strategy.status",
@@ -286,6 +290,25 @@ def _publish_strategy_status(config_id: int) -> None:
                 "paused": (config.state or {}).get("paused"),
             },
         )
+
+
+def _record_strategy_status(config: StrategyConfig) -> None:
+    paused = (config.state or {}).get("paused")
+    if config.status == StrategyStatus.ERRORED:
+        level, text = "error", f"{config.name} stopped: {config.last_error}"
+    elif config.status == StrategyStatus.FINISHED:
+        level, text = "info", f"{config.name} finished."
+    elif paused:
+        level, text = "warning", f"{config.name} paused: {paused['reason']}"
+    else:
+        level, text = "info", f"{config.name} resumed."
+    activity_record(
+        kind=ActivityKind.STRATEGY,
+        level=level,
+        symbol=config.symbol,
+        strategy=config,
+        message=text,
+    )
 
 
 def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> None:
