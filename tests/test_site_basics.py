@@ -46,3 +46,11 @@ def test_the_login_page_says_where_credentials_come_from(client, settings):
     page = client.get("/accounts/login/").content.decode()
     assert "Accounts are created by an administrator" in page
     assert "make run" not in page
+
+
+def test_logging_out_from_the_top_bar_ends_the_session(client, user):
+    client.force_login(user)
+    assert 'action="/accounts/logout/"' in client.get("/").content.decode()
+    response = client.post("/accounts/logout/")
+    assert response.status_code in (200, 302)
+    assert client.get("/").status_code == 302  # back to the login page
