@@ -54,3 +54,16 @@ def test_logging_out_from_the_top_bar_ends_the_session(client, user):
     response = client.post("/accounts/logout/")
     assert response.status_code in (200, 302)
     assert client.get("/").status_code == 302  # back to the login page
+
+
+def test_every_page_says_when_the_kill_switch_is_engaged(client, user):
+    from trading.selectors import risk_limits_get
+
+    client.force_login(user)
+    assert "data-kill-banner hidden" in client.get("/performance/").content.decode()
+    limits = risk_limits_get()
+    limits.kill_switch_engaged, limits.kill_switch_reason = True, "exchange incident"
+    limits.save()
+    for url in ("/", "/orders/", "/performance/", "/activity/", "/backtests/"):
+        page = client.get(url).content.decode()
+        assert "data-kill-banner>" in page and "exchange incident" in page, url

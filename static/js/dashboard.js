@@ -139,6 +139,28 @@ function onPosition(data) {
   }
 }
 
+// The banner every page shows while the kill switch is engaged.
+function showKillSwitch(data) {
+  const banner = document.querySelector("[data-kill-banner]");
+  if (!banner) return;
+  banner.hidden = !data.kill_switch_engaged;
+  const reason = banner.querySelector("[data-kill-reason]");
+  if (reason) reason.textContent = data.kill_switch_reason || "";
+}
+
+// After a (re)connection the switch may have moved meanwhile: read it again.
+async function refreshKillSwitch() {
+  try {
+    const response = await fetch("/api/risk/limits", {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (response.ok) showKillSwitch(await response.json());
+  } catch (error) {
+    // The next event or reconnection tries again.
+  }
+}
+
 function describeOrder(order) {
   if (!order) return "";
   return `${order.side} ${formatNumber(order.quantity, "qty")} ${order.symbol}`;
@@ -149,10 +171,11 @@ const handlers = {
   "position.updated": onPosition,
   "risk.tripped": (data) =>
     toast(`Risk guard ${data.guard} refused ${describeOrder(data.order)}: ${data.reason}`, "warn"),
-  "risk.kill_switch": (data) =>
-    data.kill_switch_engaged
-      ? toast(`Kill switch ENGAGED: ${data.kill_switch_reason}`, "error", 12000)
-      : toast("Kill switch released: orders are allowed again.", "success"),
+  "risk.kill_switch": (data) => {
+    showKillSwitch(data);
+    if (data.kill_switch_engaged) toast(`Kill switch ENGAGED: ${data.kill_switch_reason}`, "error", 12000);
+    else toast("Kill switch released: orders are allowed again.", "success");
+  },
   "strategy.status": (data) => {
     if (data.status === "errored") toast(`${data.name} errored: ${data.last_error}`, "error", 12000);
     if (data.status === "finished") toast(`${data.name} finished.`, "success");
@@ -357,6 +380,7 @@ const connection = new LiveConnection({
   onOpen: () => {
     lastPrices.clear();
     regions.refreshAll();
+    refreshKillSwitch();
     document.dispatchEvent(new CustomEvent("xq:resync"));
   },
   onState: showState,

@@ -400,6 +400,11 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
     log_in(page, server)
     page.wait_for_selector("html[data-live=connected]")
     assert risk_limits_engaged() is False
+    # Another page open meanwhile (the same session): it must say so too, live.
+    other = page.context.new_page()
+    other.goto(f"{server.url}/orders/")
+    other.wait_for_selector("html[data-live=connected]")
+    assert other.is_hidden("[data-kill-banner]")
 
     page.click("[data-open-dialog=kill-switch-engage]")
     page.fill("#ks-engage-reason", "browser test incident")
@@ -408,6 +413,8 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
     assert "browser test incident" in page.text_content('[data-live="risk"] .alert')
     assert risk_limits_engaged() is True
     page.wait_for_selector(".toast >> text=Kill switch engaged")
+    other.wait_for_selector("[data-kill-banner]:not([hidden])")
+    assert "browser test incident" in other.text_content("[data-kill-banner]")
     # The TWAP pauses at its next tick, and the strategies table says so, live.
     paused = f'[data-strategy-id="{busy.pk}"] [data-strategy-status="paused"]'
     page.wait_for_selector(paused)
@@ -421,6 +428,8 @@ def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_r
     page.click("#kill-switch-release button[type=submit]")
     page.wait_for_selector('[data-live="risk"] [data-kill-switch="off"]')
     assert risk_limits_engaged() is False
+    other.wait_for_selector("[data-kill-banner]", state="hidden")
+    other.close()
     # Resumed: no longer shown paused, and its slices go out again.
     page.wait_for_selector(paused, state="detached")
     page.wait_for_function(

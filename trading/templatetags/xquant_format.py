@@ -134,6 +134,15 @@ def param_value(value: Any) -> str:
 
 
 @register.simple_tag
+def kill_switch_state():
+    """The risk limits row, for the banner every page shows while the switch is engaged
+    (static/js/dashboard.js keeps it current from the live events)."""
+    from trading.selectors import risk_limits_get
+
+    return risk_limits_get()
+
+
+@register.simple_tag
 def development_setup() -> bool:
     """Whether pages may give development hints (how `make run` makes the first user):
     DEBUG, never in production."""
