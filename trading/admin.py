@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from trading.models import (
+    AccountBalance,
     Fill,
     FuturesSettings,
     Order,
@@ -35,8 +36,10 @@ from trading.selectors import risk_limits_get
 from trading.services.strategies import (
     strategy_config_set_active,
     strategy_config_set_active_many,
+    symbol_require_traded,
 )
 from trading.strategies.params import normalize_params
+from xquant.admin_decimals import PlainDecimalsMixin, PlainDecimalsReadOnlyMixin
 from xquant.errors import ValidationError
 
 
@@ -67,6 +70,12 @@ class StrategyConfigForm(forms.ModelForm):
                     label = "" if field == "non_field_errors" else f"{field}: "
                     for problem in problems:
                         self.add_error("params", f"{label}{problem}")
+        symbol = cleaned.get("symbol")
+        if symbol and cleaned.get("is_active"):
+            try:
+                symbol_require_traded(symbol=symbol)
+            except ValidationError as exc:
+                self.add_error("symbol", exc.message)
         return cleaned
 
 
@@ -128,23 +137,29 @@ class StrategyConfigAdmin(admin.ModelAdmin):
             messages.error(request, "You may not change strategies.")
             return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         strategy = get_object_or_404(StrategyConfig, pk=pk)
-        strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+        try:
+            strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+        except ValidationError as exc:
+            messages.error(request, f"{strategy.name}: {exc.message}")
+            return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         state = "on" if strategy.is_active else "off"
         messages.success(request, f"Strategy {strategy.name} is now {state}.")
         return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
 
     @admin.action(description="Turn selected strategies on", permissions=["change"])
     def activate(self, request: HttpRequest, queryset) -> None:
-        changed = strategy_config_set_active_many(strategies=list(queryset), active=True)
+        changed, refused = strategy_config_set_active_many(strategies=list(queryset), active=True)
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned on.")
+        for strategy, reason in refused:
+            messages.error(request, f"{strategy.name} stays off: {reason}")
 
     @admin.action(description="Turn selected strategies off", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:
-        changed = strategy_config_set_active_many(strategies=list(queryset), active=False)
+        changed, _ = strategy_config_set_active_many(strategies=list(queryset), active=False)
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned off.")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PlainDecimalsReadOnlyMixin, admin.ModelAdmin):
     """The order manager owns these rows; the admin only shows them."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -360,6 +375,19 @@ class ReconcileIssueAdmin(ReadOnlyAdmin):
     search_fields = ["subject", "message"]
 
 
+@admin.register(AccountBalance)
+class AccountBalanceAdmin(ReadOnlyAdmin):
+    list_display = [
+        "exchange",
+        "asset",
+        "wallet_balance",
+        "equity",
+        "used_margin",
+        "available",
+        "fetched_at",
+    ]
+
+
 @admin.register(FuturesSettings)
 class FuturesSettingsAdmin(ReadOnlyAdmin):
     list_display = ["symbol", "exchange", "leverage", "margin_mode", "hedge_mode", "applied_at"]
@@ -372,21 +400,28 @@ class KillSwitchForm(forms.Form):
 
 
 @admin.register(RiskLimits)
-class RiskLimitsAdmin(admin.ModelAdmin):
+class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "max_order_notional",
         "max_position_notional",
         "daily_loss_limit",
         "day_reset_hour_utc",
-        "kill_switch_engaged",
+        "kill_switch",
     ]
     readonly_fields = [
-        "kill_switch_engaged",
+        "kill_switch",
         "kill_switch_reason",
         "kill_switch_changed_at",
         "updated_at",
     ]
+
+    @admin.display(description="Kill switch", ordering="kill_switch_engaged")
+    def kill_switch(self, obj: RiskLimits) -> str:
+        # Not Django's boolean icon: an engaged switch is an alarm, not a green tick.
+        if obj.kill_switch_engaged:
+            return format_html('<strong style="color:#ba2121">{}</strong>', "ENGAGED")
+        return "off"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django import forms
 
@@ -187,3 +188,47 @@ class BacktestForm(forms.Form):
                 "slippage_bps": float(data["slippage_bps"]),
             },
         }
+
+
+class PlaceOrderForm(forms.Form):
+    """The dashboard's Place order dialog; `confirm` empty asks for the preview first."""
+
+    symbol = forms.ChoiceField()
+    side = forms.ChoiceField(choices=OrderSide.choices)
+    order_type = forms.ChoiceField(choices=[("MARKET", "Market"), ("LIMIT", "Limit")])
+    quantity = forms.DecimalField(max_digits=30, decimal_places=12, min_value=Decimal("1e-12"))
+    price = forms.DecimalField(
+        max_digits=30, decimal_places=12, min_value=Decimal("1e-12"), required=False
+    )
+    reduce_only = forms.BooleanField(required=False)
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args, symbols: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["symbol"].choices = [(s, s) for s in symbols]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("order_type") == "LIMIT" and not data.get("price"):
+            self.add_error("price", "A limit order needs a price.")
+        if data.get("order_type") == "MARKET":
+            data["price"] = None
+        return data
+
+
+class CancelOpenOrdersForm(forms.Form):
+    """Which working orders the dashboard's Cancel open orders dialog cancels:
+    "all", "symbol:BTCUSDT" or "strategy:3"."""
+
+    scope = forms.CharField()
+
+    def clean_scope(self) -> dict:
+        scope = self.cleaned_data["scope"]
+        kind, _, value = scope.partition(":")
+        if kind == "all" and not value:
+            return {"symbols": None, "strategy_id": None}
+        if kind == "symbol" and value:
+            return {"symbols": [value], "strategy_id": None}
+        if kind == "strategy" and value.isdigit():
+            return {"symbols": None, "strategy_id": int(value)}
+        raise forms.ValidationError("Choose all, one symbol or one strategy.")

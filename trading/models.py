@@ -18,6 +18,12 @@ from django.db.models import F, Q
 # 1e-12 precision and sub-cent coins with 12 decimals. Never float.
 MONEY = {"max_digits": 30, "decimal_places": 12}
 
+
+def _plain(value: Decimal | None) -> str:
+    """A stored amount without the padding of its 12 places (for names of rows)."""
+    return "-" if value is None else format(value.normalize(), "f")
+
+
 symbol_validator = RegexValidator(
     settings.SYMBOL_PATTERN, "Use the exchange symbol in capitals, e.g. BTCUSDT."
 )
@@ -294,8 +300,14 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        price = f" @ {self.price}" if self.price is not None else ""
-        return f"{self.side} {self.quantity} {self.symbol}{price} [{self.status}]"
+        price = f" @ {_plain(self.price)}" if self.price is not None else ""
+        return f"{self.side} {_plain(self.quantity)} {self.symbol}{price} [{self.status}]"
+
+    @property
+    def message_is_error(self) -> bool:
+        """Whether error_message says what went wrong (a rejection, a code), rather than
+        why someone cancelled it on purpose (a trader, the kill switch)."""
+        return bool(self.error_code) or self.status != OrderStatus.CANCELED
 
     @property
     def is_terminal(self) -> bool:
@@ -399,7 +411,7 @@ class Fill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+        return f"{self.side} {_plain(self.quantity)} {self.symbol} @ {_plain(self.price)}"
 
     @property
     def notional(self) -> Decimal:
@@ -462,7 +474,7 @@ class Position(PositionBook):
         ]
 
     def __str__(self) -> str:
-        return f"{self.symbol} {self.position_side} {self.quantity}"
+        return f"{self.symbol} {self.position_side} {_plain(self.quantity)}"
 
 
 class StrategyPosition(PositionBook):
@@ -484,7 +496,7 @@ class StrategyPosition(PositionBook):
         ]
 
     def __str__(self) -> str:
-        return f"{self.strategy_id}: {self.symbol} {self.position_side} {self.quantity}"
+        return f"{self.strategy_id}: {self.symbol} {self.position_side} {_plain(self.quantity)}"
 
 
 class RealizedPnlHour(models.Model):
@@ -502,6 +514,64 @@ class RealizedPnlHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange} {self.hour:%Y-%m-%d %H}:00 {self.realized_net}"
+
+
+class AccountBalance(models.Model):
+    """The exchange account's balance in one asset as last read through the exchange
+    interface (Exchange.fetch_balance): one row per exchange and asset, replaced on every
+    read. Equity moves with prices between reads: the overview adds the positions'
+    unrealised PnL, marked every tick, to the wallet balance."""
+
+    exchange = models.CharField(max_length=20)
+    asset = models.CharField(max_length=20)
+    #: Deposits plus realised PnL net of fees and funding (Binance walletBalance).
+    wallet_balance = models.DecimalField(**MONEY)
+    #: Wallet balance plus the exchange's unrealised PnL (Binance marginBalance).
+    equity = models.DecimalField(**MONEY)
+    unrealized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
+    #: Initial margin held by positions and open orders.
+    used_margin = models.DecimalField(**MONEY, default=Decimal("0"))
+    available = models.DecimalField(**MONEY)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["exchange", "asset"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "asset"], name="account_balance_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.asset} {_plain(self.wallet_balance)}"
+
+
+class ActivityKind(models.TextChoices):
+    KILL_SWITCH = "kill_switch", "Kill switch"
+    STRATEGY = "strategy", "Strategy"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
+class ActivityEvent(models.Model):
+    """Something the desk did by itself or was told to do that no other record keeps
+    over time: the kill switch engaged and released, a strategy halting, erroring,
+    finishing, pausing and resuming, reconciliation correcting the record. Orders and
+    their outcomes (risk refusals included) are their own record; the Activity page
+    shows both in one feed (trading.selectors.activity_feed)."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    #: info, warning or error: how the feed colours it.
+    level = models.CharField(max_length=10, default="info")
+    symbol = models.CharField(max_length=20, blank=True)
+    strategy = models.ForeignKey(
+        StrategyConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message[:60]}"
 
 
 class TraderHeartbeat(models.Model):

@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import DecimalField, F, Prefetch, QuerySet, Sum
+from django.db.models import DecimalField, F, Max, Prefetch, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trading.models import (
+    AccountBalance,
     Fill,
     FuturesSettings,
     Order,
@@ -300,3 +301,60 @@ def trader_heartbeats(
             }
         )
     return rows
+
+
+# --- account ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The account in its margin asset, now: the balance as last read from the exchange,
+    with equity and available margin moved by the positions' unrealised PnL since (they
+    are marked every tick)."""
+
+    asset: str
+    wallet_balance: Decimal
+    unrealized_pnl: Decimal
+    equity: Decimal
+    used_margin: Decimal
+    available: Decimal
+    #: When the exchange was last asked; equity and unrealised are as of the last tick.
+    fetched_at: datetime
+    marked_at: datetime | None
+
+
+def account_view(*, exchange_name: str, asset: str = "USDT") -> AccountView | None:
+    """None before the first read of the exchange's balance."""
+    balance = AccountBalance.objects.filter(exchange=exchange_name, asset=asset).first()
+    if balance is None:
+        return None
+    positions = Position.objects.filter(exchange=exchange_name).exclude(quantity=0)
+    totals = positions.aggregate(
+        unrealized=Coalesce(Sum("unrealized_pnl", **_SUM), ZERO, **_SUM),
+        marked_at=Max("marked_at"),
+    )
+    unrealized = totals["unrealized"]
+    # What the exchange counted as unrealised when it was read is in its equity and
+    # available already: only the move since is added.
+    moved = unrealized - balance.unrealized_pnl
+    return AccountView(
+        asset=balance.asset,
+        wallet_balance=balance.wallet_balance,
+        unrealized_pnl=unrealized,
+        equity=balance.wallet_balance + unrealized,
+        used_margin=balance.used_margin,
+        available=max(balance.available + moved, ZERO),
+        fetched_at=balance.fetched_at,
+        marked_at=totals["marked_at"],
+    )
+
+
+def order_list_working(*, exchange_name: str) -> QuerySet[Order]:
+    """Orders that may still fill (pending, being sent, open), oldest first."""
+    from trading.models import ACTIVE_STATUSES
+
+    return (
+        Order.objects.filter(exchange=exchange_name, status__in=ACTIVE_STATUSES)
+        .annotate(strategy_name=F("strategy__name"))
+        .order_by("created_at", "id")
+    )

@@ -36,6 +36,8 @@ class Progress:
     items: list[Item] = field(default_factory=list)
     #: Why the strategy stopped itself (every child refused, ...), if it did.
     halted: str = ""
+    #: Why the desk has it paused (the kill switch), while it does.
+    paused: str = ""
     started: bool = True
     recognised: bool = True
 
@@ -89,7 +91,27 @@ def _execution_items(
     ]
     if failures:
         items.append(Item("Child orders ended unfilled in a row", failures))
+    paused = state.get("paused")
+    if paused:
+        items.append(Item("Paused since", _time(paused["since"]), "time"))
+    if state.get("paused_seconds"):
+        items.append(Item("Time paused so far", _duration(int(state["paused_seconds"]))))
+    if state.get("risk_refused"):
+        items.append(Item("Last child refused by risk guard", state["risk_refused"]))
     return items, executed
+
+
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _paused(state: dict[str, Any]) -> str:
+    paused = state.get("paused")
+    return paused.get("reason", "paused") if paused else ""
 
 
 def _fmt(value: Decimal) -> str:
@@ -110,21 +132,30 @@ def _scheduled(params: dict[str, Any], state: dict[str, Any], slices: int) -> Pr
     interval = timedelta(seconds=int(params["interval_seconds"]))
     finished = executed >= total
     items.insert(0, Item("Slices sent", f"{sent} of {slices}"))
+    paused = _paused(state)
     if start is not None:
         items.append(Item("First slice", start, "time"))
-        if not finished:
-            items.append(Item("Next slice due", start + (slot + 1) * interval, "time"))
+        if finished:
+            pass
+        elif paused:
+            items.append(Item("Next slice due", "when trading resumes (the schedule waits)"))
+        else:
+            # The schedule is shifted by the time it spent paused.
+            shift = timedelta(seconds=int(state.get("paused_seconds", 0)))
+            items.append(Item("Next slice due", start + shift + (slot + 1) * interval, "time"))
     items.append(Item("Interval", f"{params['interval_seconds']} s"))
+    headline = (
+        f"{sent} of {slices} slices sent · {_fmt(executed)} of {_fmt(total)} executed"
+        if start is not None
+        else f"Not started: {slices} slices of {_fmt(total)} due every "
+        f"{params['interval_seconds']} s from the first tick"
+    )
     return Progress(
-        headline=(
-            f"{sent} of {slices} slices sent · {_fmt(executed)} of {_fmt(total)} executed"
-            if start is not None
-            else f"Not started: {slices} slices of {_fmt(total)} due every "
-            f"{params['interval_seconds']} s from the first tick"
-        ),
+        headline=f"Paused · {headline}" if paused else headline,
         percent=_percent(executed, total),
         items=items,
         halted=state.get("halted") or "",
+        paused=paused,
         started=start is not None,
     )
 
@@ -145,11 +176,16 @@ def _iceberg(params: dict[str, Any], state: dict[str, Any]) -> Progress:
     items.append(Item("Visible quantity", _dec(params["visible_quantity"]), "qty"))
     if params.get("limit_price"):
         items.append(Item("Limit price", _dec(params["limit_price"]), "price"))
+    if state.get("retry_at"):
+        items.append(Item("Next child not before", _time(state["retry_at"]), "time"))
+    headline = f"{sent} child order{_s(sent)} sent · {_fmt(executed)} of {_fmt(total)} executed"
+    paused = _paused(state)
     return Progress(
-        headline=f"{sent} child order{_s(sent)} sent · {_fmt(executed)} of {_fmt(total)} executed",
+        headline=f"Paused · {headline}" if paused else headline,
         percent=_percent(executed, total),
         items=items,
         halted=state.get("halted") or "",
+        paused=paused,
         started=sent > 0,
     )
 
@@ -188,7 +224,26 @@ def _trailing_stop(params: dict[str, Any], state: dict[str, Any]) -> Progress:
     )
 
 
+def _warming(needed: int, have: int, what: str, params: dict[str, Any]) -> str:
+    """ "Warming up: needs 30 bars, has 12 (first signal in 18 min at the earliest)"."""
+    seconds = (needed - have) * int(params.get("bar_seconds", 60))
+    return (
+        f"Warming up: needs {needed} {what}, has {have} "
+        f"(first signal in {_wait(seconds)} at the earliest)"
+    )
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[list[Item], str]:
+    """Items and headline; a strategy that cannot signal yet says so first."""
+    warming = ""
     position = Decimal(state.get("position", "0"))
     working = state.get("working") or {}
     working_qty = sum((Decimal(q) - Decimal(f) for _, q, f in working.values()), ZERO)
@@ -196,6 +251,8 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
     items = [Item("Net position (own fills)", position, "qty")]
     items.append(Item("Working orders", f"{_fmt(working_qty)} in {len(working)}"))
     items.append(Item("Entries sent", int(state.get("sent", 0))))
+    if state.get("manual_total"):
+        items.append(Item("Moved by traders' closes", _dec(state["manual_total"]), "qty"))
     if bars.get("close") is not None:
         items.append(Item("Current bar close so far", _dec(bars["close"]), "price"))
     if bars.get("end"):
@@ -207,6 +264,7 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
         signal = f"MA {fast}/{slow} cross"
         if have < slow:
             items.append(Item("Warming up", f"{have} of {slow} bars"))
+            warming = _warming(slow, have, "bars", params)
         else:
             sign = ma.get("sign")
             trend = {1: "fast above slow", -1: "fast below slow"}.get(sign, "no cross yet")
@@ -218,6 +276,7 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
         count = int(rsi.get("count", 0)) if rsi.get("period") == period else 0
         if count < period:
             items.append(Item("Warming up", f"{count} of {period} price changes"))
+            warming = _warming(period, count, "bar closes", params)
         else:
             gain, loss = float(rsi["avg_gain"]), float(rsi["avg_loss"])
             if gain + loss:
@@ -227,7 +286,8 @@ def _technical_items(params: dict[str, Any], state: dict[str, Any]) -> tuple[lis
             )
             items.append(Item("Zone", zone))
     items.insert(0, Item("Signal", signal))
-    return items, f"{signal} · position {_fmt(position)}"
+    headline = f"{signal} · position {_fmt(position)}"
+    return items, f"{warming} · {headline}" if warming else headline
 
 
 def _technical(params: dict[str, Any], state: dict[str, Any]) -> Progress:

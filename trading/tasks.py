@@ -11,6 +11,7 @@ from django.conf import settings
 from exchanges.registry import get_exchange
 from trading.locks import LockBusy, symbol_lock
 from trading.models import Order
+from trading.services.account import account_refresh
 from trading.services.orders import order_submit
 from trading.services.reconciliation import reconcile
 from trading.services.signals import prediction_signal_source
@@ -72,8 +73,12 @@ def submit_order(order_id: int) -> None:
 
 @shared_task(name="trading.reconcile", ignore_result=True)
 def reconcile_task() -> None:
+    exchange = get_exchange()
     reconcile(
-        exchange=get_exchange(),
+        exchange=exchange,
         symbols=settings.TRADING_SYMBOLS,
         settle_after=timedelta(seconds=60),
     )
+    # The account's balance with the same cadence: equity moves with every tick's marks
+    # in between (trading.selectors.account_view).
+    account_refresh(exchange=exchange)

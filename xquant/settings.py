@@ -376,6 +376,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults give "django" a console handler of its own (DEBUG only)
+        # and let it propagate too: every 4xx/5xx line came out twice. The root's handler
+        # (with the secrets filter) is the only one.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "ccxt": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -7,6 +7,7 @@
 // backtest pages) can listen without a socket of its own.
 
 import {
+  formatAge,
   formatNumber,
   formatTime,
   formatTimes,
@@ -38,6 +39,8 @@ let countdown = null;
 
 function showState(state, detail) {
   root.dataset.live = state;
+  if (state === "connected") notLiveSince = null;
+  else if (notLiveSince === null) notLiveSince = Date.now();
   if (!indicator) return;
   indicator.dataset.state = state;
   const text = indicator.querySelector(".live-text");
@@ -77,9 +80,14 @@ function flash(element, direction) {
 const lastPrices = new Map();
 
 function onPrice(data, { root = document, replay = false } = {}) {
-  if (!replay) lastPrices.set(data.symbol, data);
+  if (!replay) {
+    data.receivedAt = Date.now();
+    lastPrices.set(data.symbol, data);
+  }
   const symbol = CSS.escape(String(data.symbol));
   for (const tile of root.querySelectorAll(`[data-price-symbol="${symbol}"]`)) {
+    // Age counts from when this page got it (the feed's own timestamp may be a replay's).
+    tile.dataset.receivedAt = String(data.receivedAt);
     const time = tile.querySelector("time");
     const mid = tile.querySelector('[data-field="mid"]');
     if (mid) {
@@ -100,6 +108,7 @@ function onPrice(data, { root = document, replay = false } = {}) {
       time.textContent = formatTime(data.timestamp, time.dataset.ts || "time");
     }
   }
+  markStaleness();
   if (replay) return;
   // The health widget's "last tick" of that symbol.
   const beat = document.querySelector(`[data-heartbeat="${symbol}"] time`);
@@ -130,6 +139,28 @@ function onPosition(data) {
   }
 }
 
+// The banner every page shows while the kill switch is engaged.
+function showKillSwitch(data) {
+  const banner = document.querySelector("[data-kill-banner]");
+  if (!banner) return;
+  banner.hidden = !data.kill_switch_engaged;
+  const reason = banner.querySelector("[data-kill-reason]");
+  if (reason) reason.textContent = data.kill_switch_reason || "";
+}
+
+// After a (re)connection the switch may have moved meanwhile: read it again.
+async function refreshKillSwitch() {
+  try {
+    const response = await fetch("/api/risk/limits", {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (response.ok) showKillSwitch(await response.json());
+  } catch (error) {
+    // The next event or reconnection tries again.
+  }
+}
+
 function describeOrder(order) {
   if (!order) return "";
   return `${order.side} ${formatNumber(order.quantity, "qty")} ${order.symbol}`;
@@ -140,10 +171,11 @@ const handlers = {
   "position.updated": onPosition,
   "risk.tripped": (data) =>
     toast(`Risk guard ${data.guard} refused ${describeOrder(data.order)}: ${data.reason}`, "warn"),
-  "risk.kill_switch": (data) =>
-    data.kill_switch_engaged
-      ? toast(`Kill switch ENGAGED: ${data.kill_switch_reason}`, "error", 12000)
-      : toast("Kill switch released: orders are allowed again.", "success"),
+  "risk.kill_switch": (data) => {
+    showKillSwitch(data);
+    if (data.kill_switch_engaged) toast(`Kill switch ENGAGED: ${data.kill_switch_reason}`, "error", 12000);
+    else toast("Kill switch released: orders are allowed again.", "success");
+  },
   "strategy.status": (data) => {
     if (data.status === "errored") toast(`${data.name} errored: ${data.last_error}`, "error", 12000);
     if (data.status === "finished") toast(`${data.name} finished.`, "success");
@@ -167,13 +199,63 @@ document.addEventListener("xq:swapped", (event) => {
   for (const data of lastPrices.values()) onPrice(data, { root: event.target, replay: true });
 });
 
+// --- staleness ---------------------------------------------------------------------------
+// A value nobody refreshed for longer than the server's stale limit (the limit of the
+// trader's heartbeat: three ticks, at least 30 s) is greyed with its age, whether the
+// trader stopped ticking or this page lost its connection. Health is shown degraded once
+// the page has not been live for that long: its dots are what the server said then.
+// From the page's load until its first connection too: a socket that never opens is down.
+let notLiveSince = Date.now();
+
+function staleLimitMs(element) {
+  const seconds = Number(element?.dataset.staleAfter);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
+}
+
+function markStaleness() {
+  const now = Date.now();
+  for (const tiles of document.querySelectorAll("[data-stale-after] [data-price-symbol]")) {
+    const limit = staleLimitMs(tiles.closest("[data-stale-after]"));
+    const rendered = Date.parse(tiles.querySelector("time")?.getAttribute("datetime") || "");
+    const seen = Number(tiles.dataset.receivedAt) || rendered;
+    const age = now - seen;
+    const stale = !Number.isFinite(age) || age > limit;
+    tiles.classList.toggle("stale", stale);
+    tiles.dataset.stale = String(stale);
+    const label = tiles.querySelector("[data-age]");
+    if (label) {
+      label.textContent = !stale ? "" : Number.isFinite(age) ? `stale · ${formatAge(age)} old` : "no price yet";
+    }
+  }
+  const checks = document.querySelector("[data-health][data-stale-after]");
+  const banner = document.querySelector("[data-health-degraded]");
+  if (!checks || !banner) return;
+  const down = notLiveSince !== null ? now - notLiveSince : 0;
+  const degraded = down > staleLimitMs(checks);
+  checks.classList.toggle("degraded", degraded);
+  for (const row of document.querySelectorAll("[data-heartbeat]")) row.classList.toggle("degraded", degraded);
+  banner.hidden = !degraded;
+  if (degraded) {
+    banner.textContent =
+      `Not live for ${formatAge(down)}: health, prices and everything else on this page ` +
+      `are as of ${formatTime(new Date(notLiveSince).toISOString(), "time")} and may be out of date.`;
+  }
+  root.dataset.healthState = degraded ? "degraded" : "live";
+}
+
+document.addEventListener("xq:swapped", markStaleness);
+setInterval(markStaleness, 1000);
+
 // --- forms and dialogs -------------------------------------------------------------------
 async function submitAsync(form, submitter) {
   const buttons = form.querySelectorAll("button[type=submit]");
   buttons.forEach((button) => (button.disabled = true));
   try {
     const body = new FormData(form, submitter);
-    const response = await fetch(form.action, {
+    // getAttribute, not form.action: a control named "action" (the kill switch's
+    // engage/release field) shadows the property, and the POST went to
+    // "/[object HTMLInputElement]".
+    const response = await fetch(form.getAttribute("action") || location.href, {
       method: "POST",
       body,
       credentials: "same-origin",
@@ -189,6 +271,11 @@ async function submitAsync(form, submitter) {
       toast(payload.error || "That did not work.", "error", 10000);
       return;
     }
+    if (payload.preview !== undefined && form.hasAttribute("data-preview-form")) {
+      // Step one of two: show what would be sent; the next submit sends it.
+      showPreview(form, payload.preview);
+      return;
+    }
     const dialog = form.closest("dialog");
     if (dialog) dialog.close();
     if (payload.message) toast(payload.message, "success");
@@ -201,6 +288,51 @@ async function submitAsync(form, submitter) {
     buttons.forEach((button) => (button.disabled = false));
   }
 }
+
+// --- two-step forms (Place order): review, then send -----------------------------------
+function showPreview(form, text) {
+  const box = form.querySelector("[data-preview]");
+  box.textContent = text;
+  box.hidden = false;
+  form.querySelector("[data-confirm]").value = "true";
+  form.querySelector("button[type=submit]").textContent = "Send order";
+}
+
+function resetPreview(form) {
+  const box = form.querySelector("[data-preview]");
+  if (!box) return;
+  box.hidden = true;
+  box.textContent = "";
+  form.querySelector("[data-confirm]").value = "";
+  const submit = form.querySelector("button[type=submit]");
+  submit.textContent = submit.dataset.submitLabel || "Review…";
+}
+
+// Any change after the review asks for a new one: what is sent is what was shown.
+document.addEventListener("input", (event) => {
+  const form = event.target.closest?.("form[data-preview-form]");
+  if (!form) return;
+  const type = form.querySelector("[data-order-type]");
+  const price = form.querySelector("[data-limit-price]");
+  if (type && price) {
+    price.disabled = type.value !== "LIMIT";
+    price.required = type.value === "LIMIT";
+  }
+  resetPreview(form);
+});
+
+// Cancel open orders: the list shows exactly the orders the chosen scope cancels.
+function filterCancelList(select) {
+  const [kind, value] = select.value.split(":");
+  for (const item of select.form.querySelectorAll("[data-cancel-list] li")) {
+    item.hidden =
+      (kind === "symbol" && item.dataset.symbol !== value) ||
+      (kind === "strategy" && item.dataset.strategy !== value);
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.("[data-cancel-scope]")) filterCancelList(event.target);
+});
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -215,6 +347,10 @@ document.addEventListener("click", (event) => {
   if (opener) {
     const dialog = document.getElementById(opener.dataset.openDialog);
     if (dialog) {
+      const previewForm = dialog.querySelector("form[data-preview-form]");
+      if (previewForm) resetPreview(previewForm);
+      const scope = dialog.querySelector("[data-cancel-scope]");
+      if (scope) filterCancelList(scope);
       dialog.showModal();
       dialog.querySelector("input[type=text]")?.focus();
     }
@@ -244,6 +380,7 @@ const connection = new LiveConnection({
   onOpen: () => {
     lastPrices.clear();
     regions.refreshAll();
+    refreshKillSwitch();
     document.dispatchEvent(new CustomEvent("xq:resync"));
   },
   onState: showState,

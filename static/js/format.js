@@ -138,3 +138,12 @@ export function startRelativeClock(root = document) {
     }
   }, 1000);
 }
+
+/** "45 s", "3 min", "2 h": how old something is, for staleness labels. */
+export function formatAge(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86400)} d`;
+}

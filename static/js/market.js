@@ -70,8 +70,17 @@ function build(container, data) {
     }
     container.after(box);
   }
-  const view = { chart, candles, markers, lines, bar: null, data: null };
+  const view = { chart, candles, markers, lines, bar: null, data: null, labels: null };
   apply(view, data);
+  let pending = false;
+  chart.timeScale().subscribeVisibleLogicalRangeChange(() => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      setMarkers(view);
+    });
+  });
   // Room on the right for the forming candle and its markers.
   chart.timeScale().applyOptions({ rightOffset: 6 });
   const count = data.candles.length;
@@ -84,11 +93,19 @@ function build(container, data) {
   return view;
 }
 
-function apply(view, data) {
-  view.data = data;
-  view.candles.setData(data.candles);
-  view.bar = data.candles.length ? { ...data.candles[data.candles.length - 1] } : null;
-  for (const [column, series] of view.lines) series.setData(data.series[column] || []);
+// Below this many pixels per bar, neighbouring markers' labels ("B×12", "rejected")
+// run into each other and read as one smear: the arrows stay, the labels come back
+// when the trader zooms in (the colour and direction still say buy, sell, refused).
+const MIN_LABEL_SPACING = 28;
+
+function setMarkers(view) {
+  const data = view.data;
+  if (!data) return;
+  const spacing = view.chart.timeScale().options().barSpacing;
+  const labels = spacing >= MIN_LABEL_SPACING;
+  if (view.labels === labels && view.markersOf === data) return;
+  view.labels = labels;
+  view.markersOf = data;
   const colors = MARKER_COLORS(palette());
   view.markers.setMarkers(
     data.markers.map((m) => ({
@@ -96,11 +113,19 @@ function apply(view, data) {
       position: m.position,
       shape: m.shape,
       color: colors[m.kind] || colors.order,
-      text: m.text,
+      text: labels ? m.text : "",
       id: `${m.kind}-${m.time}`,
       size: m.shape === "circle" ? 0.6 : 1,
     })),
   );
+}
+
+function apply(view, data) {
+  view.data = data;
+  view.candles.setData(data.candles);
+  view.bar = data.candles.length ? { ...data.candles[data.candles.length - 1] } : null;
+  for (const [column, series] of view.lines) series.setData(data.series[column] || []);
+  setMarkers(view);
 }
 
 async function reload(view) {

@@ -138,3 +138,36 @@ def test_risk_limits_list_opens_the_single_row(staff_client):
     response = staff_client.get("/admin/trading/risklimits/", follow=True)
     assert response.status_code == 200
     assert "Max order notional" in response.content.decode()
+
+
+def test_admin_shows_amounts_without_twelve_decimal_padding(staff_client):
+    from decimal import Decimal
+
+    from trading.selectors import risk_limits_get
+
+    order = OrderFactory(quantity=Decimal("0.01"), price=Decimal("65000.5"))
+    listing = staff_client.get("/admin/trading/order/").content.decode()
+    assert ">0.01<" in listing and ">65000.5<" in listing
+    assert "0.010000000000" not in listing
+    detail = staff_client.get(f"/admin/trading/order/{order.pk}/change/").content.decode()
+    assert "0.010000000000" not in detail and "65000.500000000000" not in detail
+    assert "0.01" in detail
+
+    limits = risk_limits_get()
+    form = staff_client.get(f"/admin/trading/risklimits/{limits.pk}/change/").content.decode()
+    assert re.search(r'name="max_order_notional" value="\d+(\.\d{1,2})?"', form), form
+    assert ".000000000000" not in form
+
+
+def test_admin_shows_an_engaged_kill_switch_as_an_alarm_not_a_green_tick(staff_client):
+    from trading.selectors import risk_limits_get
+    from trading.services.risk import kill_switch_release
+
+    limits = risk_limits_get()
+    limits.kill_switch_engaged = True
+    limits.save()
+    page = staff_client.get(f"/admin/trading/risklimits/{limits.pk}/change/").content.decode()
+    assert "ENGAGED" in page and "icon-yes.svg" not in page
+    kill_switch_release(reason="done")
+    page = staff_client.get(f"/admin/trading/risklimits/{limits.pk}/change/").content.decode()
+    assert "ENGAGED" not in page and "icon-no.svg" not in page

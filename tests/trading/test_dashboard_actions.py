@@ -182,7 +182,9 @@ def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
     assert (event["kill_switch_engaged"], event["canceled"]) == (True, 1)
 
 
-def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trader, registry_paper):
+def test_cancelling_an_open_order_from_its_page_cancels_it_and_shows_it_as_a_note(
+    trader, registry_paper
+):
     from decimal import Decimal
 
     from trading.services.orders import order_place
@@ -211,7 +213,27 @@ def test_cancelling_an_open_order_from_its_page_cancels_it_on_the_exchange(trade
     resting.refresh_from_db()
     assert resting.status == "canceled"
     assert resting.error_message == "cancelled from the dashboard by trader"
+    # A cancel on purpose is a note on the order, not a red error.
+    page = trader.get(f"/orders/{resting.pk}/").content.decode()
+    assert "data-order-error" not in page
+    assert "<b>Cancelled:</b> cancelled from the dashboard by trader" in page
+    listing = trader.get("/orders/").content.decode()
+    assert '<span class="neg">' not in listing
     # Twice: nothing left to cancel, and the page says so.
     again = trader.post(f"/orders/{resting.pk}/cancel/", headers={"Accept": "application/json"})
     assert again.status_code == 409
     assert "already canceled" in again.json()["error"]
+
+
+def test_a_rejected_order_still_shows_its_error_in_red(trader):
+    from tests.factories import OrderFactory
+
+    rejected = OrderFactory(
+        status="rejected", error_code="risk.max_order_notional", error_message="too big"
+    )
+    page = trader.get(f"/orders/{rejected.pk}/").content.decode()
+    assert "data-order-error" in page and "risk.max_order_notional" in page
+    assert (
+        '<span class="neg">risk.max_order_notional too big</span>'
+        in trader.get("/orders/").content.decode()
+    )

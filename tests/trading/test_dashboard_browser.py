@@ -9,6 +9,7 @@ order on most ticks, so "a new order appears live" needs no waiting on a clock.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -375,3 +377,292 @@ def test_market_chart_moves_live_and_a_backtest_runs_from_the_form(
     run = off_loop(lambda: BacktestRun.objects.get(pk=run_id))
     assert (run.status, run.strategy, run.params["fast"]) == ("finished", "trend_following", 5)
     page.screenshot(path=str(ARTIFACTS / "backtest-1366.png"), full_page=True)
+
+
+def risk_limits_engaged() -> bool:
+    from trading.selectors import risk_limits_get
+
+    return off_loop(lambda: risk_limits_get().kill_switch_engaged)
+
+
+def test_kill_switch_engages_and_releases_from_the_overview_dialogs_and_a_twap_resumes(
+    server, trading_setup, browser_page
+):
+    """Both dialogs POST to the kill-switch URL (a hidden input named "action" once
+    shadowed form.action, and they posted to "/[object HTMLInputElement]"). The running
+    TWAP pauses while the switch is engaged and resumes on release."""
+    busy, _ = trading_setup
+    page = browser_page
+    posted: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    assert risk_limits_engaged() is False
+    # Another page open meanwhile (the same session): it must say so too, live.
+    other = page.context.new_page()
+    other.goto(f"{server.url}/orders/")
+    other.wait_for_selector("html[data-live=connected]")
+    assert other.is_hidden("[data-kill-banner]")
+
+    page.click("[data-open-dialog=kill-switch-engage]")
+    page.fill("#ks-engage-reason", "browser test incident")
+    page.click("#kill-switch-engage button[type=submit]")
+    page.wait_for_selector('[data-live="risk"] [data-kill-switch="engaged"]')
+    assert "browser test incident" in page.text_content('[data-live="risk"] .alert')
+    assert risk_limits_engaged() is True
+    page.wait_for_selector(".toast >> text=Kill switch engaged")
+    other.wait_for_selector("[data-kill-banner]:not([hidden])")
+    assert "browser test incident" in other.text_content("[data-kill-banner]")
+    # The TWAP pauses at its next tick, and the strategies table says so, live.
+    paused = f'[data-strategy-id="{busy.pk}"] [data-strategy-status="paused"]'
+    page.wait_for_selector(paused)
+    state = off_loop(lambda: StrategyConfig.objects.get(pk=busy.pk).state)
+    assert "kill switch engaged: browser test incident" in state["paused"]["reason"]
+    page.screenshot(path=str(ARTIFACTS / "overview-kill-switch-engaged-1366.png"), full_page=True)
+    sent_while_paused = off_loop(lambda: Order.objects.filter(strategy=busy).count())
+
+    page.click("[data-open-dialog=kill-switch-release]")
+    page.fill("#ks-release-reason", "incident resolved")
+    page.click("#kill-switch-release button[type=submit]")
+    page.wait_for_selector('[data-live="risk"] [data-kill-switch="off"]')
+    assert risk_limits_engaged() is False
+    other.wait_for_selector("[data-kill-banner]", state="hidden")
+    other.close()
+    # Resumed: no longer shown paused, and its slices go out again.
+    page.wait_for_selector(paused, state="detached")
+    page.wait_for_function(
+        """id => [...document.querySelectorAll('[data-live="orders"] tr[data-order-id]')]
+                  .some(row => Number(row.dataset.orderId) > id)""",
+        arg=off_loop(lambda: Order.objects.filter(strategy=busy).latest("id").pk),
+    )
+    config = off_loop(lambda: StrategyConfig.objects.get(pk=busy.pk))
+    assert (config.status, config.is_active, config.state.get("paused")) == ("ok", True, None)
+    assert off_loop(lambda: Order.objects.filter(strategy=busy).count()) > sent_while_paused
+    refused = off_loop(
+        lambda: Order.objects.filter(strategy=busy, error_code="risk.kill_switch").count()
+    )
+    assert refused <= 1, "a paused TWAP sends nothing (one may race the engage)"
+
+    assert failed == [], "no request of the page failed (favicon included)"
+    kill_switch_url = f"{server.url}/risk/kill-switch/"
+    assert [url for url in posted if "kill-switch" in url or "object" in url] == [
+        kill_switch_url,
+        kill_switch_url,
+    ]
+
+
+def test_prices_and_health_show_their_age_when_the_page_is_not_live(
+    server, trading_setup, browser_page
+):
+    """The server goes away: past the stale limit (30 s here) the price tiles are greyed
+    with their age and health says it is degraded; back live, both recover by themselves.
+    The page's clock is Playwright's, moved on instead of waited out."""
+    page = browser_page
+    page.clock.install()
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    tile = '[data-price-symbol="BTCUSDT"]'
+    page.wait_for_function(f"document.querySelector('{tile} [data-field=bid]').textContent !== '—'")
+    assert page.get_attribute(tile, "data-stale") == "false"
+    assert page.is_hidden("[data-health-degraded]")
+
+    server.stop()
+    page.wait_for_selector("html[data-live=reconnecting]")
+    page.clock.fast_forward(40_000)
+    page.wait_for_selector(f"{tile}.stale")
+    age = page.text_content(f"{tile} [data-age]")
+    match = re.fullmatch(r"stale · (\d+) s old", age)
+    # 40 s moved on, plus the real seconds since the last price: never under the limit.
+    assert match and 40 <= int(match.group(1)) < 120, age
+    page.wait_for_selector("[data-health-degraded]:not([hidden])")
+    assert "Not live for" in page.text_content("[data-health-degraded]")
+    assert page.get_attribute("ul[data-health]", "class").split().count("degraded") == 1
+    page.screenshot(path=str(ARTIFACTS / "overview-not-live-1366.png"), full_page=True)
+
+    server.start()
+    page.clock.fast_forward(31_000)  # the reconnection's backoff timer
+    page.wait_for_selector("html[data-live=connected]", timeout=45_000)
+    page.wait_for_selector(f'{tile}[data-stale="false"]')
+    page.wait_for_selector("[data-health-degraded][hidden]", state="attached")
+    assert page.text_content(f"{tile} [data-age]") == ""
+
+
+def test_a_position_is_closed_from_the_overview_after_its_confirmation(
+    server, trading_setup, browser_page, settings
+):
+    from decimal import Decimal
+
+    from exchanges.registry import exchange_cache_clear, get_exchange
+    from trading.models import Position
+    from trading.services.orders import order_place
+    from trading.strategies.base import OrderIntent
+
+    settings.EXCHANGE = "paper"
+    exchange_cache_clear()
+    # A position of the trader's own on ETH (nothing trades ETH in this setup).
+    order = off_loop(
+        lambda: order_place(
+            intent=OrderIntent(key="", symbol="ETHUSDT", side="BUY", quantity=Decimal("0.05")),
+            exchange=get_exchange(),
+            source="api",
+        )
+    )
+    assert order.status == "filled"
+    position = off_loop(lambda: Position.objects.get(symbol="ETHUSDT"))
+    page = browser_page
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+
+    page.click(f'[data-position-close="{position.pk}"]')
+    dialog = f"#position-close-{position.pk}"
+    page.wait_for_selector(f"{dialog}[open]")
+    assert "SELL 0.05 ETHUSDT — the part no strategy holds" in page.text_content(
+        f"{dialog} [data-close-plan]"
+    )
+    page.screenshot(path=str(ARTIFACTS / "overview-close-position-1366.png"))
+    page.click(f"{dialog} button[type=submit]")
+    page.wait_for_selector(f'tr[data-position-id="{position.pk}"]', state="detached")
+    page.wait_for_selector(".toast >> text=Closing ETHUSDT")
+    closed = off_loop(lambda: Position.objects.get(pk=position.pk))
+    assert closed.quantity == 0
+    exchange_cache_clear()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
+def test_pages_fit_desktop_and_phone_widths_and_are_saved_for_review(
+    server, trading_setup, browser_page, width, height
+):
+    """Overview, orders, performance and activity at 1440 and 390 px: nothing wider than the
+    screen, the performance curve drawn; screenshots in test-artifacts/."""
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, server)
+    page.wait_for_selector("html[data-live=connected]")
+    # A few TWAP fills, so every page has something to show.
+    page.wait_for_function(
+        'document.querySelectorAll(\'[data-live="fills"] tbody tr[data-fill-id], '
+        '[data-live="fills"] tbody tr\').length >= 2'
+    )
+    for name, path, ready in [
+        ("overview", "/", "[data-account-equity], [data-account-missing]"),
+        ("orders", "/orders/", "[data-live] table"),
+        ("performance", "/performance/?range=1d", "[data-pnl-chart] canvas"),
+        ("activity", "/activity/", "[data-activity-feed] [data-kind]"),
+    ]:
+        page.goto(f"{server.url}{path}")
+        page.wait_for_selector("html[data-live=connected]")
+        page.wait_for_selector(ready)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{name} is {overflow} px wider than a {width} px screen"
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    # The performance page's total is the API's, as the page writes money. Fills go on
+    # meanwhile: read both until they agree (the page refreshes on every fill).
+    from trading.templatetags.xquant_format import pnl
+
+    page.goto(f"{server.url}/performance/?range=1d")
+
+    def agree() -> bool:
+        api = page.request.get(f"{server.url}/api/performance?range=1d").json()
+        shown = page.text_content('[data-summary="range"]').strip()
+        return shown == pnl(Decimal(api["totals"]["realized"]))
+
+    deadline = time.monotonic() + 20
+    while not agree():
+        assert time.monotonic() < deadline, "the page and the API disagree"
+        time.sleep(0.3)
+
+
+def test_an_order_is_placed_after_its_review_and_cancelled_from_the_orders_page(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/orders/")
+    page.wait_for_selector("html[data-live=connected]")
+
+    page.click("[data-open-dialog=order-place]")
+    dialog = "#order-place"
+    page.select_option(f"{dialog} select[name=symbol]", "ETHUSDT")
+    page.select_option(f"{dialog} select[name=order_type]", "LIMIT")
+    page.fill(f"{dialog} input[name=quantity]", "0.05")
+    page.fill(f"{dialog} input[name=price]", "1000")
+    page.click(f"{dialog} button[type=submit]")  # review
+    page.wait_for_selector(f"{dialog} [data-preview]:not([hidden])")
+    preview = page.text_content(f"{dialog} [data-preview]")
+    assert preview.startswith("BUY 0.05 ETHUSDT at 1,000.00: about 50.00 USDT"), preview
+    assert off_loop(lambda: Order.objects.filter(symbol="ETHUSDT").count()) == 0
+    page.screenshot(path=str(ARTIFACTS / "orders-place-review-1366.png"))
+    page.click(f"{dialog} button[type=submit]")  # send
+    page.wait_for_selector(".toast >> text=ETHUSDT: open")
+    order = off_loop(lambda: Order.objects.get(symbol="ETHUSDT"))
+    assert (order.status, order.price, order.source) == ("open", Decimal("1000"), "api")
+
+    page.wait_for_selector('option[value="symbol:ETHUSDT"]', state="attached")
+    page.click("[data-open-dialog=orders-cancel-open]")
+    page.select_option("#orders-cancel-open select[name=scope]", "symbol:ETHUSDT")
+    visible = page.eval_on_selector_all(
+        "#orders-cancel-open [data-cancel-list] li:not([hidden])", "items => items.length"
+    )
+    assert visible == 1
+    page.click("#orders-cancel-open button[type=submit]")
+    page.wait_for_selector(".toast >> text=1 open order(s) cancelled")
+    assert off_loop(lambda: Order.objects.get(pk=order.pk).status) == "canceled"
+
+
+def test_two_backtests_are_picked_and_compared(server, trading_setup, browser_page):
+    from prediction.models import BacktestStatus
+
+    def run(strategy, end):
+        return BacktestRun.objects.create(
+            engine="vectorised",
+            strategy=strategy,
+            symbol="BTCUSDT",
+            timeframe="1h",
+            status=BacktestStatus.FINISHED,
+            metrics={"total_return": end / 1000 - 1, "sharpe": 1.0},
+            equity_curve=[
+                ["2024-01-01T00:00:00+00:00", 1000],
+                ["2024-01-01T01:00:00+00:00", end],
+            ],
+        ).pk
+
+    first, second = off_loop(run, "trend_following", 1100), off_loop(run, "rsi", 900)
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/backtests/")
+    page.click("[data-compare-link]")
+    page.check(f"#run-{first}")
+    page.check(f"#run-{second}")
+    page.click("[data-compare-form] button[type=submit]")
+    page.wait_for_selector("[data-compare-chart] canvas")
+    assert page.evaluate("window.xquantCompare.series") == 2
+    assert page.locator("[data-compare-metrics] thead th").count() == 3
+    page.screenshot(path=str(ARTIFACTS / "backtest-compare-1366.png"), full_page=True)
+
+
+def test_market_chart_labels_its_markers_only_when_they_have_room(
+    server, trading_setup, browser_page
+):
+    page = browser_page
+    log_in(page, server)
+    page.goto(f"{server.url}/market/BTCUSDT/")
+    page.wait_for_selector("[data-market-chart] canvas")
+    page.wait_for_function("window.xquantMarket && window.xquantMarket.data.markers.length > 0")
+    texts = "window.xquantMarket.markers.markers().map(m => m.text)"
+    # All the bars on one screen: a few pixels each, arrows without labels.
+    page.evaluate("window.xquantMarket.chart.timeScale().fitContent()")
+    page.wait_for_function("window.xquantMarket.labels === false")
+    assert set(page.evaluate(texts)) == {""}
+    # Zoomed in to the last 12 bars: the labels are back.
+    page.evaluate(
+        """() => {
+            const n = window.xquantMarket.data.candles.length;
+            window.xquantMarket.chart.timeScale().setVisibleLogicalRange({from: n - 12, to: n});
+        }"""
+    )
+    page.wait_for_function("window.xquantMarket.labels === true")
+    assert any(text.startswith("B") for text in page.evaluate(texts))

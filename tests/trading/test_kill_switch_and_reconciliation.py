@@ -12,10 +12,11 @@ from django.core.management import call_command
 from exchanges.base import OrderRequest
 from tests.factories import OrderFactory, StrategyConfigFactory
 from trading.models import Order, OrderSource, OrderStatus, Position, RiskLimits
-from trading.services.orders import order_submit
+from trading.services.orders import order_place, order_submit
 from trading.services.reconciliation import reconcile
 from trading.services.risk import kill_switch_engage, kill_switch_release
 from trading.services.tick import tick_run
+from trading.strategies.base import OrderIntent
 
 pytestmark = pytest.mark.django_db
 
@@ -69,16 +70,27 @@ def test_kill_switch_cancels_open_orders_and_refuses_new_ones(paper, manager, cl
     assert limits.kill_switch_engaged and limits.kill_switch_reason == "exchange acting strange"
 
     clock.advance(5)
-    tick(paper, manager)  # the iceberg hears of the cancel and tries again: refused
-    refused = Order.objects.filter(error_code="risk.kill_switch")
-    assert refused.count() == 1
-    assert "exchange acting strange" in refused.get().error_message
+    tick(paper, manager)  # the iceberg hears of the cancel and pauses: nothing is sent
+    assert not Order.objects.filter(error_code="risk.kill_switch").exists()
+    assert Order.objects.filter(strategy__name="iceberg-btc").count() == 1
     assert paper.fetch_open_orders("BTCUSDT") == []
 
     kill_switch_release(reason="all clear")
     clock.advance(5)
     tick(paper, manager)
     assert len(paper.fetch_open_orders("BTCUSDT")) == 1
+
+
+def test_the_kill_switch_refuses_an_order_placed_by_hand(paper, manager, clock):
+    kill_switch_engage(reason="exchange acting strange", exchange=paper)
+    order = order_place(
+        intent=OrderIntent(key="by-hand", symbol="BTCUSDT", side="BUY", quantity=D("0.002")),
+        exchange=paper,
+        source=OrderSource.API,
+    )
+    assert (order.status, order.error_code) == (OrderStatus.REJECTED, "risk.kill_switch")
+    assert "exchange acting strange" in order.error_message
+    assert paper.fetch_open_orders("BTCUSDT") == []
 
 
 def test_kill_switch_from_the_command_line(db, settings):

@@ -249,3 +249,27 @@ def test_a_running_backtest_shows_its_progress(trader):
     assert f'data-progress-bar="{run.pk}"' in html
     assert 'aria-valuenow="40"' in html
     assert f'data-live-on="backtest.finished:id={run.pk}"' in html
+
+
+def test_a_backtests_strategy_parameters_and_its_settings_are_listed_apart(trader):
+    import re
+
+    run = BacktestRun.objects.create(
+        engine="event_driven",
+        strategy="technical",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        status=BacktestStatus.RUNNING,
+        params={"signal": "ma_cross", "quantity": "0.01"},
+        config={"quantity": 1.0, "fee_rate": 0.0004},
+    )
+    html = trader.get(f"/backtests/{run.pk}/").content.decode()
+    params = re.search(
+        r"<h3>Strategy parameters</h3>\s*<dl[^>]*data-run-params>(.*?)</dl>", html, re.S
+    )
+    config = re.search(
+        r"<h3>Backtest settings</h3>\s*<dl[^>]*data-run-config>(.*?)</dl>", html, re.S
+    )
+    assert params and config
+    assert params.group(1).count(">Quantity<") == 1 and "0.01" in params.group(1)
+    assert config.group(1).count(">Quantity<") == 1 and "Fee rate" in config.group(1)

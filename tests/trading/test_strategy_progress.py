@@ -155,3 +155,39 @@ def test_combined_shows_the_entry_its_execution_is_working():
     assert "entry 1:" in progress.headline
     assert items(progress)["Entry 1 (TWAP)"].startswith(f"{len(sent)} of 4 slices sent")
     assert progress.percent == Decimal("25.0")
+
+
+def test_a_technical_strategy_says_it_is_warming_up_and_for_how_long_in_its_headline():
+    params = {
+        "signal": "ma_cross",
+        "quantity": "0.1",
+        "bar_seconds": 60,
+        "fast_period": 10,
+        "slow_period": 30,
+    }
+    ma = build("technical", params)
+    fresh = strategy_progress(kind="technical", params=ma.params, state={})
+    assert fresh.headline.startswith(
+        "Warming up: needs 30 bars, has 0 (first signal in 30 min at the earliest)"
+    )
+    for minute in range(13):  # 12 bars closed, the 13th forming
+        ma.on_market_data(snap(60 * minute, 100 + minute))
+    assert progress_of(ma).headline == (
+        "Warming up: needs 30 bars, has 12 (first signal in 18 min at the earliest)"
+        " · MA 10/30 cross · position 0"
+    )
+
+
+def test_an_rsi_strategy_counts_its_warm_up_in_bar_closes():
+    rsi = build("technical", {"signal": "rsi", "quantity": "0.1", "rsi_period": 14})
+    for minute, price in enumerate((100, 101, 102, 101)):
+        rsi.on_market_data(snap(60 * minute, price))
+    assert progress_of(rsi).headline.startswith("Warming up: needs 14 bar closes, has ")
+
+
+def test_a_technical_strategy_shows_what_a_traders_close_moved():
+    state = {"position": "0", "manual_total": "-0.05", "sent": 1}
+    params = {"signal": "rsi", "quantity": "0.05", "rsi_period": 14, "rsi_oversold": 30}
+    params["rsi_overbought"] = 70
+    progress = strategy_progress(kind="technical", params=params, state=state)
+    assert items(progress)["Moved by traders' closes"] == Decimal("-0.05")

@@ -7,6 +7,7 @@ from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from trading.api import views
+from trading.api.views import performance
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -24,6 +25,9 @@ router.register("strategy-positions", views.StrategyPositionViewSet, basename="s
 
 urlpatterns = [
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^account/?$", views.AccountView.as_view(), name="account"),
+    re_path(r"^performance/?$", performance.PerformanceView.as_view(), name="performance"),
+    re_path(r"^trades/?$", performance.ClosedTradesView.as_view(), name="closed-trades"),
     re_path(r"^risk/limits/?$", views.RiskLimitsView.as_view(), name="risk-limits"),
     re_path(r"^risk/kill-switch/?$", views.KillSwitchView.as_view(), name="kill-switch"),
     re_path(r"^futures/settings/?$", views.FuturesSettingsView.as_view(), name="futures-settings"),

@@ -285,9 +285,12 @@ def order_place(
     source: str,
     submit: bool = True,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    strategy: StrategyConfig | None = None,
 ) -> Order:
     """A manual order (API, admin): the same filters, risk guards and submission as a
-    strategy's, outside a tick. Market orders are valued at the current mid."""
+    strategy's, outside a tick. Market orders are valued at the current mid. With
+    `strategy` it is booked to that strategy (a trader closing its share of a position:
+    trading.services.positions)."""
     from trading.services.risk import risk_state_get
 
     reference_price = None
@@ -300,6 +303,7 @@ def order_place(
             source=source,
             risk_state=risk_state_get(exchange_name=exchange.name, symbol=intent.symbol),
             reference_price=reference_price,
+            strategy=strategy,
         )
     if submit and order.status == OrderStatus.PENDING:
         order = order_submit(order=order, exchange=exchange, policy=policy)
@@ -1261,14 +1265,21 @@ def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order
 
 
 def orders_cancel_all(
-    *, exchange: Exchange, reason: str, symbols: list[str] | None = None
+    *,
+    exchange: Exchange,
+    reason: str,
+    symbols: list[str] | None = None,
+    strategy_id: int | None = None,
 ) -> dict[str, Any]:
     """Cancel every working order we know of, and any open order the exchange has on
-    our symbols that we do not know of."""
+    our symbols that we do not know of. With `strategy_id`, that strategy's working
+    orders only (an order the exchange alone knows belongs to no strategy)."""
     canceled, failed = 0, []
     working = Order.objects.filter(exchange=exchange.name, status__in=ACTIVE_STATUSES)
     if symbols:
         working = working.filter(symbol__in=symbols)
+    if strategy_id is not None:
+        working = working.filter(strategy_id=strategy_id)
     known_symbols = set(symbols or [])
     for order in working:
         known_symbols.add(order.symbol)
@@ -1284,7 +1295,9 @@ def orders_cancel_all(
             canceled += result.status == OrderStatus.CANCELED
         except (ExchangeError, ConflictError, RetryableError) as exc:
             failed.append({"client_order_id": order.client_order_id, "error": str(exc)})
-    if not symbols:
+    if strategy_id is not None:
+        known_symbols = set()
+    elif not symbols:
         from django.conf import settings
 
         known_symbols.update(settings.TRADING_SYMBOLS)

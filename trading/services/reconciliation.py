@@ -27,9 +27,18 @@ from django.utils import timezone
 
 from exchanges.base import Exchange, ExchangeOrder, ExchangePosition
 from exchanges.errors import ExchangeError, OrderNotFoundError
-from trading.models import Fill, Order, OrderSource, OrderStatus, Position, ReconcileIssue
+from trading.models import (
+    ActivityKind,
+    Fill,
+    Order,
+    OrderSource,
+    OrderStatus,
+    Position,
+    ReconcileIssue,
+)
 from trading.notifications import events as notice
 from trading.notifications.services import notify
+from trading.services.activity import activity_record
 from trading.services.fills import fills_record, publish_position
 from trading.services.leases import lease_is_held_elsewhere
 from trading.services.orders import (
@@ -108,6 +117,22 @@ def reconcile(
         _issues_settled(exchange, symbol, report)
     if report.changed or report.errors:
         logger.warning("reconciliation: %s", report.summary())
+        details = [
+            *report.resolved_orders,
+            *report.adopted_orders,
+            *report.adopted_fills,
+            *report.corrected_positions,
+            *report.errors,
+        ]
+        activity_record(
+            kind=ActivityKind.RECONCILIATION,
+            level="error" if report.errors else "warning",
+            symbol=symbols[0] if len(symbols) == 1 else "",
+            message=f"Reconciliation of {', '.join(symbols)}: {report.summary()}"
+            + (
+                f" ({'; '.join(details[:5])}{'; …' if len(details) > 5 else ''})" if details else ""
+            ),
+        )
     else:
         logger.info("reconciliation: record and exchange agree for %s", ", ".join(symbols))
     return report

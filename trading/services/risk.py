@@ -14,11 +14,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.base import Exchange
-from trading.models import ACTIVE_STATUSES, Position, RealizedPnlHour, RiskLimits
+from trading.models import ACTIVE_STATUSES, ActivityKind, Position, RealizedPnlHour, RiskLimits
 from trading.notifications import events as notice
 from trading.notifications.services import notify
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
+from trading.services.activity import activity_record
 from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
@@ -157,6 +158,21 @@ _UNREALIZED_SQL = (
 )
 
 
+def kill_switch_statement() -> Statement:
+    """Whether the kill switch is engaged and why, to read with a tick's view."""
+    return (
+        "SELECT kill_switch_engaged, kill_switch_reason FROM trading_risklimits WHERE id = %s",
+        [RiskLimits.SINGLETON_ID],
+    )
+
+
+def kill_switch_from(result: Result) -> str | None:
+    """From kill_switch_statement's result: why trading is paused, or None."""
+    if not result.rows or not result.rows[0][0]:
+        return None
+    return f"kill switch engaged: {result.rows[0][1]}"
+
+
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")
 
 
@@ -221,6 +237,11 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
     logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
+    activity_record(
+        kind=ActivityKind.KILL_SWITCH,
+        level="error",
+        message=f"Kill switch engaged: {limits.kill_switch_reason}",
+    )
     result = orders_cancel_all(
         exchange=exchange, reason=f"kill switch: {limits.kill_switch_reason}"
     )
@@ -243,6 +264,10 @@ def kill_switch_release(*, reason: str = "") -> RiskLimits:
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
     logger.warning("kill switch released%s", f": {reason}" if reason else "")
+    activity_record(
+        kind=ActivityKind.KILL_SWITCH,
+        message="Kill switch released" + (f": {limits.kill_switch_reason}" if reason else ""),
+    )
     realtime.publish(realtime.DASHBOARD_GROUP, "risk.kill_switch", risk_limits_payload(limits))
     notify(notice.kill_switch_notice(limits))
     return limits

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from trading.models import StrategyConfig, StrategyKind, StrategyStatus
+from trading.strategies.execution import state_without_halt
 from trading.strategies.params import normalize_params
 from xquant import realtime
 from xquant.errors import ConflictError, ValidationError
@@ -22,6 +23,21 @@ def _validate_symbol(symbol: str) -> str:
             extra={"fields": {"symbol": ["Use the exchange symbol in capitals, e.g. BTCUSDT."]}},
         )
     return symbol
+
+
+def symbol_require_traded(*, symbol: str) -> None:
+    """An active strategy on a symbol the trading loop does not tick would wait forever
+    ("On", "Not started"): refused, saying what is ticked and how to change it. An
+    inactive one may be prepared on any symbol."""
+    traded = settings.TRADING_SYMBOLS
+    if symbol not in traded:
+        listed = ", ".join(traded) or "none"
+        raise ValidationError(
+            f"{symbol} is not traded: the trading loop ticks {listed} (TRADING_SYMBOLS). "
+            f"Add {symbol} to TRADING_SYMBOLS and restart the trader, or keep the strategy "
+            "off.",
+            extra={"fields": {"symbol": [f"Not traded. Traded symbols: {listed}."]}},
+        )
 
 
 def _validate_kind(kind: str) -> str:
@@ -67,10 +83,13 @@ def strategy_config_create(
             f"A strategy named {name!r} already exists.",
             extra={"fields": {"name": ["Already in use."]}},
         )
+    symbol = _validate_symbol(symbol)
+    if is_active:
+        symbol_require_traded(symbol=symbol)
     strategy = StrategyConfig.objects.create(
         name=name,
         kind=kind,
-        symbol=_validate_symbol(symbol),
+        symbol=symbol,
         params=normalize_params(kind, params),
         is_active=is_active,
     )
@@ -97,6 +116,8 @@ def strategy_config_update(
         strategy.name = name
     if symbol is not None:
         symbol = _validate_symbol(symbol)
+        if strategy.is_active:
+            symbol_require_traded(symbol=symbol)
         if symbol != strategy.symbol and strategy.state:
             raise ConflictError(
                 f"Strategy {strategy.name!r} has state for {strategy.symbol}; create a new "
@@ -115,24 +136,41 @@ def strategy_config_update(
 def strategy_config_set_active(*, strategy: StrategyConfig, active: bool) -> StrategyConfig:
     """Switch a strategy on or off. Switching on also clears an error status."""
     locked = StrategyConfig.objects.select_for_update().get(pk=strategy.pk)
+    if active:
+        symbol_require_traded(symbol=locked.symbol)
     locked.is_active = active
+    fields = ["is_active", "status", "last_error", "updated_at"]
     if active and locked.status == StrategyStatus.ERRORED:
         locked.status = StrategyStatus.OK
         locked.last_error = ""
-    locked.save(update_fields=["is_active", "status", "last_error", "updated_at"])
+        # A halted execution algorithm keeps the state that explains its halt; switched
+        # on again it tries again rather than halting at once.
+        unhalted = state_without_halt(locked.state)
+        if unhalted != locked.state:
+            locked.state = unhalted
+            locked.state_version += 1
+            fields += ["state", "state_version"]
+    locked.save(update_fields=fields)
     transaction.on_commit(lambda: _publish_strategy(locked, "strategy.toggled"))
     strategy.refresh_from_db()
     return strategy
 
 
-def strategy_config_set_active_many(*, strategies: list[StrategyConfig], active: bool) -> int:
-    """Bulk switch; returns how many changed state."""
-    changed = 0
+def strategy_config_set_active_many(
+    *, strategies: list[StrategyConfig], active: bool
+) -> tuple[int, list[tuple[StrategyConfig, str]]]:
+    """Bulk switch; returns how many changed state, and those refused with why (a
+    strategy on a symbol that is not traded cannot be switched on)."""
+    changed, refused = 0, []
     for strategy in strategies:
         if strategy.is_active != active:
-            strategy_config_set_active(strategy=strategy, active=active)
+            try:
+                strategy_config_set_active(strategy=strategy, active=active)
+            except ValidationError as exc:
+                refused.append((strategy, exc.message))
+                continue
             changed += 1
-    return changed
+    return changed, refused
 
 
 TECHNICAL_SIGNALS = ("ma_cross", "rsi")

@@ -22,6 +22,7 @@ from trading.strategies.base import (
     OrderIntent,
     OrderUpdate,
     Strategy,
+    StrategyHalted,
     build_strategy,
 )
 
@@ -41,6 +42,10 @@ class StrategyRun:
     #: New JSON state, or None when it did not change.
     new_state: dict[str, Any] | None = None
     finished: bool = False
+    #: The strategy was paused or resumed in this run (the pages are told).
+    pause_changed: bool = False
+    #: It halted itself (StrategyHalted): new_state is the state that explains why.
+    halted: bool = False
 
 
 @dataclass
@@ -105,9 +110,14 @@ class StrategyManager:
         signal_source: Callable[[str], ExternalSignal | None] | None = None,
         versions: list[tick_store.Version] | None = None,
         news: list[tick_store.News] | None = None,
+        paused: str | None = None,
     ) -> list[StrategyRun]:
         """Run the symbol's active strategies. `versions` and `news` are the tick's read
-        of them (tick_store.tick_view); read here when not given."""
+        of them (tick_store.tick_view); read here when not given.
+
+        With `paused` (why: the kill switch is engaged) the strategies that can pause are
+        paused before their news is fed, so what the switch cancelled is not held against
+        them, and get no market data; the first run without it resumes them."""
         if versions is None:
             versions = tick_store.active_strategy_versions(symbol=symbol)
         configs = self._configs(versions)
@@ -128,10 +138,18 @@ class StrategyManager:
             try:
                 strategy, before = self._instance(config)
                 run.strategy = strategy
+                hold = paused is not None and strategy.pausable
+                was_paused = bool(before.get("paused"))
+                if hold:
+                    strategy.pause(at=snapshot.timestamp, reason=paused)
                 for pk, update in news.get(config.pk, ()):
                     strategy.on_order_update(update)
                     run.fed.append((pk, update.status, update.filled_quantity))
-                run.intents = list(strategy.on_market_data(snapshot, signal=signal))
+                if not hold:
+                    if was_paused:
+                        strategy.resume(at=snapshot.timestamp)
+                    run.intents = list(strategy.on_market_data(snapshot, signal=signal))
+                run.pause_changed = hold != was_paused
                 for intent in run.intents:
                     if intent.symbol != symbol:
                         raise ValueError(
@@ -140,6 +158,21 @@ class StrategyManager:
                 after = strategy.dump_state()
                 run.new_state = after if after != before else None
                 run.finished = strategy.finished
+            except StrategyHalted as exc:
+                # Expected: it stopped itself and says why (no traceback to read). Its
+                # state is kept with the error: it explains the halt.
+                logger.warning(
+                    "strategy %s (%s) halted on %s: %s",
+                    config.name,
+                    config.kind,
+                    symbol,
+                    exc.message,
+                )
+                run.error = exc.message
+                run.intents = []
+                run.halted = True
+                run.new_state = run.strategy.dump_state() if run.strategy is not None else None
+                self.forget(config.pk)
             except Exception as exc:  # a broken strategy must not stop the others
                 logger.exception("strategy %s (%s) failed on %s", config.name, config.kind, symbol)
                 run.error = f"{type(exc).__name__}: {exc}"
@@ -150,9 +183,14 @@ class StrategyManager:
 
 def _order_news(rows: list[tick_store.News]) -> dict[int, list[tuple[int, OrderUpdate]]]:
     news: dict[int, list[tuple[int, OrderUpdate]]] = {}
-    for pk, strategy_id, key, side, status, filled, average in rows:
+    for pk, strategy_id, key, side, status, filled, average, code in rows:
         update = OrderUpdate(
-            key=key, side=side, status=status, filled_quantity=filled, average_price=average
+            key=key,
+            side=side,
+            status=status,
+            filled_quantity=filled,
+            average_price=average,
+            error_code=code,
         )
         news.setdefault(strategy_id, []).append((pk, update))
     return news

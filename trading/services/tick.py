@@ -29,14 +29,17 @@ from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
 from trading.metrics import tick_measured
 from trading.models import (
+    ActivityKind,
     Order,
     OrderSource,
     OrderStatus,
     StrategyConfig,
+    StrategyStatus,
 )
 from trading.notifications import events as notice
 from trading.notifications.services import notify
 from trading.services import tick_store
+from trading.services.activity import activity_record
 from trading.services.fills import publish_position
 from trading.services.orders import (
     PreparedOrder,
@@ -47,7 +50,13 @@ from trading.services.orders import (
     order_prepare,
     orders_sync,
 )
-from trading.services.risk import risk_state_from, risk_state_get, risk_state_statements
+from trading.services.risk import (
+    kill_switch_from,
+    kill_switch_statement,
+    risk_state_from,
+    risk_state_get,
+    risk_state_statements,
+)
 from trading.services.strategy_manager import StrategyManager, StrategyRun
 from trading.strategies.base import ExternalSignal
 from xquant import realtime
@@ -95,8 +104,13 @@ def tick_run(
     result.mid = snapshot.mid
 
     view = tick_store.tick_view(
-        exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
+        exchange=exchange.name,
+        symbol=symbol,
+        mark_price=snapshot.mid,
+        now=timezone.now(),
+        also=[kill_switch_statement()],
     )
+    paused = kill_switch_from(view.also[0])
     risk_state = None
     # Should fills or status changes move positions and make order news, the view is
     # read again, and the risk state with it (a strategy whose order filled usually
@@ -123,12 +137,19 @@ def tick_run(
     ):
         view = again().view(reads.results) if reads.results is not None else again().read()
         risk_state = risk_state_from(view.also, now=now)
+        if risk_state is not None:
+            paused = (
+                f"kill switch engaged: {risk_state.kill_switch_reason}"
+                if risk_state.kill_switch_engaged
+                else None
+            )
     runs = manager.run(
         symbol=symbol,
         snapshot=snapshot,
         signal_source=signal_source,
         versions=view.versions,
         news=view.news,
+        paused=paused,
     )
 
     # Orders and the states that produced them commit together, in one round trip.
@@ -213,7 +234,13 @@ def _strategy_writes(
         config = run.config
         if run.error:
             writes.append(
-                tick_store.strategy_errored(config_id=config.pk, error=run.error, now=now)
+                tick_store.strategy_errored(
+                    config_id=config.pk,
+                    error=run.error,
+                    now=now,
+                    state=run.new_state if run.halted else None,
+                    version=config.state_version + 1,
+                )
             )
         elif run.finished:
             writes.append(
@@ -228,9 +255,10 @@ def _strategy_writes(
             # Under the symbol's lock nobody else writes this state: the version is ours.
             states.append((config.pk, run.new_state, config.state_version + 1))
             manager.remember(config, config.state_version + 1, run.new_state)
+        if run.error or run.finished or run.pause_changed:
+            status_changed.append(config.pk)
         if run.error or run.finished:
             manager.forget(config.pk)
-            status_changed.append(config.pk)
         else:
             # The news fed to the strategy is consumed, unless the order moved on
             # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
@@ -255,6 +283,7 @@ def _beat(
 def _publish_strategy_status(config_id: int) -> None:
     config = StrategyConfig.objects.filter(pk=config_id).first()
     if config is not None:
+        _record_strategy_status(config)
         realtime.publish(
             realtime.DASHBOARD_GROUP,
             "strategy.status",
@@ -264,9 +293,29 @@ def _publish_strategy_status(config_id: int) -> None:
                 "status": config.status,
                 "is_active": config.is_active,
                 "last_error": config.last_error,
+                "paused": (config.state or {}).get("paused"),
             },
         )
         notify(notice.strategy_notice(config))
+
+
+def _record_strategy_status(config: StrategyConfig) -> None:
+    paused = (config.state or {}).get("paused")
+    if config.status == StrategyStatus.ERRORED:
+        level, text = "error", f"{config.name} stopped: {config.last_error}"
+    elif config.status == StrategyStatus.FINISHED:
+        level, text = "info", f"{config.name} finished."
+    elif paused:
+        level, text = "warning", f"{config.name} paused: {paused['reason']}"
+    else:
+        level, text = "info", f"{config.name} resumed."
+    activity_record(
+        kind=ActivityKind.STRATEGY,
+        level=level,
+        symbol=config.symbol,
+        strategy=config,
+        message=text,
+    )
 
 
 def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> None:

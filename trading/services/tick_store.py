@@ -171,8 +171,8 @@ _VERSIONS_SQL = (
 )
 # Orders with news for the symbol's active strategies, oldest first.
 _NEWS_SQL = (
-    "SELECT id, strategy_id, intent_key, side, status, filled_quantity, average_price "
-    "FROM trading_order WHERE strategy_update_pending AND strategy_id IN ("
+    "SELECT id, strategy_id, intent_key, side, status, filled_quantity, average_price, "
+    "error_code FROM trading_order WHERE strategy_update_pending AND strategy_id IN ("
     "SELECT id FROM trading_strategyconfig WHERE symbol = %s AND is_active AND status = %s) "
     "ORDER BY id"
 )
@@ -180,8 +180,9 @@ _NEWS_SQL = (
 #: (id, updated_at, state_version) of an active strategy: enough to tell whether an
 #: instance kept in memory is still current.
 Version = tuple[int, datetime, int]
-#: (order id, strategy id, intent key, side, status, filled quantity, average price).
-News = tuple[int, int, str, str, str, Decimal, Decimal | None]
+#: (order id, strategy id, intent key, side, status, filled quantity, average price,
+#: error code).
+News = tuple[int, int, str, str, str, Decimal, Decimal | None, str]
 
 
 def _versions(rows: list[tuple]) -> list[Version]:
@@ -190,8 +191,8 @@ def _versions(rows: list[tuple]) -> list[Version]:
 
 def _news(rows: list[tuple]) -> list[News]:
     return [
-        (pk, sid, key, side, status, db_decimal(filled), db_decimal(average))
-        for pk, sid, key, side, status, filled, average in rows
+        (pk, sid, key, side, status, db_decimal(filled), db_decimal(average), code or "")
+        for pk, sid, key, side, status, filled, average, code in rows
     ]
 
 
@@ -380,11 +381,30 @@ def heartbeat(beat: Heartbeat) -> None:
     batch_run([_heartbeat(beat)])
 
 
-def strategy_errored(*, config_id: int, error: str, now: datetime) -> Statement:
+def strategy_errored(
+    *, config_id: int, error: str, now: datetime, state: dict | None = None, version: int = 0
+) -> Statement:
+    """Errored; with `state` (a strategy that halted itself) also the state that says
+    why, so its page does not show the state from before the last updates."""
+    at = db_value(StrategyConfig, "updated_at", now)
+    if state is None:
+        return (
+            "UPDATE trading_strategyconfig SET status = %s, last_error = %s, updated_at = %s "
+            "WHERE id = %s",
+            [StrategyStatus.ERRORED, error, at, config_id],
+        )
     return (
-        "UPDATE trading_strategyconfig SET status = %s, last_error = %s, updated_at = %s "
-        "WHERE id = %s",
-        [StrategyStatus.ERRORED, error, db_value(StrategyConfig, "updated_at", now), config_id],
+        "UPDATE trading_strategyconfig SET status = %s, last_error = %s, state = %s, "
+        "state_version = %s, state_updated_at = %s, updated_at = %s WHERE id = %s",
+        [
+            StrategyStatus.ERRORED,
+            error,
+            db_value(StrategyConfig, "state", state),
+            version,
+            at,
+            at,
+            config_id,
+        ],
     )
 
 

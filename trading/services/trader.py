@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
 from trading.locks import LockBusy, symbol_lock
+from trading.services.account import account_refresh
 from trading.services.futures import futures_settings_apply
 from trading.services.orders import SendNow
 from trading.services.reconciliation import ReconcileReport, reconcile
@@ -41,6 +42,7 @@ class Trader:
         symbols: list[str],
         interval: float,
         reconcile_every: float = 60.0,
+        account_every: float = 10.0,
         signal_source: SignalSource | None = None,
         on_snapshot: Callable[[MarketSnapshot], object] | None = None,
     ):
@@ -49,6 +51,8 @@ class Trader:
         self.symbols = symbols
         self.interval = interval
         self.reconcile_every = reconcile_every
+        self.account_every = account_every
+        self._last_account: float | None = None
         self.signal_source = signal_source
         self.on_snapshot = on_snapshot
         self.manager = StrategyManager(exchange)
@@ -69,7 +73,17 @@ class Trader:
         prediction_check(self.symbols)
         report = reconcile(exchange=self.exchange, symbols=self.symbols)
         self._last_reconcile = time.monotonic()
+        self.refresh_account()
         return report
+
+    def refresh_account(self) -> None:
+        """The account's balance from the exchange, kept for the pages; a failure is
+        logged and tried again next round (the pages show when it was read)."""
+        self._last_account = time.monotonic()
+        try:
+            account_refresh(exchange=self.exchange)
+        except Exception:
+            logger.warning("could not read the account balance", exc_info=True)
 
     def apply_futures_defaults(self) -> None:
         margin_mode = "isolated" if settings.ISOLATED else "cross"
@@ -114,6 +128,11 @@ class Trader:
                 )
             except Exception:
                 logger.exception("periodic reconciliation failed")
+        if (
+            self._last_account is None
+            or time.monotonic() - self._last_account >= self.account_every
+        ):
+            self.refresh_account()
         return results
 
     def tick(self, symbol: str) -> TickResult:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -51,6 +52,8 @@ class OrderUpdate:
     #: Cumulative.
     filled_quantity: Decimal
     average_price: Decimal | None = None
+    #: Why it ended unfilled, when it did: "risk.kill_switch", an exchange code, ...
+    error_code: str = ""
 
 
 @dataclass(slots=True)
@@ -122,6 +125,17 @@ class Strategy(abc.ABC):
     def finished(self) -> bool:
         """True when an execution algorithm has worked its whole parent quantity."""
         return False
+
+    #: Whether the caller pauses it (instead of feeding it market data) while the desk
+    #: refuses every order (the kill switch). The others run on: their intents are
+    #: refused and recorded, and a trailing stop keeps following the price.
+    pausable: ClassVar[bool] = False
+
+    def pause(self, *, at: datetime, reason: str) -> None:  # noqa: B027 - optional hook
+        """Stop sending orders from `at` (only called when `pausable`)."""
+
+    def resume(self, *, at: datetime) -> None:  # noqa: B027 - optional hook
+        """Carry on from `at` after a pause."""
 
 
 STRATEGY_CLASSES: dict[str, type[Strategy]] = {}

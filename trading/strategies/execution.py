@@ -12,8 +12,14 @@ Rules every child follows:
   after the schedule; for Iceberg and the stop the next snapshot), so the parent still
   completes.
 - MAX_FAILED_CHILDREN children in a row that end without any fill halt the algorithm
-  (StrategyHalted on every later call): something refuses every order (kill switch,
-  risk, funds) and sending more would only add rejected orders.
+  (StrategyHalted on every later call): something refuses every order (funds, the
+  exchange's filters) and sending more would only add rejected orders.
+- The desk stopping it is not such a failure. While the kill switch is engaged the tick
+  pauses the algorithms that can pause (`pause`/`resume`, the time passed in): no child
+  goes out, and children the switch cancelled do not count; on release a schedule
+  resumes where it stopped, shifted by the time paused (never one big catch-up slice).
+  A child refused by a risk guard ("risk.*") does not count either: the next one is
+  tried at the next slot (TWAP/VWAP) or RISK_RETRY later (Iceberg).
 - The status of a child that reached a terminal status is final: later updates for it
   are ignored (the order manager reports the final cumulative fill with that status).
 """
@@ -44,6 +50,26 @@ from trading.strategies.common import (
 )
 
 MAX_FAILED_CHILDREN = 3
+#: How long an iceberg waits after a risk guard refused its child before the next one.
+RISK_RETRY = timedelta(seconds=30)
+
+
+def state_without_halt(state: dict[str, Any]) -> dict[str, Any]:
+    """A saved state with its halt lifted (an operator switched the strategy on again):
+    the failures in a row start from zero. Nested states (a combined strategy's child)
+    too; any other state comes back unchanged."""
+    if not isinstance(state, dict):
+        return state
+    cleared = dict(state)
+    if cleared.get("halted"):
+        cleared["halted"] = None
+        children = cleared.get("children")
+        if isinstance(children, dict):
+            cleared["children"] = {**children, "failures": 0}
+    child = cleared.get("child")
+    if isinstance(child, dict) and isinstance(child.get("state"), dict):
+        cleared["child"] = {**child, "state": state_without_halt(child["state"])}
+    return cleared
 
 
 class ChildOrders:
@@ -66,8 +92,9 @@ class ChildOrders:
     def add(self, key: str, quantity: Decimal) -> None:
         self.live[key] = [quantity, ZERO]
 
-    def apply(self, update: OrderUpdate) -> bool:
-        """Account one update; False when it is about no live child of ours."""
+    def apply(self, update: OrderUpdate, *, count_failure: bool = True) -> bool:
+        """Account one update; False when it is about no live child of ours. With
+        `count_failure` False an unfilled end does not count toward the halt."""
         child = self.live.get(update.key)
         if child is None:
             return False
@@ -77,7 +104,10 @@ class ChildOrders:
             child[1] = filled
         if update.status in TERMINAL_STATUSES:
             del self.live[update.key]
-            self.failures = 0 if child[1] > 0 else self.failures + 1
+            if child[1] > 0:
+                self.failures = 0
+            elif count_failure:
+                self.failures += 1
         elif child[1] > 0:
             self.failures = 0
         return True
@@ -117,9 +147,46 @@ class ExecutionAlgorithm(Strategy):
         )
         self.children = ChildOrders.load(state.get("children"))
         self.halt_reason: str | None = state.get("halted")
+        #: {"since": iso time, "reason": why} while the desk has it paused.
+        self.paused: dict[str, str] | None = state.get("paused")
+        #: Seconds spent paused so far (a schedule is shifted by them).
+        self.paused_seconds: int = int(state.get("paused_seconds", 0))
+        #: The code of the last child a risk guard refused, until a child fills.
+        self.risk_refused: str | None = state.get("risk_refused")
 
     def dump_state(self) -> dict[str, Any]:
-        return {"children": self.children.dump(), "halted": self.halt_reason}
+        state: dict[str, Any] = {"children": self.children.dump(), "halted": self.halt_reason}
+        # Written only once used, so the states of strategies never paused keep their shape.
+        if self.paused is not None:
+            state["paused"] = self.paused
+        if self.paused_seconds:
+            state["paused_seconds"] = self.paused_seconds
+        if self.risk_refused is not None:
+            state["risk_refused"] = self.risk_refused
+        return state
+
+    pausable: ClassVar[bool] = True
+    #: Whether a child refused by a risk guard counts toward the halt.
+    risk_refusals_count: ClassVar[bool] = False
+
+    def pause(self, *, at: datetime, reason: str) -> None:
+        """No child goes out until `resume`; what live children do is still followed."""
+        if self.paused is None:
+            self.paused = {"since": dt_iso(at), "reason": reason}
+        elif self.paused["reason"] != reason:
+            self.paused = {**self.paused, "reason": reason}
+
+    def resume(self, *, at: datetime) -> None:
+        if self.paused is None:
+            return
+        since = dt_from_iso(self.paused["since"])
+        self.paused = None
+        if since is not None and at > since:
+            self.paused_seconds += int((at - since).total_seconds())
+        self._resumed()
+
+    def _resumed(self) -> None:
+        """Hook: a schedule moves its next due time by the pause."""
 
     @property
     def executed(self) -> Decimal:
@@ -137,8 +204,11 @@ class ExecutionAlgorithm(Strategy):
 
     def on_order_update(self, update: OrderUpdate) -> None:
         children = self.children
-        if not children.apply(update):
+        refused_by_risk = update.error_code.startswith("risk.") and not self.risk_refusals_count
+        if not children.apply(update, count_failure=self.paused is None and not refused_by_risk):
             return
+        refused = refused_by_risk and update.filled_quantity == 0
+        self.risk_refused = update.error_code if refused else None
         if children.failures >= MAX_FAILED_CHILDREN and self.halt_reason is None:
             self.halt_reason = (
                 f"{self.label} halted: {children.failures} child orders in a row ended "
@@ -204,9 +274,21 @@ class ScheduledExecution(ExecutionAlgorithm):
         self.start: datetime | None = dt_from_iso(state.get("start"))
         #: The last slot processed (-1: none yet).
         self.slot: int = state.get("slot", -1)
+        self._set_next_due()
+
+    def _set_next_due(self) -> None:
         self._next_due = (
-            DISTANT_PAST if self.start is None else self.start + (self.slot + 1) * self.interval
+            DISTANT_PAST if self.start is None else self._origin + (self.slot + 1) * self.interval
         )
+
+    @property
+    def _origin(self) -> datetime:
+        """Where slot 0 is due: the first slice, shifted by the time spent paused."""
+        assert self.start is not None
+        return self.start + timedelta(seconds=self.paused_seconds)
+
+    def _resumed(self) -> None:
+        self._set_next_due()
 
     def dump_state(self) -> dict[str, Any]:
         return {**super().dump_state(), "start": dt_iso(self.start), "slot": self.slot}
@@ -238,9 +320,9 @@ class ScheduledExecution(ExecutionAlgorithm):
             return NO_INTENTS
         if self.start is None:
             self.start = ts
-        previous, slot = self.slot, (ts - self.start) // self.interval
+        previous, slot = self.slot, max(self.slot, (ts - self._origin) // self.interval)
         self.slot = slot
-        self._next_due = self.start + (slot + 1) * self.interval
+        self._next_due = self._origin + (slot + 1) * self.interval
         n = len(self.targets)
         target = self.targets[slot] if slot < n else self.total
         quantity = target - self.children.executed - self.children.outstanding

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from exchanges.base import MarketSnapshot
 from trading.strategies.base import NO_INTENTS, ExternalSignal, OrderIntent, register
-from trading.strategies.common import require_on_grid
-from trading.strategies.execution import ExecutionAlgorithm
+from trading.strategies.common import dt_from_iso, dt_iso, require_on_grid
+from trading.strategies.execution import RISK_RETRY, ExecutionAlgorithm
 
 
 @register
@@ -33,9 +34,14 @@ class Iceberg(ExecutionAlgorithm):
         self.limit_price = self.params["limit_price"]
         #: Children sent so far (keys "child-1", "child-2", ...).
         self.sent: int = state.get("sent", 0)
+        #: After a risk guard refused a child: no next one before this time.
+        self.retry_at: datetime | None = dt_from_iso(state.get("retry_at"))
 
     def dump_state(self) -> dict[str, Any]:
-        return {**super().dump_state(), "sent": self.sent}
+        state = {**super().dump_state(), "sent": self.sent}
+        if self.retry_at is not None:
+            state["retry_at"] = dt_iso(self.retry_at)
+        return state
 
     def on_market_data(
         self, snapshot: MarketSnapshot, *, signal: ExternalSignal | None = None
@@ -45,6 +51,13 @@ class Iceberg(ExecutionAlgorithm):
         children = self.children
         if children.live:
             return NO_INTENTS
+        if self.risk_refused is not None:
+            # Refused by a risk guard: try again later, not one refused order per tick.
+            if self.retry_at is None:
+                self.retry_at = snapshot.timestamp + RISK_RETRY
+            if snapshot.timestamp < self.retry_at:
+                return NO_INTENTS
+            self.retry_at = None
         remaining = self.total - children.executed
         if remaining <= 0:
             return NO_INTENTS

@@ -64,6 +64,11 @@ class SignalStrategy(Strategy):
     repeated event never stacks entries, and an exit while an entry order is still
     live sells only what was bought (the late fill shows in `position` for the next
     event). An order that is refused is not retried: the next event decides again.
+
+    Trader's closes: an order a trader placed against this strategy's book (key
+    "manual-…", trading.services.positions.position_close) moves `position` by its fills
+    like one of its own, so a position closed by hand is not sold a second time by the
+    next exit (which would leave the account short).
     """
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -98,6 +103,13 @@ class SignalStrategy(Strategy):
         self.sent: int = state.get("sent", 0)
         #: The position the last event asked for.
         self.target: Decimal = Decimal(state.get("target", "0"))
+        #: key -> [+1 buy / -1 sell, cumulative filled] of a trader's live orders on
+        #: this strategy's book.
+        self.manual: dict[str, list[Any]] = {
+            key: [sign, Decimal(f)] for key, (sign, f) in (state.get("manual") or {}).items()
+        }
+        #: What traders' orders moved the position by so far (signed), for the page.
+        self.manual_total: Decimal = Decimal(state.get("manual_total", "0"))
 
     def dump_state(self) -> dict[str, Any]:
         last = self._last
@@ -111,6 +123,11 @@ class SignalStrategy(Strategy):
             "sent": self.sent,
             "target": str(self.target),
         }
+        # Written once used, so states of strategies nobody traded against keep their shape.
+        if self.manual:
+            state["manual"] = {k: [s, str(f)] for k, (s, f) in self.manual.items()}
+        if self.manual_total:
+            state["manual_total"] = str(self.manual_total)
         if self.params["signal"] == "ma_cross":
             state["ma"] = {
                 "closes": [str(c) for c in self._buf],
@@ -391,6 +408,8 @@ class SignalStrategy(Strategy):
     def on_order_update(self, update: OrderUpdate) -> None:
         order = self.working.get(update.key)
         if order is None:
+            if update.key.startswith(MANUAL_KEY_PREFIX):
+                self._on_manual_update(update)
             return
         filled = update.filled_quantity
         if filled > order[2]:
@@ -398,6 +417,21 @@ class SignalStrategy(Strategy):
             order[2] = filled
         if update.status in TERMINAL_STATUSES:
             del self.working[update.key]
+
+    def _on_manual_update(self, update: OrderUpdate) -> None:
+        sign = 1 if update.side == BUY else -1
+        seen = self.manual.setdefault(update.key, [sign, ZERO])
+        filled = update.filled_quantity
+        if filled > seen[1]:
+            self.position += (filled - seen[1]) * sign
+            self.manual_total += (filled - seen[1]) * sign
+            seen[1] = filled
+        if update.status in TERMINAL_STATUSES:
+            del self.manual[update.key]
+
+
+#: Intent keys of orders a trader placed against a strategy's book.
+MANUAL_KEY_PREFIX = "manual-"
 
 
 def _close(snapshot: MarketSnapshot) -> Decimal:

@@ -33,6 +33,11 @@ class TrailingStop(ExecutionAlgorithm):
     kind = "trailing_stop"
     label = "Trailing stop"
     total_param = "quantity"
+    # A stop keeps following the price under the kill switch (the switch refuses its
+    # order if it fires), and resends at every snapshot: refusals of any kind count
+    # toward the halt, or a refused stop would send one refused order per tick.
+    pausable = False
+    risk_refusals_count = True
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 
 register = template.Library()
@@ -130,6 +131,22 @@ def param_value(value: Any) -> str:
     if value is None:
         return DASH
     return str(value)
+
+
+@register.simple_tag
+def kill_switch_state():
+    """The risk limits row, for the banner every page shows while the switch is engaged
+    (static/js/dashboard.js keeps it current from the live events)."""
+    from trading.selectors import risk_limits_get
+
+    return risk_limits_get()
+
+
+@register.simple_tag
+def development_setup() -> bool:
+    """Whether pages may give development hints (how `make run` makes the first user):
+    DEBUG, never in production."""
+    return bool(settings.DEBUG)
 
 
 @register.filter

@@ -18,9 +18,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from trading.forms import KillSwitchForm, StrategyToggleForm
+from trading.forms import (
+    CancelOpenOrdersForm,
+    KillSwitchForm,
+    PlaceOrderForm,
+    StrategyToggleForm,
+)
+from trading.models import OrderSource, Position
 from trading.selectors import order_get, strategy_get
-from trading.services.orders import order_cancel
+from trading.services.orders import order_cancel, order_place, orders_cancel_all
+from trading.services.positions import position_close
 from trading.services.risk import kill_switch_engage, kill_switch_release
 from trading.services.strategies import strategy_config_set_active
 from xquant.errors import ApplicationError, NotFoundError
@@ -131,3 +138,124 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
         f"Order #{order.pk} is {order.get_status_display().lower()}.",
         {"id": order.pk, "status": order.status},
     )
+
+
+@login_required
+@require_POST
+def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    default = reverse("trading:overview")
+    position = Position.objects.filter(pk=position_id).first()
+    if position is None:
+        raise Http404(f"No position with id {position_id}.")
+    from exchanges.registry import get_exchange
+
+    try:
+        orders = position_close(
+            position=position,
+            exchange=get_exchange(position.exchange),
+            by=request.user.get_username(),
+            source=OrderSource.API,
+        )
+    except ApplicationError as exc:
+        return _failed(request, default, exc.message, exc.http_status)
+    outcomes = ", ".join(
+        f"#{o.pk} {o.side} {o.quantity.normalize():f} {o.get_status_display().lower()}"
+        for o in orders
+    )
+    return _done(
+        request,
+        default,
+        f"Closing {position.symbol}: {outcomes}.",
+        {"orders": [{"id": o.pk, "status": o.status} for o in orders]},
+    )
+
+
+@login_required
+@require_POST
+def order_place_view(request: HttpRequest) -> HttpResponse:
+    """Place order: a first post answers with what would be sent (quantity and price on
+    the exchange's grid, its value at the mid); the confirmed one places it, through the
+    same filters, risk guards and order manager as every order."""
+    from django.conf import settings
+
+    from exchanges.errors import OrderRejectedError
+    from exchanges.registry import get_exchange
+    from trading.strategies.base import OrderIntent
+
+    default = reverse("trading:orders")
+    form = PlaceOrderForm(request.POST, symbols=list(settings.TRADING_SYMBOLS))
+    if not form.is_valid():
+        return _failed(request, default, _form_errors(form), 400)
+    data = form.cleaned_data
+    exchange = get_exchange()
+    intent = OrderIntent(
+        key="",
+        symbol=data["symbol"],
+        side=data["side"],
+        quantity=data["quantity"],
+        order_type=data["order_type"],
+        price=data["price"],
+        reduce_only=data["reduce_only"],
+        reason=f"manual (dashboard: {request.user.get_username()})",
+    )
+    try:
+        if not data["confirm"]:
+            return JsonResponse({"preview": _order_preview(intent, exchange)})
+        order = order_place(intent=intent, exchange=exchange, source=OrderSource.API)
+    except OrderRejectedError as exc:
+        return _failed(request, default, f"Would be refused: {exc.message}", 400)
+    except ApplicationError as exc:
+        return _failed(request, default, exc.message, exc.http_status)
+    text = f"Order #{order.pk} {order.side} {order.quantity.normalize():f} {order.symbol}: "
+    text += order.get_status_display().lower()
+    if order.error_message:
+        text += f" ({order.error_message})"
+    return _done(request, default, text, {"id": order.pk, "status": order.status})
+
+
+def _order_preview(intent, exchange) -> str:
+    """What a Place order confirmation shows; raises OrderRejectedError when the
+    exchange's filters would refuse it."""
+    from exchanges.base import OrderRequest
+    from trading.templatetags.xquant_format import money, price
+
+    mid = exchange.market_snapshot(intent.symbol).mid
+    request = OrderRequest(
+        symbol=intent.symbol,
+        side=intent.side,
+        order_type=intent.order_type,
+        quantity=intent.quantity,
+        price=intent.price,
+        client_order_id="preview",
+        reduce_only=intent.reduce_only,
+    )
+    request = exchange.symbol_rules(intent.symbol).normalize(request, mid)
+    at = price(request.price) if request.price is not None else "market"
+    value = (request.price or mid) * request.quantity
+    reduce = ", reduce-only" if intent.reduce_only else ""
+    return (
+        f"{request.side} {request.quantity.normalize():f} {request.symbol} at {at}{reduce}: "
+        f"about {money(value)} USDT at the mid {price(mid)}. The risk guards check it when "
+        "it is sent."
+    )
+
+
+@login_required
+@require_POST
+def orders_cancel_open_view(request: HttpRequest) -> HttpResponse:
+    from exchanges.registry import get_exchange
+
+    default = reverse("trading:orders")
+    form = CancelOpenOrdersForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, default, _form_errors(form), 400)
+    scope = form.cleaned_data["scope"]
+    result = orders_cancel_all(
+        exchange=get_exchange(),
+        reason=f"cancelled from the dashboard by {request.user.get_username()}",
+        **scope,
+    )
+    text = f"{result['canceled']} open order(s) cancelled."
+    if result["failed"]:
+        text += f" {len(result['failed'])} could not be: see the log."
+    return _done(request, default, text, result)

@@ -11,10 +11,12 @@ from trading.forms import KillSwitchForm, OrderFilterForm
 from trading.health import health_report
 from trading.selectors import (
     OrderFilters,
+    account_view,
     fill_list,
     heartbeat_stale_after,
     order_get,
     order_list,
+    order_list_working,
     pnl_today,
     position_list,
     price_board,
@@ -25,6 +27,7 @@ from trading.selectors import (
     strategy_pnl_by_id,
     trader_heartbeats,
 )
+from trading.services.positions import position_close_plan
 from trading.services.risk import loss_today
 from trading.strategy_progress import strategy_progress
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
@@ -44,6 +47,7 @@ def _strategy_rows() -> list[dict]:
                 kind=strategy.kind, params=strategy.params, state=strategy.state
             ),
             "pnl": pnl.get(strategy.pk),
+            "traded": strategy.symbol in settings.TRADING_SYMBOLS,
         }
         for strategy in strategy_list()
     ]
@@ -56,6 +60,14 @@ def _pnl_context() -> dict:
     loss = max(loss_today(exchange_name=settings.EXCHANGE, limits=limits), 0)
     used = min(100, loss * 100 / limits.daily_loss_limit) if limits.daily_loss_limit else 0
     return {"pnl": pnl, "risk": limits, "loss_today": loss, "loss_used_percent": used}
+
+
+def _positions_context() -> dict:
+    positions = list(position_list(open_only=True, exchange_name=settings.EXCHANGE))
+    for position in positions:
+        # What its Close button will send, for the confirmation.
+        position.close_plan = position_close_plan(position=position)
+    return {"positions": positions}
 
 
 def _health_context() -> dict:
@@ -72,7 +84,17 @@ def _health_context() -> dict:
 def overview(request: HttpRequest) -> HttpResponse:
     fragments = {
         "health": Fragment("trading/fragments/health.html", _health_context),
-        "prices": Fragment("trading/fragments/prices.html", lambda: {"prices": price_board()}),
+        "prices": Fragment(
+            "trading/fragments/prices.html",
+            lambda: {
+                "prices": price_board(),
+                "stale_after": heartbeat_stale_after().total_seconds(),
+            },
+        ),
+        "account": Fragment(
+            "trading/fragments/account.html",
+            lambda: {"account": account_view(exchange_name=settings.EXCHANGE)},
+        ),
         "pnl": Fragment("trading/fragments/pnl.html", _pnl_context),
         "risk": Fragment(
             "trading/fragments/risk.html",
@@ -81,10 +103,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "strategies": Fragment(
             "trading/fragments/strategies.html", lambda: {"strategy_rows": _strategy_rows()}
         ),
-        "positions": Fragment(
-            "trading/fragments/positions.html",
-            lambda: {"positions": position_list(open_only=True, exchange_name=settings.EXCHANGE)},
-        ),
+        "positions": Fragment("trading/fragments/positions.html", _positions_context),
         "orders": Fragment(
             "trading/fragments/orders_recent.html", lambda: {"orders": order_list()[:RECENT]}
         ),
@@ -110,7 +129,26 @@ def orders(request: HttpRequest) -> HttpResponse:
         )
         return {"page": page, "orders": page.object_list, "query": query.urlencode()}
 
-    fragments = {"table": Fragment("trading/fragments/orders_table.html", table)}
+    def trade() -> dict:
+        working = list(order_list_working(exchange_name=settings.EXCHANGE))
+        symbols = sorted({o.symbol for o in working})
+        strategies = sorted({(o.strategy_id, o.strategy_name) for o in working if o.strategy_id})
+        scopes = [("all", f"All working orders ({len(working)})")]
+        scopes += [(f"symbol:{s}", f"{s} ({sum(o.symbol == s for o in working)})") for s in symbols]
+        scopes += [
+            (f"strategy:{pk}", f"{name} ({sum(o.strategy_id == pk for o in working)})")
+            for pk, name in strategies
+        ]
+        return {
+            "working": working,
+            "scopes": scopes,
+            "symbols": settings.TRADING_SYMBOLS,
+        }
+
+    fragments = {
+        "table": Fragment("trading/fragments/orders_table.html", table),
+        "trade": Fragment("trading/fragments/orders_trade.html", trade),
+    }
     return render_live_page(
         request,
         "trading/orders.html",
@@ -148,6 +186,8 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
             "progress": strategy_progress(
                 kind=current.kind, params=current.params, state=current.state
             ),
+            "traded": current.symbol in settings.TRADING_SYMBOLS,
+            "traded_symbols": settings.TRADING_SYMBOLS,
         }
 
     def books() -> dict:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from prediction.reports import strategy_catalogue
@@ -164,3 +164,72 @@ def backtest_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
     fragments = {"run": Fragment("research/fragments/backtest_detail.html", body)}
     return render_live_page(request, "research/backtest_detail.html", fragments, {"run_id": run_id})
+
+
+COMPARE_MIN, COMPARE_MAX = 2, 5
+COMPARE_CHOICES = 50
+
+
+def _return_curve(run) -> list[dict[str, float]]:
+    """A run's equity as its return since its start, in percent: runs with different
+    capital overlay on one scale."""
+    points = equity_chart(run.equity_curve or [])["equity"]
+    if not points or not points[0]["value"]:
+        return []
+    first = points[0]["value"]
+    return [{"time": p["time"], "value": (p["value"] / first - 1) * 100} for p in points]
+
+
+@login_required
+def backtest_compare(request: HttpRequest) -> HttpResponse:
+    """Two to five finished runs: equity curves overlaid, metrics side by side."""
+    from prediction.models import BacktestStatus
+
+    choices = list(backtest_run_list().filter(status=BacktestStatus.FINISHED)[:COMPARE_CHOICES])
+    wanted = [int(v) for v in request.GET.getlist("runs") if v.isdigit()]
+    error = ""
+    runs = []
+    if wanted:
+        by_id = {run.pk: run for run in backtest_run_list().filter(pk__in=wanted)}
+        runs = [by_id[pk] for pk in dict.fromkeys(wanted) if pk in by_id]
+        unfinished = [run for run in runs if run.status != BacktestStatus.FINISHED]
+        if not COMPARE_MIN <= len(runs) <= COMPARE_MAX:
+            error = f"Pick {COMPARE_MIN} to {COMPARE_MAX} runs (got {len(runs)})."
+        elif unfinished:
+            error = "Only finished runs have results: " + ", ".join(
+                f"#{run.pk} is {run.get_status_display().lower()}" for run in unfinished
+            )
+        if error:
+            runs = []
+    keys = [key for key, _, _ in METRICS if any(key in (run.metrics or {}) for run in runs)]
+    rows = [
+        {
+            "label": label,
+            "key": key,
+            "unit": unit,
+            "values": [(run.metrics or {}).get(key) for run in runs],
+        }
+        for key, label, unit in METRICS
+        if key in keys
+    ]
+    curves = [
+        {
+            "id": run.pk,
+            "label": f"#{run.pk} {run.strategy} {run.symbol} {run.timeframe}",
+            "points": _return_curve(run),
+        }
+        for run in runs
+    ]
+    return render(
+        request,
+        "research/backtest_compare.html",
+        {
+            "choices": choices,
+            "selected": set(wanted),
+            "runs": runs,
+            "rows": rows,
+            "curves": curves,
+            "error": error,
+            "limits": (COMPARE_MIN, COMPARE_MAX),
+        },
+    )

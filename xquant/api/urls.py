@@ -3,6 +3,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from xquant.api.root import ApiRootView
+
 
 class SwaggerUIView(SpectacularSwaggerView):
     # The page has only an HTML renderer: DRF's OPTIONS metadata cannot be rendered
@@ -11,6 +13,7 @@ class SwaggerUIView(SpectacularSwaggerView):
 
 
 urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SwaggerUIView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("trading.api.urls")),

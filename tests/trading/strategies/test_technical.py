@@ -247,3 +247,29 @@ def test_technical_resumes_its_bars_and_indicators_from_saved_state(params):
     assert straight and keyed(restarted) == keyed(straight)
     resumed = reloaded(build("technical", params))
     assert isinstance(resumed, Technical)
+
+
+def test_a_position_a_trader_closed_on_its_book_is_not_sold_again_at_the_next_exit():
+    """The reported bug: a long-only strategy, closed by hand, sold again at its exit
+    and left the account short. A close booked to it (key manual-…) moves its position."""
+    from trading.strategies.base import OrderUpdate
+
+    technical = build("technical", MA)
+    path = minute_bars(MA_CLOSES)
+    for snapshot in path[:8]:
+        intents = technical.on_market_data(snapshot)
+    [entry] = intents
+    technical.on_order_update(update(entry, "filled"))
+    assert technical.position == Decimal("1")
+
+    close = "manual-close-abc"
+    technical.on_order_update(OrderUpdate(close, "SELL", "partially_filled", Decimal("0.6")))
+    technical = reloaded(technical)  # a restart in between keeps what was heard
+    technical.on_order_update(OrderUpdate(close, "SELL", "filled", Decimal("1")))
+    assert technical.position == Decimal("0")
+    assert Decimal(technical.dump_state()["manual_total"]) == Decimal("-1")
+    assert "manual" not in technical.dump_state()  # nothing of it is live any more
+
+    sent = [i for snapshot in path[8:11] for i in technical.on_market_data(snapshot)]
+    assert sent == [], "the cross down finds it flat already: no sell"
+    assert technical.position == Decimal("0")
