@@ -19,6 +19,9 @@ class SymbolConsumer(realtime.EventForwarding, AsyncJsonWebsocketConsumer):
             # Closing before accept() refuses the handshake (HTTP 403).
             await self.close(code=UNAUTHENTICATED)
             return
+        if not await realtime.may_read_desk(user):
+            await self.close(code=realtime.FORBIDDEN)
+            return
         symbol = self.scope["url_route"]["kwargs"]["symbol"]
         self.group = realtime.symbol_group(symbol)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -36,6 +36,7 @@ from prediction.serializers import (
     StrategySpec,
 )
 from prediction.services.backtests import backtest_run_launch
+from xquant import roles
 from xquant.api.schema import ErrorSerializer
 
 ERRORS = {
@@ -139,6 +140,8 @@ class StrategyListView(APIView):
 
 
 class BacktestLaunchView(APIView):
+    write_permissions = {"POST": roles.RUN_BACKTEST}
+
     @extend_schema(
         summary="Run a backtest",
         description="Validates the request (400 on any bad input), stores a backtest run and "

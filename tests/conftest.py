@@ -121,9 +121,38 @@ def _fresh_connection_state():
     yield
 
 
+def user_with_roles(username: str, *roles: str, password: str | None = None, **fields):
+    """A user in the given role groups (xquant.roles); password `<username>-pass-123`
+    unless given."""
+    from django.contrib.auth.models import Group, User
+
+    from xquant.roles import role_groups_sync
+
+    if Group.objects.filter(name__in=roles).count() != len(set(roles)):
+        role_groups_sync()  # a flushed test database
+    person = User.objects.create_user(
+        username=username, password=password or f"{username}-pass-123", **fields
+    )
+    person.groups.set(Group.objects.filter(name__in=roles))
+    return person
+
+
 @pytest.fixture
-def user(db, django_user_model):
-    return django_user_model.objects.create_user(username="trader", password="trader-pass-123")
+def user(db):
+    """The desk's usual logged-in person: a trader (orders, strategies)."""
+    return user_with_roles("trader", "trader")
+
+
+@pytest.fixture
+def risk_user(db):
+    """A risk manager: limits, kill switch, futures settings."""
+    return user_with_roles("risker", "risk")
+
+
+@pytest.fixture
+def viewer(db):
+    """Reads everything, changes nothing."""
+    return user_with_roles("viewer", "viewer")
 
 
 @pytest.fixture

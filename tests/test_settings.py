@@ -17,6 +17,7 @@ VARIABLES = [
     "DATABASE_URL",
     "REDIS_URL",
     "API_TOKEN",
+    "API_TOKEN_ROLE",
     "EXCHANGE",
     "USE_MOCK",
     "EXCHANGE_API_KEY",
@@ -79,6 +80,7 @@ def test_defaults_describe_the_embedded_mode():
     assert s["EXCHANGE"] == "paper"
     assert s["USE_MOCK"] is False
     assert s["API_TOKEN"] == ""
+    assert s["API_TOKEN_ROLE"] == "viewer"
     assert s["EXCHANGE_BASE_URL"] == ""
     assert s["TRADING_SYMBOLS"] == ["BTCUSDT", "ETHUSDT"]
     assert s["TICK_SECONDS"] == 5.0
@@ -111,6 +113,7 @@ def test_environment_overrides_every_variable():
         ISOLATED="false",
         HEDGE="true",
         API_TOKEN="token-abcdef",
+        API_TOKEN_ROLE="trader",
         DEBUG="false",
         ALLOWED_HOSTS="desk.example.com",
         CORS_ALLOWED_ORIGINS="https://ui.example.com",
@@ -132,6 +135,7 @@ def test_environment_overrides_every_variable():
     assert s["TICK_SECONDS"] == 2.5
     assert (s["LEVERAGE"], s["ISOLATED"], s["HEDGE"]) == (10, False, True)
     assert s["DEBUG"] is False
+    assert s["API_TOKEN_ROLE"] == "trader"
     assert s["ALLOWED_HOSTS"] == ["desk.example.com"]
     assert s["CORS_ALLOWED_ORIGINS"] == ["https://ui.example.com"]
     assert s["PREDICTION_API_BASE_URL"] == "http://127.0.0.1:8100"
@@ -155,6 +159,7 @@ def test_use_mock_forces_the_paper_exchange():
         ({"XQUANT_ENV": "production", "DEBUG": "false"}, "SECRET_KEY"),
         ({"XQUANT_ENV": "production", "SECRET_KEY": "x" * 50, "DEBUG": "true"}, "DEBUG"),
         ({"EXCHANGE": "kraken"}, "EXCHANGE"),
+        ({"API_TOKEN_ROLE": "root"}, "API_TOKEN_ROLE"),
         ({"EXCHANGE": "binance"}, "EXCHANGE_API_KEY"),
         ({"LEVERAGE": "500"}, "LEVERAGE"),
         ({"TICK_SECONDS": "0"}, "TICK_SECONDS"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -39,6 +40,7 @@ from trading.services.strategies import (
     symbol_require_traded,
 )
 from trading.strategies.params import normalize_params
+from xquant import roles
 from xquant.admin_decimals import PlainDecimalsMixin, PlainDecimalsReadOnlyMixin
 from xquant.errors import ValidationError
 
@@ -95,6 +97,13 @@ class StrategyConfigAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    def get_list_display(self, request):
+        # The on/off buttons only for those who may press them.
+        fields = super().get_list_display(request)
+        return (
+            fields if self.has_change_permission(request) else [f for f in fields if f != "toggle"]
+        )
+
     def get_readonly_fields(self, request, obj=None):
         # The kind decides what the state means; changing it would orphan the state.
         fields = list(super().get_readonly_fields(request, obj))
@@ -131,10 +140,9 @@ class StrategyConfigAdmin(admin.ModelAdmin):
         ]
 
     def toggle_view(self, request: HttpRequest, pk: int):
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         if not self.has_change_permission(request):
-            messages.error(request, "You may not change strategies.")
+            raise PermissionDenied("Your role may not change strategies.")
+        if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         strategy = get_object_or_404(StrategyConfig, pk=pk)
         try:
@@ -258,9 +266,8 @@ class OrderAdmin(ReadOnlyAdmin):
         from trading.services.orders import order_place
         from trading.strategies.base import OrderIntent
 
-        if not request.user.has_perm("trading.add_order") and not request.user.is_superuser:
-            messages.error(request, "You may not place orders.")
-            return HttpResponseRedirect(reverse("admin:trading_order_changelist"))
+        if not request.user.has_perm(roles.PLACE_ORDER):
+            raise PermissionDenied("Your role may not place orders.")
         form = PlaceOrderForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -433,6 +440,8 @@ class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # A single row: go straight to it, creating it from the settings defaults.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied("Your role may not see the risk limits.")
         limits = risk_limits_get()
         return HttpResponseRedirect(reverse("admin:trading_risklimits_change", args=[limits.pk]))
 
@@ -459,9 +468,8 @@ class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
 
         limits = risk_limits_get()
         change_url = reverse("admin:trading_risklimits_change", args=[limits.pk])
-        if not self.has_change_permission(request, limits):
-            messages.error(request, "You may not change the kill switch.")
-            return HttpResponseRedirect(change_url)
+        if not request.user.has_perm(roles.OPERATE_KILL_SWITCH):
+            raise PermissionDenied("Your role may not operate the kill switch.")
         form = KillSwitchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = f"{form.cleaned_data['reason']} (admin: {request.user.get_username()})"

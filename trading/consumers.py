@@ -21,6 +21,9 @@ class DashboardConsumer(realtime.EventForwarding, AsyncJsonWebsocketConsumer):
             # Closing before accept() refuses the handshake (HTTP 403).
             await self.close(code=UNAUTHENTICATED)
             return
+        if not await realtime.may_read_desk(user):
+            await self.close(code=realtime.FORBIDDEN)
+            return
         self.groups_joined = (realtime.DASHBOARD_GROUP,)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)

@@ -238,6 +238,8 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Placing an order is Django's add_order (xquant.roles).
+        permissions = [("cancel_order", "Can cancel orders")]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="order_created"),
             models.Index(fields=["symbol", "-created_at"], name="order_symbol_created"),
@@ -652,6 +654,11 @@ class RiskLimits(models.Model):
     class Meta:
         verbose_name = "risk limits"
         verbose_name_plural = "risk limits"
+        # Desk-wide permissions (xquant.roles) live on the desk-wide row.
+        permissions = [
+            ("read_desk", "Can see the desk: dashboard, API reads, live events"),
+            ("operate_kill_switch", "Can engage and release the kill switch"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="risk_limits_singleton"),
             models.CheckConstraint(

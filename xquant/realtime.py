@@ -140,6 +140,19 @@ def events_of(message: dict) -> list[dict]:
     return [{"event": message["event"], "data": message["data"]}]
 
 
+#: Close code for a logged-in user whose role may not read the desk (xquant.roles).
+FORBIDDEN = 4403
+
+
+async def may_read_desk(user: Any) -> bool:
+    """Whether a websocket's user may receive the desk's events (READ_DESK)."""
+    from channels.db import database_sync_to_async
+
+    from xquant.roles import READ_DESK
+
+    return await database_sync_to_async(user.has_perm)(READ_DESK)
+
+
 class EventForwarding:
     """Consumer methods forwarding published events to the websocket, one frame each."""
 

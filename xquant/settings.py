@@ -249,6 +249,13 @@ PREDICTION_API_TOKEN = env.str("PREDICTION_API_TOKEN", default="")
 
 # --- API ----------------------------------------------------------------------------
 API_TOKEN = env.str("API_TOKEN", default="")
+# The role (xquant.roles) of a client holding API_TOKEN: a machine client reads unless
+# the operator grants it more.
+API_TOKEN_ROLE = env.str("API_TOKEN_ROLE", default="viewer")
+if API_TOKEN_ROLE not in ("viewer", "trader", "risk", "admin"):
+    raise ImproperlyConfigured(
+        f"API_TOKEN_ROLE must be one of viewer, trader, risk, admin (got {API_TOKEN_ROLE!r})"
+    )
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/minute")
@@ -257,7 +264,7 @@ API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="6000/minute")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "xquant.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["xquant.api.permissions.DeskPermission"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "xquant.api.authentication.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -279,7 +286,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Trading desk API: strategies, orders, fills, positions, risk, research.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["xquant.api.permissions.DeskPermission"],
     # Swagger UI assets ship in a package: the machines are offline, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -8,7 +8,10 @@ API_TOKEN = "desk-token-0123456789"
 
 @pytest.fixture
 def api_token(settings):
+    """The desk's API_TOKEN, configured with the admin role (the role tests check what
+    lesser roles are refused)."""
     settings.API_TOKEN = API_TOKEN
+    settings.API_TOKEN_ROLE = "admin"
     return API_TOKEN
 
 

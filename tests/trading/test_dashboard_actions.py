@@ -19,6 +19,12 @@ def trader(client, user):
     return client
 
 
+@pytest.fixture
+def risk_manager(client, risk_user):
+    client.force_login(risk_user)
+    return client
+
+
 def test_switching_a_strategy_off_persists_it_and_publishes_the_toggle(
     trader, dashboard_events, django_capture_on_commit_callbacks
 ):
@@ -99,7 +105,8 @@ def test_toggle_never_redirects_off_site(trader):
     assert response.url == f"/strategies/{strategy.pk}/"
 
 
-def test_releasing_the_kill_switch_needs_a_reason_and_publishes_it(trader, dashboard_events):
+def test_releasing_the_kill_switch_needs_a_reason_and_publishes_it(risk_manager, dashboard_events):
+    trader = risk_manager
     limits = risk_limits_get()
     RiskLimits.objects.filter(pk=limits.pk).update(
         kill_switch_engaged=True, kill_switch_reason="incident"
@@ -122,7 +129,7 @@ def test_releasing_the_kill_switch_needs_a_reason_and_publishes_it(trader, dashb
     assert response.json()["engaged"] is False
     limits = risk_limits_get()
     assert limits.kill_switch_engaged is False
-    assert limits.kill_switch_reason == "exchange is back (trader)"
+    assert limits.kill_switch_reason == "exchange is back (risker)"
     events = dashboard_events.of_type("risk.kill_switch")
     assert [e["kill_switch_engaged"] for e in events] == [False]
 
@@ -133,7 +140,7 @@ def test_kill_switch_refuses_anonymous_users(client):
 
 
 def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
-    trader, dashboard_events, registry_paper
+    risk_manager, dashboard_events, registry_paper
 ):
     """Through the view, the registry's exchange (paper) and the risk service: a resting
     limit order far below the market is cancelled, and every page hears of it."""
@@ -159,7 +166,7 @@ def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
     )
     assert resting.status == "open"
 
-    response = trader.post(
+    response = risk_manager.post(
         "/risk/kill-switch/",
         {"action": "engage", "reason": "runaway strategy"},
         headers={"Accept": "application/json"},
@@ -174,7 +181,7 @@ def test_engaging_the_kill_switch_cancels_open_orders_on_the_exchange(
     limits = risk_limits_get()
     assert (limits.kill_switch_engaged, limits.kill_switch_reason) == (
         True,
-        "runaway strategy (trader)",
+        "runaway strategy (risker)",
     )
     resting.refresh_from_db()
     assert resting.status == "canceled"
@@ -237,3 +244,14 @@ def test_a_rejected_order_still_shows_its_error_in_red(trader):
         '<span class="neg">risk.max_order_notional too big</span>'
         in trader.get("/orders/").content.decode()
     )
+
+
+def test_a_trader_may_not_engage_the_kill_switch_from_the_dashboard(trader):
+    response = trader.post(
+        "/risk/kill-switch/",
+        {"action": "engage", "reason": "not mine to pull"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 403
+    assert "trading.operate_kill_switch" in response.json()["error"]
+    assert risk_limits_get().kill_switch_engaged is False

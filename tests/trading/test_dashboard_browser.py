@@ -28,6 +28,7 @@ from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from prediction.models import BacktestRun
+from tests.conftest import user_with_roles
 from trading.models import Order, StrategyConfig
 from trading.services.strategies import strategy_config_create, strategy_config_set_active
 
@@ -215,7 +216,7 @@ def browser_page():
 
 @pytest.fixture
 def trading_setup(django_user_model):
-    django_user_model.objects.create_user(username="e2e", password=PASSWORD)
+    user_with_roles("e2e", "trader", "risk", password=PASSWORD)
     busy = strategy_config_create(
         name="BTC TWAP e2e",
         kind="twap",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -30,6 +29,8 @@ from trading.services.orders import order_cancel, order_place, orders_cancel_all
 from trading.services.positions import position_close
 from trading.services.risk import kill_switch_engage, kill_switch_release
 from trading.services.strategies import strategy_config_set_active
+from trading.views.access import desk_view
+from xquant import roles
 from xquant.errors import ApplicationError, NotFoundError
 
 
@@ -64,7 +65,7 @@ def _form_errors(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
-@login_required
+@desk_view(roles.CHANGE_STRATEGY)
 @require_POST
 def strategy_toggle(request: HttpRequest, strategy_id: int) -> HttpResponse:
     default = reverse("trading:strategy", args=[strategy_id])
@@ -88,7 +89,7 @@ def strategy_toggle(request: HttpRequest, strategy_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@desk_view(roles.OPERATE_KILL_SWITCH)
 @require_POST
 def kill_switch(request: HttpRequest) -> HttpResponse:
     default = reverse("trading:overview")
@@ -114,7 +115,7 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
     return _done(request, default, text, payload)
 
 
-@login_required
+@desk_view(roles.CANCEL_ORDER)
 @require_POST
 def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
     default = reverse("trading:order", args=[order_id])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -30,6 +29,7 @@ from trading.selectors import (
 from trading.services.positions import position_close_plan
 from trading.services.risk import loss_today
 from trading.strategy_progress import strategy_progress
+from trading.views.access import desk_view
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
 from xquant.errors import NotFoundError
 
@@ -80,7 +80,7 @@ def _health_context() -> dict:
     }
 
 
-@login_required
+@desk_view()
 def overview(request: HttpRequest) -> HttpResponse:
     fragments = {
         "health": Fragment("trading/fragments/health.html", _health_context),
@@ -114,7 +114,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render_live_page(request, "trading/overview.html", fragments)
 
 
-@login_required
+@desk_view()
 def orders(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET or None)
     filters = form.filters() if form.is_bound else OrderFilters()
@@ -157,7 +157,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@desk_view()
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         order_get(order_id=order_id)
@@ -172,7 +172,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     return render_live_page(request, "trading/order_detail.html", fragments, {"order_id": order_id})
 
 
-@login_required
+@desk_view()
 def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
     try:
         strategy = strategy_get(strategy_id=strategy_id)

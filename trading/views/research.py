@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +17,9 @@ from prediction.selectors import backtest_run_get, backtest_run_list, known_symb
 from prediction.services.backtests import backtest_run_launch
 from trading.charts import equity_chart, market_chart
 from trading.forms import BacktestForm, MarketForm
+from trading.views.access import desk_view, refused
 from trading.views.live import Fragment, render_live_page
+from xquant import roles
 from xquant.errors import ApplicationError, NotFoundError
 
 RECENT_RUNS = 25
@@ -29,13 +30,13 @@ def _market_symbols() -> list[str]:
     return sorted(set(settings.TRADING_SYMBOLS) | set(known_symbols()))
 
 
-@login_required
+@desk_view()
 def market_index(request: HttpRequest) -> HttpResponse:
     symbols = list(settings.TRADING_SYMBOLS) or _market_symbols()
     return redirect("trading:market", symbol=symbols[0])
 
 
-@login_required
+@desk_view()
 def market(request: HttpRequest, symbol: str) -> HttpResponse:
     symbols = _market_symbols()
     if symbol not in symbols:
@@ -72,12 +73,14 @@ def _catalogue() -> list[dict]:
     return strategy_catalogue()
 
 
-@login_required
+@desk_view()
 def backtests(request: HttpRequest) -> HttpResponse:
     catalogue = _catalogue()
     symbols = known_symbols()
     wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
+        if not request.user.has_perm(roles.RUN_BACKTEST):
+            return refused(request, roles.RUN_BACKTEST)
         form = BacktestForm(request.POST, catalogue=catalogue, symbols=symbols)
         if form.is_valid():
             try:
@@ -144,7 +147,7 @@ def metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@login_required
+@desk_view()
 def backtest_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     try:
         backtest_run_get(run_id=run_id)

@@ -13,7 +13,8 @@ from rest_framework.authentication import TokenAuthentication
 
 
 class ApiTokenClient:
-    """The principal behind API_TOKEN: a machine client with the operator's rights.
+    """The principal behind API_TOKEN: a machine client with the permissions of the
+    role API_TOKEN_ROLE names (xquant.roles).
 
     Not a database user, so it cannot log into pages or the admin.
     """
@@ -27,8 +28,22 @@ class ApiTokenClient:
     is_staff = False
     is_superuser = False
 
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self._permissions: frozenset[str] | None = None
+
+    def get_all_permissions(self, obj: object = None) -> frozenset[str]:
+        if self._permissions is None:
+            from xquant.roles import role_permissions
+
+            self._permissions = role_permissions(self.role)
+        return self._permissions
+
     def has_perm(self, perm: str, obj: object = None) -> bool:
-        return True
+        return perm in self.get_all_permissions()
+
+    def has_perms(self, perms, obj: object = None) -> bool:
+        return all(self.has_perm(perm) for perm in perms)
 
     def get_username(self) -> str:
         return self.username
@@ -44,5 +59,5 @@ class BearerAuthentication(TokenAuthentication):
         api_token = settings.API_TOKEN
         # Constant-time comparison: the token must not leak through response timing.
         if api_token and hmac.compare_digest(key.encode(), api_token.encode()):
-            return ApiTokenClient(), None
+            return ApiTokenClient(settings.API_TOKEN_ROLE), None
         return super().authenticate_credentials(key)

@@ -26,6 +26,7 @@ from trading.services.orders import (
     order_settle_later,
 )
 from trading.strategies.base import OrderIntent
+from xquant import roles
 
 TAG = ["orders"]
 
@@ -42,6 +43,7 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
     filterset_class = OrderFilter
     queryset = Order.objects.none()  # for the schema; requests use selectors
     lookup_value_regex = "[0-9]+"
+    write_permissions = {"create": roles.PLACE_ORDER, "cancel": roles.CANCEL_ORDER}
 
     def get_queryset(self):
         return order_list()

@@ -28,6 +28,7 @@ from trading.services.risk import (
     loss_today,
     risk_limits_update,
 )
+from xquant import roles
 
 
 def _limits_body(limits: RiskLimits) -> dict:
@@ -36,6 +37,8 @@ def _limits_body(limits: RiskLimits) -> dict:
 
 
 class RiskLimitsView(JsonBodies, APIView):
+    write_permissions = {"PATCH": roles.CHANGE_RISK_LIMITS}
+
     @extend_schema(
         tags=["risk"],
         summary="Read the risk limits and kill switch state",
@@ -59,6 +62,8 @@ class RiskLimitsView(JsonBodies, APIView):
 
 
 class KillSwitchView(JsonBodies, APIView):
+    write_permissions = {"POST": roles.OPERATE_KILL_SWITCH}
+
     @extend_schema(
         tags=["risk"],
         summary="Engage or release the kill switch",
@@ -94,6 +99,7 @@ class FuturesSettingsView(JsonBodies, generics.GenericAPIView):
     serializer_class = FuturesSettingsSerializer
     filterset_class = FuturesSettingsFilter
     queryset = FuturesSettings.objects.none()
+    write_permissions = {"POST": roles.APPLY_FUTURES_SETTINGS}
 
     def get_queryset(self):
         return futures_settings_list()

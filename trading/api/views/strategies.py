@@ -29,6 +29,7 @@ from trading.services.strategies import (
     strategy_config_set_active,
     strategy_config_update,
 )
+from xquant import roles
 
 TAG = ["strategies"]
 
@@ -46,6 +47,13 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
     filterset_class = StrategyFilter
     queryset = StrategyConfig.objects.none()  # for the schema; requests use selectors
     lookup_value_regex = "[0-9]+"
+    write_permissions = {
+        "create": roles.ADD_STRATEGY,
+        "technical": roles.ADD_STRATEGY,
+        "partial_update": roles.CHANGE_STRATEGY,
+        "toggle": roles.CHANGE_STRATEGY,
+        "destroy": roles.DELETE_STRATEGY,
+    }
 
     def get_queryset(self):
         return strategy_list()
