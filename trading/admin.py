@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from trading.models import (
     AccountBalance,
+    AuditEvent,
     Fill,
     FuturesSettings,
     Order,
@@ -34,7 +35,10 @@ from trading.models import (
     TraderHeartbeat,
 )
 from trading.selectors import risk_limits_get
+from trading.services.audit import Actor, actor_from_request, audit_record
 from trading.services.strategies import (
+    strategy_audit_values,
+    strategy_config_delete,
     strategy_config_set_active,
     strategy_config_set_active_many,
     symbol_require_traded,
@@ -43,6 +47,10 @@ from trading.strategies.params import normalize_params
 from xquant import roles
 from xquant.admin_decimals import PlainDecimalsMixin, PlainDecimalsReadOnlyMixin
 from xquant.errors import ValidationError
+
+
+def _admin_actor(request: HttpRequest) -> Actor:
+    return actor_from_request(request, channel="admin")
 
 
 class StrategyConfigForm(forms.ModelForm):
@@ -97,6 +105,28 @@ class StrategyConfigAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    def save_model(self, request, obj, form, change) -> None:
+        before = (
+            strategy_audit_values(StrategyConfig.objects.get(pk=obj.pk))
+            if change and obj.pk
+            else {}
+        )
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=_admin_actor(request),
+            action="strategy.update" if change else "strategy.create",
+            target=f"strategy {obj.pk}",
+            before=before,
+            after=strategy_audit_values(obj),
+        )
+
+    def delete_model(self, request, obj) -> None:
+        strategy_config_delete(strategy=obj, actor=_admin_actor(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for strategy in queryset:
+            strategy_config_delete(strategy=strategy, actor=_admin_actor(request))
+
     def get_list_display(self, request):
         # The on/off buttons only for those who may press them.
         fields = super().get_list_display(request)
@@ -146,7 +176,9 @@ class StrategyConfigAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
         strategy = get_object_or_404(StrategyConfig, pk=pk)
         try:
-            strategy = strategy_config_set_active(strategy=strategy, active=not strategy.is_active)
+            strategy = strategy_config_set_active(
+                strategy=strategy, active=not strategy.is_active, actor=_admin_actor(request)
+            )
         except ValidationError as exc:
             messages.error(request, f"{strategy.name}: {exc.message}")
             return HttpResponseRedirect(reverse("admin:trading_strategyconfig_changelist"))
@@ -156,14 +188,18 @@ class StrategyConfigAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn selected strategies on", permissions=["change"])
     def activate(self, request: HttpRequest, queryset) -> None:
-        changed, refused = strategy_config_set_active_many(strategies=list(queryset), active=True)
+        changed, refused = strategy_config_set_active_many(
+            strategies=list(queryset), active=True, actor=_admin_actor(request)
+        )
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned on.")
         for strategy, reason in refused:
             messages.error(request, f"{strategy.name} stays off: {reason}")
 
     @admin.action(description="Turn selected strategies off", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:
-        changed, _ = strategy_config_set_active_many(strategies=list(queryset), active=False)
+        changed, _ = strategy_config_set_active_many(
+            strategies=list(queryset), active=False, actor=_admin_actor(request)
+        )
         messages.success(request, f"{changed} strateg{'y' if changed == 1 else 'ies'} turned off.")
 
 
@@ -244,6 +280,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "filled_quantity",
         "average_price",
         "strategy",
+        "placed_by_name",
         "error_code",
     ]
     list_filter = ["status", "symbol", "side", "order_type", "source", "exchange", "strategy"]
@@ -284,7 +321,10 @@ class OrderAdmin(ReadOnlyAdmin):
             )
             try:
                 order = order_place(
-                    intent=intent, exchange=get_exchange(), source=OrderSource.ADMIN
+                    intent=intent,
+                    exchange=get_exchange(),
+                    source=OrderSource.ADMIN,
+                    actor=_admin_actor(request),
                 )
             except (ValidationError, ExchangeError) as exc:
                 form.add_error(None, str(exc))
@@ -406,8 +446,33 @@ class KillSwitchForm(forms.Form):
     )
 
 
+class RiskLimitsForm(forms.ModelForm):
+    """The same bounds as the API: positive and within the hard caps (RISK_HARD_MAX_*)."""
+
+    class Meta:
+        model = RiskLimits
+        fields = [
+            "max_order_notional",
+            "max_position_notional",
+            "daily_loss_limit",
+            "day_reset_hour_utc",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        from trading.services.risk import HARD_CAPS, risk_limit_problem
+
+        cleaned = super().clean()
+        for name in HARD_CAPS:
+            if cleaned.get(name) is not None:
+                problem = risk_limit_problem(name, cleaned[name])
+                if problem:
+                    self.add_error(name, problem)
+        return cleaned
+
+
 @admin.register(RiskLimits)
 class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
+    form = RiskLimitsForm
     list_display = [
         "__str__",
         "max_order_notional",
@@ -449,7 +514,10 @@ class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
         # Through the service, so the change is validated, logged and published.
         from trading.services.risk import risk_limits_update
 
-        risk_limits_update(**{name: form.cleaned_data[name] for name in form.changed_data})
+        risk_limits_update(
+            **{name: form.cleaned_data[name] for name in form.changed_data},
+            actor=_admin_actor(request),
+        )
 
     def get_urls(self):
         return [
@@ -474,10 +542,12 @@ class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             reason = f"{form.cleaned_data['reason']} (admin: {request.user.get_username()})"
             if limits.kill_switch_engaged:
-                kill_switch_release(reason=reason)
+                kill_switch_release(reason=reason, actor=_admin_actor(request))
                 messages.success(request, "Kill switch released: orders are allowed again.")
             else:
-                result = kill_switch_engage(reason=reason, exchange=get_exchange())
+                result = kill_switch_engage(
+                    reason=reason, exchange=get_exchange(), actor=_admin_actor(request)
+                )
                 messages.warning(
                     request, f"Kill switch engaged; {result['canceled']} open orders cancelled."
                 )
@@ -494,3 +564,122 @@ class RiskLimitsAdmin(PlainDecimalsMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/trading/risklimits/kill_switch.html", context)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail, read-only for everyone (the database refuses changes too)."""
+
+    list_display = ["at", "actor_name", "channel", "ip", "action", "target", "credential"]
+    list_filter = ["action", "channel", "actor_name"]
+    search_fields = ["actor_name", "target", "action", "ip"]
+    date_hierarchy = "at"
+    readonly_fields = [
+        "at",
+        "actor",
+        "actor_name",
+        "channel",
+        "ip",
+        "credential",
+        "action",
+        "target",
+        "before_pretty",
+        "after_pretty",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="Before")
+    def before_pretty(self, obj: AuditEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.before, indent=2, sort_keys=True))
+
+    @admin.display(description="After")
+    def after_pretty(self, obj: AuditEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.after, indent=2, sort_keys=True))
+
+
+# --- people and roles: Django's own screens, every change in the audit trail ---------
+
+from django.contrib.auth.admin import GroupAdmin, UserAdmin  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
+
+
+def _user_audited(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "permissions": sorted(
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in user.user_permissions.select_related("content_type")
+        ),
+    }
+
+
+def _group_audited(group: Group) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "permissions": sorted(
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        ),
+    }
+
+
+class AuditedAdminMixin:
+    """Records before and after of every save (with its many-to-many: roles,
+    permissions) and every delete."""
+
+    audit_name = ""
+    audit_values = staticmethod(lambda obj: {})
+
+    def _before(self, request, obj) -> None:
+        request._audit_before = (
+            self.audit_values(type(obj).objects.get(pk=obj.pk)) if obj.pk else {}
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        self._before(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        audit_record(
+            actor=_admin_actor(request),
+            action=f"{self.audit_name}.{'update' if change else 'create'}",
+            target=f"{self.audit_name} {obj.pk}",
+            before=getattr(request, "_audit_before", {}),
+            after=self.audit_values(obj),
+        )
+
+    def delete_model(self, request, obj) -> None:
+        before, pk = self.audit_values(obj), obj.pk
+        super().delete_model(request, obj)
+        audit_record(
+            actor=_admin_actor(request),
+            action=f"{self.audit_name}.delete",
+            target=f"{self.audit_name} {pk}",
+            before=before,
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    audit_name = "user"
+    audit_values = staticmethod(_user_audited)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    audit_name = "role"
+    audit_values = staticmethod(_group_audited)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
 
 from trading.models import OrderSide, OrderStatus, StrategyConfig
-from trading.selectors import OrderFilters, order_symbols
+from trading.selectors import AuditFilters, OrderFilters, audit_actions, order_symbols
 
 
 class OrderFilterForm(forms.Form):
@@ -232,3 +232,35 @@ class CancelOpenOrdersForm(forms.Form):
         if kind == "strategy" and value.isdigit():
             return {"symbols": None, "strategy_id": int(value)}
         raise forms.ValidationError("Choose all, one symbol or one strategy.")
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False)
+    actor = forms.CharField(required=False, max_length=150, label="Who")
+    target = forms.CharField(required=False, max_length=100, label="What")
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in audit_actions()]
+
+    def filters(self) -> AuditFilters:
+        """The valid part of the input (an invalid field filters nothing); dates are
+        whole UTC days."""
+        self.is_valid()
+        data = self.cleaned_data
+        since, until = data.get("since"), data.get("until")
+        return AuditFilters(
+            action=data.get("action") or "",
+            actor=(data.get("actor") or "").strip(),
+            target=(data.get("target") or "").strip(),
+            since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
+            until=datetime.combine(until, time.min, tzinfo=UTC) + timedelta(days=1)
+            if until
+            else None,
+        )

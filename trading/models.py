@@ -221,6 +221,17 @@ class Order(models.Model):
     reason = models.CharField(max_length=200, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    #: The person who placed a manual order (API session or token, dashboard, admin).
+    #: Kept: a person with orders is deactivated, not deleted.
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders_placed",
+    )
+    #: Who placed it, in words: the username, "api-token (trader)", or "" for a strategy.
+    placed_by_name = models.CharField(max_length=150, blank=True, default="", db_default="")
     attempt_count = models.PositiveIntegerField(default=0)
     #: Set whenever status or filled quantity changes; the next tick of the order's
     #: strategy reads it (OrderUpdate) and clears it in the transaction that saves the
@@ -714,3 +725,68 @@ class ReconcileIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.subject or '(symbol)'}: {self.message}"
+
+
+#: What the audit trail records (AuditEvent.action).
+AUDIT_ACTIONS = (
+    "order.place",
+    "order.cancel",
+    "kill_switch.engage",
+    "kill_switch.release",
+    "risk_limits.update",
+    "strategy.create",
+    "strategy.update",
+    "strategy.toggle",
+    "strategy.delete",
+    "futures_settings.apply",
+    "user.create",
+    "user.update",
+    "user.delete",
+    "role.create",
+    "role.update",
+    "role.delete",
+)
+
+
+class AuditEvent(models.Model):
+    """One change a person or client made: who, when, from where, what, before and after.
+
+    Append-only: the model refuses updates and deletes, and so does the database (a
+    trigger, trading 0006). Written by trading.services.audit.audit_record in the same
+    transaction as the change it records."""
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    #: Username, "api-token", or "command:<os user>"; kept if the user is renamed.
+    actor_name = models.CharField(max_length=150)
+    #: session, token (a user's DRF token), api-token (API_TOKEN), admin, command.
+    channel = models.CharField(max_length=20)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    #: Which credential: a digest prefix of the session key or token, never the secret.
+    credential = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=40, db_index=True)
+    #: What was changed, e.g. "order 42", "strategy 7", "risk limits", "user 3".
+    target = models.CharField(max_length=100, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor_name", "-at"], name="audit_actor_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")

@@ -13,7 +13,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trading.models import (
+    AUDIT_ACTIONS,
     AccountBalance,
+    AuditEvent,
     Fill,
     FuturesSettings,
     Order,
@@ -358,3 +360,34 @@ def order_list_working(*, exchange_name: str) -> QuerySet[Order]:
         .annotate(strategy_name=F("strategy__name"))
         .order_by("created_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    target: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_event_list(*, filters: AuditFilters = AuditFilters()) -> QuerySet[AuditEvent]:
+    """The audit trail, newest first; `actor` and `target` match a part of the name."""
+    events = AuditEvent.objects.all()
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.actor:
+        events = events.filter(actor_name__icontains=filters.actor)
+    if filters.target:
+        events = events.filter(target__icontains=filters.target)
+    if filters.since:
+        events = events.filter(at__gte=filters.since)
+    if filters.until:
+        events = events.filter(at__lt=filters.until)
+    return events.order_by("-at", "-id")
+
+
+def audit_actions() -> list[str]:
+    """Every action the trail records, and any other it holds."""
+    held = AuditEvent.objects.values_list("action", flat=True).distinct()
+    return sorted({*AUDIT_ACTIONS, *held})

@@ -17,6 +17,7 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/toggle/", actions.strategy_toggle, name="strategy-toggle"),
     path("risk/kill-switch/", actions.kill_switch, name="kill-switch"),
     path("positions/<int:position_id>/close/", actions.position_close_view, name="position-close"),
+    path("audit/", pages.audit, name="audit"),
     path("market/", research.market_index, name="market-index"),
     path("market/<str:symbol>/", research.market, name="market"),
     path("backtests/", research.backtests, name="backtests"),

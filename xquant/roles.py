@@ -36,6 +36,7 @@ CHANGE_RISK_LIMITS = "trading.change_risklimits"
 OPERATE_KILL_SWITCH = "trading.operate_kill_switch"
 APPLY_FUTURES_SETTINGS = "trading.change_futuressettings"
 RUN_BACKTEST = "prediction.add_backtestrun"
+VIEW_AUDIT = "trading.view_auditevent"
 
 #: Apps whose rows a viewer may see in the admin (view_* permissions).
 VIEWABLE_APPS = ("trading", "prediction", "exchanges")

@@ -231,10 +231,46 @@ if not 1 <= LEVERAGE <= 125:
 ISOLATED = env.bool("ISOLATED", default=True)
 HEDGE = env.bool("HEDGE", default=False)
 
+
+def _env_decimal(name: str, default: str) -> Decimal:
+    raw = env.str(name, default=default)
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise ImproperlyConfigured(f"{name} must be a decimal number (got {raw!r})") from None
+    return value
+
+
 # Risk limits: initial values of the editable RiskLimits row (admin / API).
-RISK_MAX_ORDER_NOTIONAL = Decimal(env.str("RISK_MAX_ORDER_NOTIONAL", default="10000"))
-RISK_MAX_POSITION_NOTIONAL = Decimal(env.str("RISK_MAX_POSITION_NOTIONAL", default="50000"))
-RISK_DAILY_LOSS_LIMIT = Decimal(env.str("RISK_DAILY_LOSS_LIMIT", default="2000"))
+RISK_MAX_ORDER_NOTIONAL = _env_decimal("RISK_MAX_ORDER_NOTIONAL", "10000")
+RISK_MAX_POSITION_NOTIONAL = _env_decimal("RISK_MAX_POSITION_NOTIONAL", "50000")
+RISK_DAILY_LOSS_LIMIT = _env_decimal("RISK_DAILY_LOSS_LIMIT", "2000")
+# Hard caps no change through the API or the admin may exceed (the limits above are
+# editable up to them); the guards also never use a limit above its cap.
+RISK_HARD_MAX_ORDER_NOTIONAL = _env_decimal("RISK_HARD_MAX_ORDER_NOTIONAL", "100000")
+RISK_HARD_MAX_POSITION_NOTIONAL = _env_decimal("RISK_HARD_MAX_POSITION_NOTIONAL", "500000")
+RISK_HARD_MAX_DAILY_LOSS = _env_decimal("RISK_HARD_MAX_DAILY_LOSS", "20000")
+RISK_HARD_MAX_LEVERAGE = env.int("RISK_HARD_MAX_LEVERAGE", default=20)
+for _limit, _cap in (
+    ("RISK_MAX_ORDER_NOTIONAL", "RISK_HARD_MAX_ORDER_NOTIONAL"),
+    ("RISK_MAX_POSITION_NOTIONAL", "RISK_HARD_MAX_POSITION_NOTIONAL"),
+    ("RISK_DAILY_LOSS_LIMIT", "RISK_HARD_MAX_DAILY_LOSS"),
+):
+    if not (globals()[_cap].is_finite() and globals()[_cap] > 0):
+        raise ImproperlyConfigured(f"{_cap} must be a positive amount (got {globals()[_cap]})")
+    if not (globals()[_limit].is_finite() and 0 < globals()[_limit] <= globals()[_cap]):
+        raise ImproperlyConfigured(
+            f"{_limit} must be positive and at most {_cap}={globals()[_cap]} "
+            f"(got {globals()[_limit]})"
+        )
+if not 1 <= RISK_HARD_MAX_LEVERAGE <= 125:
+    raise ImproperlyConfigured(
+        f"RISK_HARD_MAX_LEVERAGE must be between 1 and 125 (got {RISK_HARD_MAX_LEVERAGE})"
+    )
+if LEVERAGE > RISK_HARD_MAX_LEVERAGE:
+    raise ImproperlyConfigured(
+        f"LEVERAGE must be at most RISK_HARD_MAX_LEVERAGE={RISK_HARD_MAX_LEVERAGE} (got {LEVERAGE})"
+    )
 RISK_DAY_RESET_HOUR_UTC = env.int("RISK_DAY_RESET_HOUR_UTC", default=0)
 if not 0 <= RISK_DAY_RESET_HOUR_UTC <= 23:
     raise ImproperlyConfigured(

@@ -68,8 +68,11 @@ ADMIN_NO_ADD = {
     "trading.risklimits",
     "prediction.candle",
     "prediction.backtestrun",
+    "trading.auditevent",
 }
-ADMIN_NO_DELETE = ADMIN_NO_ADD - {"prediction.candle", "prediction.backtestrun"}
+ADMIN_NO_DELETE = (ADMIN_NO_ADD - {"prediction.candle", "prediction.backtestrun"}) | {
+    "trading.auditevent"
+}
 
 
 def _admin_required(path: str) -> str | None:

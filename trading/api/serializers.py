@@ -364,6 +364,7 @@ ORDER_FIELDS = [
     "strategy",
     "strategy_name",
     "source",
+    "placed_by_name",
     "reason",
     "error_code",
     "error_message",
@@ -377,6 +378,11 @@ ORDER_FIELDS = [
 
 class OrderSerializer(ModelOutputSerializer):
     strategy_name = serializers.CharField(read_only=True, allow_null=True)
+    placed_by_name = serializers.CharField(
+        read_only=True,
+        help_text='Who placed a manual order: a username, or "api-token" for the desk\'s '
+        "API_TOKEN; empty for a strategy's order.",
+    )
     time_in_force = serializers.CharField(
         read_only=True, help_text="GTC, IOC, FOK or GTX for LIMIT orders; empty for MARKET."
     )

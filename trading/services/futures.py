@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from exchanges.base import Exchange, SettingChange
 from trading.models import FuturesSettings, MarginMode
+from trading.services.audit import Actor, audit_record
 from xquant.errors import ValidationError
 
 logger = logging.getLogger("trading.futures")
@@ -21,14 +22,21 @@ def futures_settings_apply(
     leverage: int | None = None,
     margin_mode: str | None = None,
     hedge: bool | None = None,
+    actor: Actor | None = None,
 ) -> FuturesSettings:
     """Apply what is given (position mode is account-wide), persist and return the result.
 
     "No need to change" answers count as success: `detail` says which settings changed.
     """
+    from django.conf import settings
+
     errors: dict[str, list[str]] = {}
-    if leverage is not None and not (isinstance(leverage, int) and 1 <= leverage <= 125):
-        errors["leverage"] = [f"Leverage must be a whole number from 1 to 125 (got {leverage})."]
+    cap = settings.RISK_HARD_MAX_LEVERAGE
+    if leverage is not None and not (isinstance(leverage, int) and 1 <= leverage <= cap):
+        errors["leverage"] = [
+            f"Leverage must be a whole number from 1 to {cap}, the hard cap "
+            f"RISK_HARD_MAX_LEVERAGE (got {leverage})."
+        ]
     if margin_mode is not None and margin_mode not in MarginMode.values:
         errors["margin_mode"] = [f"Margin mode must be isolated or cross (got {margin_mode!r})."]
     if errors:
@@ -58,6 +66,17 @@ def futures_settings_apply(
     settings_row.applied_at = timezone.now()
     settings_row.detail = {change.setting: _describe(change) for change in changes}
     settings_row.save()
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="futures_settings.apply",
+            target=f"futures settings {exchange.name} {symbol}",
+            before=_futures_audited(current) if current else {},
+            after={
+                **_futures_audited(settings_row),
+                "requested": {"leverage": leverage, "margin_mode": margin_mode, "hedge": hedge},
+            },
+        )
     logger.info(
         "%s futures settings: %s",
         symbol,
@@ -70,3 +89,7 @@ def futures_settings_apply(
 
 def _describe(change: SettingChange) -> dict[str, Any]:
     return {"value": change.value, "changed": change.changed}
+
+
+def _futures_audited(row: FuturesSettings) -> dict[str, Any]:
+    return {"leverage": row.leverage, "margin_mode": row.margin_mode, "hedge": row.hedge_mode}

@@ -76,12 +76,13 @@ from trading.notifications import events as notice
 from trading.notifications.services import notify
 from trading.risk import ProposedOrder, RiskState, risk_check
 from trading.services import tick_store
+from trading.services.audit import Actor, audit_record
 from trading.services.fills import fills_reassign, fills_record_with
 from trading.services.leases import lease_fields, lease_release, lease_take
 from trading.services.tick_store import db_value
 from trading.strategies.base import OrderIntent
 from xquant import realtime
-from xquant.errors import ConflictError, RetryableError, ValidationError
+from xquant.errors import ApplicationError, ConflictError, RetryableError, ValidationError
 from xquant.logs import with_log_context
 from xquant.sql import Result, Statement, batch_run, insert_statement, update_statement
 
@@ -180,6 +181,7 @@ def order_create(
     risk_state: RiskState,
     strategy: StrategyConfig | None = None,
     reference_price: Decimal | None = None,
+    actor: Actor | None = None,
 ) -> Order:
     """Turn an intent into a persisted order: PENDING and ready to submit, or REJECTED
     with the filter's or guard's reason. Sends nothing.
@@ -193,6 +195,7 @@ def order_create(
         risk_state=risk_state,
         strategy=strategy,
         reference_price=reference_price,
+        actor=actor,
     )
     (inserted,) = batch_run([order_insert_statement(prepared.order)])
     order = order_inserted(prepared.order, inserted)
@@ -208,6 +211,7 @@ def order_prepare(
     risk_state: RiskState,
     strategy: StrategyConfig | None = None,
     reference_price: Decimal | None = None,
+    actor: Actor | None = None,
 ) -> PreparedOrder:
     """The exchange filters and the risk guards applied to an intent: the order to
     write (see order_create), not written yet."""
@@ -239,6 +243,8 @@ def order_prepare(
         intent_key=intent.key if strategy is not None else "",
         reason=intent.reason[:200],
         strategy_update_pending=strategy is not None,
+        placed_by_id=actor.user_id if actor else None,
+        placed_by_name=(actor.name if actor else "")[:150],
     )
     try:
         request = rules.normalize(_request(order), reference_price)
@@ -286,11 +292,13 @@ def order_place(
     submit: bool = True,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     strategy: StrategyConfig | None = None,
+    actor: Actor | None = None,
 ) -> Order:
     """A manual order (API, admin): the same filters, risk guards and submission as a
     strategy's, outside a tick. Market orders are valued at the current mid. With
     `strategy` it is booked to that strategy (a trader closing its share of a position:
-    trading.services.positions)."""
+    trading.services.positions). With an `actor`, the order records who placed
+    it and the audit trail has the event."""
     from trading.services.risk import risk_state_get
 
     reference_price = None
@@ -304,7 +312,15 @@ def order_place(
             risk_state=risk_state_get(exchange_name=exchange.name, symbol=intent.symbol),
             reference_price=reference_price,
             strategy=strategy,
+            actor=actor,
         )
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                action="order.place",
+                target=f"order {order.pk}",
+                after=_order_audited(order),
+            )
     if submit and order.status == OrderStatus.PENDING:
         order = order_submit(order=order, exchange=exchange, policy=policy)
     return order
@@ -319,6 +335,19 @@ def order_settle_later(*, order: Order) -> None:
     from celery import current_app
 
     transaction.on_commit(lambda: current_app.send_task("trading.submit_order", args=[order.pk]))
+
+
+def _order_audited(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "order_type": order.order_type,
+        "quantity": order.quantity,
+        "price": order.price,
+        "status": order.status,
+        "error_code": order.error_code,
+    }
 
 
 def order_insert_statement(order: Order) -> Statement:
@@ -1224,9 +1253,37 @@ def _resolve_unknown_to_exchange(order: Order) -> Order:
 # --- cancelling -----------------------------------------------------------------------
 
 
+def order_cancel(
+    *, order: Order, exchange: Exchange, reason: str = "", actor: Actor | None = None
+) -> Order:
+    """Cancel a working order. An order never sent is cancelled locally. With an
+    `actor`, the audit trail records the request and how it ended."""
+    if actor is None:
+        return _order_cancel(order=order, exchange=exchange, reason=reason)
+    before = {"status": Order.objects.values_list("status", flat=True).get(pk=order.pk)}
+    try:
+        order = _order_cancel(order=order, exchange=exchange, reason=reason)
+    except ApplicationError as exc:
+        audit_record(
+            actor=actor,
+            action="order.cancel",
+            target=f"order {order.pk}",
+            before=before,
+            after={"refused": exc.message},
+        )
+        raise
+    audit_record(
+        actor=actor,
+        action="order.cancel",
+        target=f"order {order.pk}",
+        before=before,
+        after={"status": order.status},
+    )
+    return order
+
+
 @with_log_context("order")
-def order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order:
-    """Cancel a working order. An order never sent is cancelled locally."""
+def _order_cancel(*, order: Order, exchange: Exchange, reason: str = "") -> Order:
     order.refresh_from_db()
     if order.status == OrderStatus.PENDING:
         order = _cancel_unsent(order, reason or "cancelled before it was sent")

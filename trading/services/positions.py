@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from exchanges.base import BUY, MARKET, SELL, Exchange
 from trading.models import Order, OrderSource, Position, StrategyConfig, StrategyPosition
+from trading.services.audit import Actor
 from trading.strategies.base import OrderIntent
 from trading.strategies.technical import MANUAL_KEY_PREFIX
 from xquant.errors import ConflictError
@@ -67,7 +68,12 @@ def position_close_plan(*, position: Position) -> list[CloseLeg]:
 
 
 def position_close(
-    *, position: Position, exchange: Exchange, by: str, source: str = OrderSource.API
+    *,
+    position: Position,
+    exchange: Exchange,
+    by: str,
+    source: str = OrderSource.API,
+    actor: Actor | None = None,
 ) -> list[Order]:
     """Close the position with reduce-only market orders as position_close_plan says,
     through the same filters, risk guards and order manager as every order."""
@@ -96,6 +102,12 @@ def position_close(
             reason=f"position closed by {by}: {share}",
         )
         orders.append(
-            order_place(intent=intent, exchange=exchange, source=source, strategy=leg.strategy)
+            order_place(
+                intent=intent,
+                exchange=exchange,
+                source=source,
+                strategy=leg.strategy,
+                actor=actor,
+            )
         )
     return orders

@@ -20,6 +20,7 @@ from trading.notifications.services import notify
 from trading.risk import RiskState
 from trading.selectors import risk_limits_get
 from trading.services.activity import activity_record
+from trading.services.audit import Actor, audit_record
 from trading.services.tick_store import db_aware, db_decimal, db_value
 from xquant import realtime
 from xquant.errors import ValidationError
@@ -108,10 +109,11 @@ def risk_state_from(results: list[Result], *, now: datetime) -> RiskState | None
             positions[(row_symbol, position_side)] = db_decimal(quantity)
         else:  # subtracted here: SQLite would subtract floats
             working[(row_symbol, position_side, side)] += db_decimal(quantity) - db_decimal(filled)
+    # A cap lowered in the environment applies at once, whatever the row still says.
     return RiskState(
-        max_order_notional=db_decimal(order_cap),
-        max_position_notional=db_decimal(position_cap),
-        daily_loss_limit=db_decimal(loss_cap),
+        max_order_notional=min(db_decimal(order_cap), hard_cap("max_order_notional")),
+        max_position_notional=min(db_decimal(position_cap), hard_cap("max_position_notional")),
+        daily_loss_limit=min(db_decimal(loss_cap), hard_cap("daily_loss_limit")),
         kill_switch_engaged=bool(engaged),
         kill_switch_reason=reason,
         loss_today=-(realized + _unrealized_total(unrealized.rows[0][0])),
@@ -174,20 +176,60 @@ def kill_switch_from(result: Result) -> str | None:
 
 
 _LIMIT_FIELDS = ("max_order_notional", "max_position_notional", "daily_loss_limit")
+#: Each editable limit's hard cap: the setting that names it.
+HARD_CAPS = {
+    "max_order_notional": "RISK_HARD_MAX_ORDER_NOTIONAL",
+    "max_position_notional": "RISK_HARD_MAX_POSITION_NOTIONAL",
+    "daily_loss_limit": "RISK_HARD_MAX_DAILY_LOSS",
+}
+
+
+def hard_cap(name: str) -> Decimal:
+    from django.conf import settings
+
+    return getattr(settings, HARD_CAPS[name])
+
+
+def risk_limit_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be the limit `name` (None when it can): a positive, finite
+    amount of USDT no higher than the limit's hard cap from the environment."""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return f"Must be a positive amount of USDT (got {value})."
+    if not amount.is_finite() or amount <= 0:
+        return f"Must be a positive amount of USDT (got {value})."
+    cap = hard_cap(name)
+    if amount > cap:
+        return (
+            f"{amount} is above the hard cap of {cap} USDT ({HARD_CAPS[name]}); "
+            f"allowed: more than 0 and at most {cap}."
+        )
+    return None
+
+
+def _limits_audited(limits: RiskLimits) -> dict[str, Any]:
+    return {name: getattr(limits, name) for name in (*_LIMIT_FIELDS, "day_reset_hour_utc")}
+
+
+def _kill_switch_audited(limits: RiskLimits) -> dict[str, Any]:
+    return {"engaged": limits.kill_switch_engaged, "reason": limits.kill_switch_reason}
 
 
 @transaction.atomic
-def risk_limits_update(**changes: Any) -> RiskLimits:
+def risk_limits_update(*, actor: Actor | None = None, **changes: Any) -> RiskLimits:
     """Change one or more limits. Values must be positive; the reset hour 0-23."""
     limits = risk_limits_get()
     limits = RiskLimits.objects.select_for_update().get(pk=limits.pk)
+    before = _limits_audited(limits)
     errors: dict[str, list[str]] = {}
     for name, value in changes.items():
         if name in _LIMIT_FIELDS:
-            if value is None or Decimal(value) <= 0:
-                errors[name] = [f"Must be a positive amount of USDT (got {value})."]
+            problem = "Required." if value is None else risk_limit_problem(name, value)
+            if problem:
+                errors[name] = [problem]
             else:
-                setattr(limits, name, Decimal(value))
+                setattr(limits, name, Decimal(str(value)))
         elif name == "day_reset_hour_utc":
             if not isinstance(value, int) or not 0 <= value <= 23:
                 errors[name] = [f"Must be an hour from 0 to 23 (got {value})."]
@@ -201,6 +243,14 @@ def risk_limits_update(**changes: Any) -> RiskLimits:
             extra={"fields": errors},
         )
     limits.save()
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="risk_limits.update",
+            target="risk limits",
+            before=before,
+            after=_limits_audited(limits),
+        )
     logger.info("risk limits changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
     transaction.on_commit(
         lambda: realtime.publish(
@@ -222,7 +272,9 @@ def risk_limits_payload(limits: RiskLimits) -> dict[str, Any]:
     }
 
 
-def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
+def kill_switch_engage(
+    *, reason: str, exchange: Exchange, actor: Actor | None = None
+) -> dict[str, Any]:
     """Stop all trading now: refuse every new order and cancel every open order.
 
     The flag is committed first, so no tick can place an order while the cancels run.
@@ -232,10 +284,19 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
 
     with transaction.atomic():
         limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        before = _kill_switch_audited(limits)
         limits.kill_switch_engaged = True
         limits.kill_switch_reason = reason.strip()[:200] or "engaged"
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                action="kill_switch.engage",
+                target="kill switch",
+                before=before,
+                after=_kill_switch_audited(limits),
+            )
     logger.warning("KILL SWITCH ENGAGED: %s", limits.kill_switch_reason)
     activity_record(
         kind=ActivityKind.KILL_SWITCH,
@@ -256,13 +317,22 @@ def kill_switch_engage(*, reason: str, exchange: Exchange) -> dict[str, Any]:
     return {"engaged": True, "reason": limits.kill_switch_reason, **result}
 
 
-def kill_switch_release(*, reason: str = "") -> RiskLimits:
+def kill_switch_release(*, reason: str = "", actor: Actor | None = None) -> RiskLimits:
     with transaction.atomic():
         limits = RiskLimits.objects.select_for_update().get(pk=risk_limits_get().pk)
+        before = _kill_switch_audited(limits)
         limits.kill_switch_engaged = False
         limits.kill_switch_reason = reason.strip()[:200]
         limits.kill_switch_changed_at = timezone.now()
         limits.save()
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                action="kill_switch.release",
+                target="kill switch",
+                before=before,
+                after=_kill_switch_audited(limits),
+            )
     logger.warning("kill switch released%s", f": {reason}" if reason else "")
     activity_record(
         kind=ActivityKind.KILL_SWITCH,

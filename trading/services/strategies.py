@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from trading.models import StrategyConfig, StrategyKind, StrategyStatus
+from trading.services.audit import Actor, audit_record
 from trading.strategies.execution import state_without_halt
 from trading.strategies.params import normalize_params
 from xquant import realtime
@@ -50,6 +51,24 @@ def _validate_kind(kind: str) -> str:
     return kind
 
 
+def strategy_audit_values(strategy: StrategyConfig) -> dict[str, Any]:
+    return {
+        "name": strategy.name,
+        "kind": strategy.kind,
+        "symbol": strategy.symbol,
+        "params": strategy.params,
+        "is_active": strategy.is_active,
+        "status": strategy.status,
+    }
+
+
+def _audit(actor: Actor | None, action: str, pk, before: dict, after: dict) -> None:
+    if actor is not None:
+        audit_record(
+            actor=actor, action=action, target=f"strategy {pk}", before=before, after=after
+        )
+
+
 def _publish_strategy(strategy: StrategyConfig, event: str) -> None:
     realtime.publish(
         realtime.DASHBOARD_GROUP,
@@ -73,6 +92,7 @@ def strategy_config_create(
     symbol: str,
     params: dict[str, Any],
     is_active: bool = False,
+    actor: Actor | None = None,
 ) -> StrategyConfig:
     kind = _validate_kind(kind)
     name = name.strip()
@@ -93,6 +113,7 @@ def strategy_config_create(
         params=normalize_params(kind, params),
         is_active=is_active,
     )
+    _audit(actor, "strategy.create", strategy.pk, {}, strategy_audit_values(strategy))
     transaction.on_commit(lambda: _publish_strategy(strategy, "strategy.created"))
     return strategy
 
@@ -104,8 +125,10 @@ def strategy_config_update(
     name: str | None = None,
     symbol: str | None = None,
     params: dict[str, Any] | None = None,
+    actor: Actor | None = None,
 ) -> StrategyConfig:
     """Change name, symbol or params. The kind is fixed: its state would not carry over."""
+    before = strategy_audit_values(strategy)
     if name is not None:
         name = name.strip()
         if StrategyConfig.objects.filter(name=name).exclude(pk=strategy.pk).exists():
@@ -128,16 +151,20 @@ def strategy_config_update(
     if params is not None:
         strategy.params = normalize_params(strategy.kind, params)
     strategy.save()
+    _audit(actor, "strategy.update", strategy.pk, before, strategy_audit_values(strategy))
     transaction.on_commit(lambda: _publish_strategy(strategy, "strategy.updated"))
     return strategy
 
 
 @transaction.atomic
-def strategy_config_set_active(*, strategy: StrategyConfig, active: bool) -> StrategyConfig:
+def strategy_config_set_active(
+    *, strategy: StrategyConfig, active: bool, actor: Actor | None = None
+) -> StrategyConfig:
     """Switch a strategy on or off. Switching on also clears an error status."""
     locked = StrategyConfig.objects.select_for_update().get(pk=strategy.pk)
     if active:
         symbol_require_traded(symbol=locked.symbol)
+    before = {"is_active": locked.is_active, "status": locked.status}
     locked.is_active = active
     fields = ["is_active", "status", "last_error", "updated_at"]
     if active and locked.status == StrategyStatus.ERRORED:
@@ -151,13 +178,15 @@ def strategy_config_set_active(*, strategy: StrategyConfig, active: bool) -> Str
             locked.state_version += 1
             fields += ["state", "state_version"]
     locked.save(update_fields=fields)
+    after = {"is_active": locked.is_active, "status": locked.status}
+    _audit(actor, "strategy.toggle", locked.pk, before, after)
     transaction.on_commit(lambda: _publish_strategy(locked, "strategy.toggled"))
     strategy.refresh_from_db()
     return strategy
 
 
 def strategy_config_set_active_many(
-    *, strategies: list[StrategyConfig], active: bool
+    *, strategies: list[StrategyConfig], active: bool, actor: Actor | None = None
 ) -> tuple[int, list[tuple[StrategyConfig, str]]]:
     """Bulk switch; returns how many changed state, and those refused with why (a
     strategy on a symbol that is not traded cannot be switched on)."""
@@ -165,7 +194,7 @@ def strategy_config_set_active_many(
     for strategy in strategies:
         if strategy.is_active != active:
             try:
-                strategy_config_set_active(strategy=strategy, active=active)
+                strategy_config_set_active(strategy=strategy, active=active, actor=actor)
             except ValidationError as exc:
                 refused.append((strategy, exc.message))
                 continue
@@ -183,6 +212,7 @@ def strategy_config_create_technical(
     params: dict[str, Any],
     name: str | None = None,
     is_active: bool = True,
+    actor: Actor | None = None,
 ) -> StrategyConfig:
     """A Technical strategy from `{symbol, strategy_type, params}` (the dashboard's form):
     strategy_type ma_cross or rsi becomes the `signal` parameter. Active by default, so it
@@ -221,11 +251,12 @@ def strategy_config_create_technical(
         symbol=symbol,
         params={**params, "signal": strategy_type},
         is_active=is_active,
+        actor=actor,
     )
 
 
 @transaction.atomic
-def strategy_config_delete(*, strategy: StrategyConfig) -> None:
+def strategy_config_delete(*, strategy: StrategyConfig, actor: Actor | None = None) -> None:
     """Delete a strategy that never traded. One with orders keeps its history: it can
     only be deactivated (its orders, fills and PnL stay attributed to it)."""
     locked = StrategyConfig.objects.select_for_update().filter(pk=strategy.pk).first()
@@ -240,6 +271,7 @@ def strategy_config_delete(*, strategy: StrategyConfig) -> None:
             code="strategy_has_orders",
         )
     strategy_id = locked.pk
+    before = strategy_audit_values(locked)
     try:
         locked.delete()
     except ProtectedError:
@@ -251,4 +283,5 @@ def strategy_config_delete(*, strategy: StrategyConfig) -> None:
             code="strategy_has_orders",
         ) from None
     locked.pk = strategy_id  # for the event: delete() clears it
+    _audit(actor, "strategy.delete", strategy_id, before, {})
     transaction.on_commit(lambda: _publish_strategy(locked, "strategy.deleted"))

@@ -25,6 +25,7 @@ from trading.forms import (
 )
 from trading.models import OrderSource, Position
 from trading.selectors import order_get, strategy_get
+from trading.services.audit import actor_from_request
 from trading.services.orders import order_cancel, order_place, orders_cancel_all
 from trading.services.positions import position_close
 from trading.services.risk import kill_switch_engage, kill_switch_release
@@ -77,7 +78,11 @@ def strategy_toggle(request: HttpRequest, strategy_id: int) -> HttpResponse:
     if not form.is_valid():
         return _failed(request, default, _form_errors(form), 400)
     try:
-        strategy = strategy_config_set_active(strategy=strategy, active=form.cleaned_data["active"])
+        strategy = strategy_config_set_active(
+            strategy=strategy,
+            active=form.cleaned_data["active"],
+            actor=actor_from_request(request),
+        )
     except ApplicationError as exc:
         return _failed(request, default, exc.message, exc.http_status)
     state = "on" if strategy.is_active else "off"
@@ -101,13 +106,15 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["action"] == "engage":
             from exchanges.registry import get_exchange
 
-            result = kill_switch_engage(reason=reason, exchange=get_exchange())
+            result = kill_switch_engage(
+                reason=reason, exchange=get_exchange(), actor=actor_from_request(request)
+            )
             text = f"Kill switch engaged: {result['canceled']} open order(s) cancelled."
             if result["failed"]:
                 text += f" {len(result['failed'])} could not be cancelled: see the log."
             payload = {"engaged": True, "canceled": result["canceled"]}
         else:
-            kill_switch_release(reason=reason)
+            kill_switch_release(reason=reason, actor=actor_from_request(request))
             text = "Kill switch released: new orders are allowed again."
             payload = {"engaged": False}
     except ApplicationError as exc:
@@ -130,6 +137,7 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
             order=order,
             exchange=get_exchange(),
             reason=f"cancelled from the dashboard by {request.user.get_username()}",
+            actor=actor_from_request(request),
         )
     except ApplicationError as exc:
         return _failed(request, default, exc.message, exc.http_status)
@@ -141,7 +149,7 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@desk_view(roles.PLACE_ORDER)
 @require_POST
 def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
     default = reverse("trading:overview")
@@ -156,6 +164,7 @@ def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
             exchange=get_exchange(position.exchange),
             by=request.user.get_username(),
             source=OrderSource.API,
+            actor=actor_from_request(request),
         )
     except ApplicationError as exc:
         return _failed(request, default, exc.message, exc.http_status)
@@ -171,7 +180,7 @@ def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@desk_view(roles.PLACE_ORDER)
 @require_POST
 def order_place_view(request: HttpRequest) -> HttpResponse:
     """Place order: a first post answers with what would be sent (quantity and price on
@@ -202,7 +211,12 @@ def order_place_view(request: HttpRequest) -> HttpResponse:
     try:
         if not data["confirm"]:
             return JsonResponse({"preview": _order_preview(intent, exchange)})
-        order = order_place(intent=intent, exchange=exchange, source=OrderSource.API)
+        order = order_place(
+            intent=intent,
+            exchange=exchange,
+            source=OrderSource.API,
+            actor=actor_from_request(request),
+        )
     except OrderRejectedError as exc:
         return _failed(request, default, f"Would be refused: {exc.message}", 400)
     except ApplicationError as exc:
@@ -241,7 +255,7 @@ def _order_preview(intent, exchange) -> str:
     )
 
 
-@login_required
+@desk_view(roles.CANCEL_ORDER)
 @require_POST
 def orders_cancel_open_view(request: HttpRequest) -> HttpResponse:
     from exchanges.registry import get_exchange

@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from trading.forms import KillSwitchForm, OrderFilterForm
+from trading.forms import AuditFilterForm, KillSwitchForm, OrderFilterForm
 from trading.health import health_report
 from trading.selectors import (
+    AuditFilters,
     OrderFilters,
     account_view,
+    audit_event_list,
     fill_list,
     heartbeat_stale_after,
     order_get,
@@ -31,6 +34,7 @@ from trading.services.risk import loss_today
 from trading.strategy_progress import strategy_progress
 from trading.views.access import desk_view
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
+from xquant import roles
 from xquant.errors import NotFoundError
 
 RECENT = 15
@@ -212,4 +216,30 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
     }
     return render_live_page(
         request, "trading/strategy_detail.html", fragments, {"strategy": strategy}
+    )
+
+
+AUDIT_PER_PAGE = 50
+
+
+@desk_view(roles.VIEW_AUDIT)
+def audit(request: HttpRequest) -> HttpResponse:
+    """The audit trail, filterable; read-only like its admin."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else AuditFilters()
+    query = request.GET.copy()
+    query.pop("page", None)
+    page = Paginator(
+        audit_event_list(filters=filters).select_related("actor"), AUDIT_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "trading/audit.html",
+        {
+            "form": form,
+            "filtered": filters != AuditFilters(),
+            "page": page,
+            "events": page.object_list,
+            "query": query.urlencode(),
+        },
     )

@@ -18,6 +18,7 @@ from trading.api.serializers import (
 from trading.api.views.common import EXCHANGE_ERRORS, ID_PARAMETER, JsonBodies, errors, exchange_for
 from trading.models import Order, OrderSource
 from trading.selectors import order_get, order_list
+from trading.services.audit import actor_from_request
 from trading.services.leases import IN_FLIGHT
 from trading.services.orders import (
     MANUAL_RETRY_POLICY,
@@ -110,6 +111,7 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
             exchange=exchange_for(),
             source=OrderSource.API,
             policy=MANUAL_RETRY_POLICY,
+            actor=actor_from_request(request),
         )
         body = OrderDetailSerializer(order_get(order_id=order.pk)).data
         headers = {"Location": f"/api/orders/{order.pk}"}
@@ -138,5 +140,6 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
             order=order,
             exchange=exchange_for(order.exchange),
             reason=serializer.validated_data["reason"],
+            actor=actor_from_request(request),
         )
         return Response(OrderDetailSerializer(order_get(order_id=order.pk)).data)

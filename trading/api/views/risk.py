@@ -21,6 +21,7 @@ from trading.api.serializers import (
 from trading.api.views.common import EXCHANGE_ERRORS, JsonBodies, errors, exchange_for
 from trading.models import FuturesSettings, RiskLimits
 from trading.selectors import futures_settings_list, risk_limits_get
+from trading.services.audit import actor_from_request
 from trading.services.futures import futures_settings_apply
 from trading.services.risk import (
     kill_switch_engage,
@@ -58,7 +59,8 @@ class RiskLimitsView(JsonBodies, APIView):
     def patch(self, request: Request) -> Response:
         serializer = RiskLimitsUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(_limits_body(risk_limits_update(**serializer.validated_data)))
+        limits = risk_limits_update(**serializer.validated_data, actor=actor_from_request(request))
+        return Response(_limits_body(limits))
 
 
 class KillSwitchView(JsonBodies, APIView):
@@ -79,10 +81,12 @@ class KillSwitchView(JsonBodies, APIView):
         reason = serializer.validated_data["reason"]
         if serializer.validated_data["engage"]:
             result = kill_switch_engage(
-                reason=reason or "engaged through the API", exchange=exchange_for()
+                reason=reason or "engaged through the API",
+                exchange=exchange_for(),
+                actor=actor_from_request(request),
             )
         else:
-            kill_switch_release(reason=reason)
+            kill_switch_release(reason=reason, actor=actor_from_request(request))
             result = {"canceled": 0, "failed": []}
         limits = risk_limits_get()
         body = {
@@ -133,5 +137,6 @@ class FuturesSettingsView(JsonBodies, generics.GenericAPIView):
             leverage=data.get("leverage"),
             margin_mode=data.get("margin_mode"),
             hedge=None if position_mode is None else position_mode == "hedge",
+            actor=actor_from_request(request),
         )
         return Response(FuturesSettingsSerializer(row).data)

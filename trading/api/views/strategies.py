@@ -22,6 +22,7 @@ from trading.api.serializers import (
 from trading.api.views.common import ID_PARAMETER, JsonBodies, errors
 from trading.models import StrategyConfig
 from trading.selectors import strategy_get, strategy_list, strategy_pnl
+from trading.services.audit import actor_from_request
 from trading.services.strategies import (
     strategy_config_create,
     strategy_config_create_technical,
@@ -76,7 +77,9 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = StrategyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        strategy = strategy_config_create(**serializer.validated_data)
+        strategy = strategy_config_create(
+            **serializer.validated_data, actor=actor_from_request(request)
+        )
         return Response(StrategyDetailSerializer(strategy).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -101,7 +104,9 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
         strategy = self.get_object()
         serializer = StrategyUpdateSerializer(data=request.data, context={"strategy": strategy})
         serializer.is_valid(raise_exception=True)
-        strategy = strategy_config_update(strategy=strategy, **serializer.validated_data)
+        strategy = strategy_config_update(
+            strategy=strategy, **serializer.validated_data, actor=actor_from_request(request)
+        )
         return Response(StrategyDetailSerializer(strategy).data)
 
     @extend_schema(
@@ -113,7 +118,7 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
         "so its orders, fills and PnL stay attributed to it.",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        strategy_config_delete(strategy=self.get_object())
+        strategy_config_delete(strategy=self.get_object(), actor=actor_from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -131,7 +136,9 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
         serializer = StrategyToggleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         active = serializer.validated_data.get("active", not strategy.is_active)
-        strategy = strategy_config_set_active(strategy=strategy, active=active)
+        strategy = strategy_config_set_active(
+            strategy=strategy, active=active, actor=actor_from_request(request)
+        )
         return Response(StrategySerializer(strategy).data)
 
     @extend_schema(
@@ -160,5 +167,7 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
     def technical(self, request: Request) -> Response:
         serializer = TechnicalStrategyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        strategy = strategy_config_create_technical(**serializer.validated_data)
+        strategy = strategy_config_create_technical(
+            **serializer.validated_data, actor=actor_from_request(request)
+        )
         return Response(StrategyDetailSerializer(strategy).data, status=status.HTTP_201_CREATED)

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 from exchanges.registry import get_exchange
 from trading.selectors import risk_limits_get
+from trading.services.audit import command_actor
 from trading.services.risk import kill_switch_engage, kill_switch_release
 
 
@@ -19,14 +20,16 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, reason: str, **options) -> None:
         if action == "engage":
             result = kill_switch_engage(
-                reason=reason or "engaged from the command line", exchange=get_exchange()
+                reason=reason or "engaged from the command line",
+                exchange=get_exchange(),
+                actor=command_actor("killswitch engage"),
             )
             self.stdout.write(self.style.WARNING(f"Kill switch ENGAGED: {result['reason']}"))
             self.stdout.write(f"{result['canceled']} open orders cancelled")
             for failure in result["failed"]:
                 self.stdout.write(self.style.ERROR(f"could not cancel: {failure}"))
         elif action == "release":
-            kill_switch_release(reason=reason)
+            kill_switch_release(reason=reason, actor=command_actor("killswitch release"))
             self.stdout.write(self.style.SUCCESS("Kill switch released: orders are allowed again"))
         else:
             limits = risk_limits_get()
