@@ -8,7 +8,7 @@ RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt
 
 COPY . .
 # Static files are collected (hashed, compressed) at build time with throwaway settings.
-RUN XQUANT_ENV=production SECRET_KEY=build-only-not-used-at-runtime-0123456789abcdef \
+RUN XQUANT_ENV=production SECRET_KEY=build-only-not-used-at-runtime-0123456789abcdefghijklmnopqrstuvwxyz \
     python manage.py collectstatic --noinput \
  && useradd --system --home /app xquant && mkdir -p /app/var && chown -R xquant /app/var
 USER xquant

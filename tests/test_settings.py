@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What `secrets.token_urlsafe(50)` gives: 67 characters, about 45 different ones.
+RANDOM_KEY = "q3VZ9kX0-Lw7pT2bYc8Rj5nHs1Fd6Gm4Ua_EoIyKxQvBzNhCtWrMlPg0fJi9eSa8Du2Ob"
+RANDOM_TOKEN = "tK4pZr8Wq2Lx9Vb6Nc3Mh7Gf1Dj5Sa0Ye"
 VARIABLES = [
     "DATABASE_URL",
     "REDIS_URL",
@@ -157,7 +160,18 @@ def test_use_mock_forces_the_paper_exchange():
     ("env", "named"),
     [
         ({"XQUANT_ENV": "production", "DEBUG": "false"}, "SECRET_KEY"),
-        ({"XQUANT_ENV": "production", "SECRET_KEY": "x" * 50, "DEBUG": "true"}, "DEBUG"),
+        ({"XQUANT_ENV": "production", "SECRET_KEY": RANDOM_KEY, "DEBUG": "true"}, "DEBUG"),
+        # A long key typed by hand, and a short random one.
+        ({"XQUANT_ENV": "production", "SECRET_KEY": "k" * 60}, "SECRET_KEY"),
+        ({"XQUANT_ENV": "production", "SECRET_KEY": RANDOM_KEY[:40]}, "SECRET_KEY"),
+        (
+            {"XQUANT_ENV": "production", "SECRET_KEY": RANDOM_KEY, "API_TOKEN": "x"},
+            "API_TOKEN",
+        ),
+        (
+            {"XQUANT_ENV": "production", "SECRET_KEY": RANDOM_KEY, "API_TOKEN": "ab" * 20},
+            "API_TOKEN",
+        ),
         ({"EXCHANGE": "kraken"}, "EXCHANGE"),
         ({"API_TOKEN_ROLE": "root"}, "API_TOKEN_ROLE"),
         ({"RISK_MAX_ORDER_NOTIONAL": "200000"}, "RISK_HARD_MAX_ORDER_NOTIONAL"),
@@ -183,5 +197,5 @@ def test_unsafe_or_invalid_values_refuse_to_start_naming_the_variable(env, named
 
 
 def test_production_starts_with_a_real_secret_key_and_debug_off():
-    s = load_settings(XQUANT_ENV="production", SECRET_KEY="k" * 50)
+    s = load_settings(XQUANT_ENV="production", SECRET_KEY=RANDOM_KEY, API_TOKEN=RANDOM_TOKEN)
     assert s["DEBUG"] is False

@@ -219,3 +219,48 @@ def flush(timeout: float = 5.0) -> None:
     """Block until queued events have been handed to the channel layer."""
     if _publisher is not None and _publisher.pid == os.getpid():
         _publisher.flush(timeout)
+
+
+class SameOriginValidator:
+    """A browser's websocket must come from a page of this very site: its Origin's host
+    *and port* are the Host it connects to (or an origin in CSRF_TRUSTED_ORIGINS, for a
+    site behind a proxy). ALLOWED_HOSTS alone (Channels' check) ignores the port, so a
+    page on another port of the same host could open the desk's socket."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
+        if scope["type"] == "websocket" and not self.allowed(scope):
+            from channels.security.websocket import WebsocketDenier
+
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
+
+    @staticmethod
+    def allowed(scope: dict) -> bool:
+        from urllib.parse import urlsplit
+
+        from django.conf import settings
+
+        headers = dict(scope.get("headers") or [])
+        origin = headers.get(b"origin", b"").decode("latin1")
+        if not origin:
+            return True  # not a browser: ALLOWED_HOSTS and the login still apply
+        if origin in settings.CSRF_TRUSTED_ORIGINS:
+            return True
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        default_port = 443 if parts.scheme == "https" else 80
+        origin_host = f"{parts.hostname}:{parts.port or default_port}"
+        host = headers.get(b"host", b"").decode("latin1")
+        try:
+            target = urlsplit(f"//{host}")
+            target_host = f"{target.hostname}:{target.port or default_port}"
+        except ValueError:
+            return False
+        return bool(host) and origin_host == target_host

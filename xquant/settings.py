@@ -8,6 +8,7 @@ the paper exchange, no Redis, so a first `make run` needs no server.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,10 +39,18 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if PRODUCTION:
-    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
+    # Django's deploy check wants 50 characters and 5 distinct ones; a random key of 50
+    # has about 40 distinct characters, so fewer than 20 means it was typed, not drawn.
+    if (
+        SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 20
+    ):
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a random value of at least 32 characters "
-            "when XQUANT_ENV=production"
+            "SECRET_KEY must be a random value of at least 50 characters (at least 20 "
+            'different ones) when XQUANT_ENV=production; e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(50))"'
         )
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when XQUANT_ENV=production")
@@ -73,6 +82,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "channels",
     "django_celery_beat",
+    "axes",
     "xquant",
     "exchanges",
     "trading",
@@ -81,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "xquant.api.middleware.ApiBodySizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "xquant.urls"
@@ -285,6 +298,12 @@ PREDICTION_API_TOKEN = env.str("PREDICTION_API_TOKEN", default="")
 
 # --- API ----------------------------------------------------------------------------
 API_TOKEN = env.str("API_TOKEN", default="")
+API_TOKEN_MIN_LENGTH = 32
+if PRODUCTION and API_TOKEN and (len(API_TOKEN) < API_TOKEN_MIN_LENGTH or len(set(API_TOKEN)) < 12):
+    raise ImproperlyConfigured(
+        f"API_TOKEN must be a random value of at least {API_TOKEN_MIN_LENGTH} characters "
+        "when XQUANT_ENV=production (or empty, to disable bearer authentication)"
+    )
 # The role (xquant.roles) of a client holding API_TOKEN: a machine client reads unless
 # the operator grants it more.
 API_TOKEN_ROLE = env.str("API_TOKEN_ROLE", default="viewer")
@@ -296,22 +315,39 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/minute")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="6000/minute")
+# Writes that move money or change risk (orders, cancels, strategies, limits, kill
+# switch, futures settings), per client, on top of the rate above.
+API_THROTTLE_MONEY = env.str("API_THROTTLE_MONEY", default="30/minute")
+# Failed bearer/token attempts per client address before every token attempt from it
+# is refused for the rest of the window (429).
+API_TOKEN_FAILURES = env.str("API_TOKEN_FAILURES", default="10/minute")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "xquant.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "xquant.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["xquant.api.permissions.DeskPermission"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "xquant.api.authentication.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "xquant.api.authentication.UserTokenAuthentication",
     ],
     "DEFAULT_PAGINATION_CLASS": "xquant.api.pagination.StandardPagination",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        "xquant.api.throttling.MoneyRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_USER},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": API_THROTTLE_ANON,
+        "user": API_THROTTLE_USER,
+        "money": API_THROTTLE_MONEY,
+        "token_failures": API_TOKEN_FAILURES,
+    },
     "EXCEPTION_HANDLER": "xquant.api.exceptions.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -364,6 +400,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (site and admin) per username from one address before that pair is
+# locked out for AXES_COOLOFF_MINUTES; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"AXES_FAILURE_LIMIT must be at least 1 (got {AXES_FAILURE_LIMIT})")
 LOGIN_URL = "/accounts/login/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

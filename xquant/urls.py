@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("trading.urls")),
 ]
 
+handler400 = "xquant.api.views.bad_request"
 handler404 = "xquant.api.views.not_found"
 handler500 = "xquant.api.views.server_error"

@@ -42,10 +42,19 @@ class BacktestSettings:
         return asdict(self)
 
 
+class NumberField(serializers.FloatField):
+    """A JSON number (or a numeric string): `true` and `false` are not 1 and 0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class BacktestSettingsSerializer(serializers.Serializer):
-    initial_capital = serializers.FloatField(min_value=1.0, max_value=1e12, default=10_000.0)
-    fee_rate = serializers.FloatField(min_value=0.0, max_value=0.05, default=0.0004)
-    slippage_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=0.0)
+    initial_capital = NumberField(min_value=1.0, max_value=1e12, default=10_000.0)
+    fee_rate = NumberField(min_value=0.0, max_value=0.05, default=0.0004)
+    slippage_bps = NumberField(min_value=0.0, max_value=500.0, default=0.0)
     sizing = serializers.ChoiceField(
         choices=list(SIZINGS),
         required=False,
@@ -54,15 +63,15 @@ class BacktestSettingsSerializer(serializers.Serializer):
             "Default: fraction on the vectorised engine, strategy on the event-driven one."
         ),
     )
-    fraction = serializers.FloatField(
+    fraction = NumberField(
         min_value=0.001, max_value=10.0, default=1.0, help_text="Above 1 means leverage."
     )
-    quantity = serializers.FloatField(min_value=1e-9, max_value=1e9, default=1.0)
+    quantity = NumberField(min_value=1e-9, max_value=1e9, default=1.0)
     fee_inside = serializers.BooleanField(
         default=True,
         help_text="Fraction sizing: notional + fee = fraction × equity (else the fee is on top).",
     )
-    periods_per_year = serializers.FloatField(
+    periods_per_year = NumberField(
         min_value=1.0,
         max_value=1e8,
         required=False,
@@ -70,8 +79,8 @@ class BacktestSettingsSerializer(serializers.Serializer):
         default=None,
         help_text="Annualisation; left out, it comes from the bars' own timestamps.",
     )
-    spread_bps = serializers.FloatField(min_value=0.0, max_value=500.0, default=1.0)
-    tick_size = serializers.FloatField(min_value=1e-9, max_value=1e6, default=0.01)
+    spread_bps = NumberField(min_value=0.0, max_value=500.0, default=1.0)
+    tick_size = NumberField(min_value=1e-9, max_value=1e6, default=0.01)
 
 
 def backtest_settings(

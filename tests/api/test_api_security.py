@@ -149,7 +149,11 @@ def test_anonymous_clients_are_throttled_on_the_public_health_endpoint(rates):
 def test_throttle_rates_come_from_the_environment():
     env = {k: v for k, v in os.environ.items() if not k.startswith("API_THROTTLE")}
     env.update(
-        XQUANT_ENV_FILE="/nonexistent", API_THROTTLE_ANON="7/minute", API_THROTTLE_USER="9/hour"
+        XQUANT_ENV_FILE="/nonexistent",
+        API_THROTTLE_ANON="7/minute",
+        API_THROTTLE_USER="9/hour",
+        API_THROTTLE_MONEY="3/minute",
+        API_TOKEN_FAILURES="4/hour",
     )
     script = (
         "import json, xquant.settings as s; rf = s.REST_FRAMEWORK; "
@@ -164,8 +168,14 @@ def test_throttle_rates_come_from_the_environment():
         timeout=60,
     )
     classes, configured = json.loads(result.stdout)
-    assert configured == {"anon": "7/minute", "user": "9/hour"}
+    assert configured == {
+        "anon": "7/minute",
+        "user": "9/hour",
+        "money": "3/minute",
+        "token_failures": "4/hour",
+    }
     assert classes == [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        "xquant.api.throttling.MoneyRateThrottle",
     ]

@@ -69,9 +69,14 @@ ADMIN_NO_ADD = {
     "prediction.candle",
     "prediction.backtestrun",
     "trading.auditevent",
+    # django-axes's records of login attempts: written by logins only.
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
 }
-ADMIN_NO_DELETE = (ADMIN_NO_ADD - {"prediction.candle", "prediction.backtestrun"}) | {
-    "trading.auditevent"
+# Candles, backtests and login attempts (a lockout is lifted by deleting them) may go.
+ADMIN_NO_DELETE = {
+    name for name in ADMIN_NO_ADD if name.split(".")[0] not in ("prediction", "axes")
 }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from rest_framework.authentication import TokenAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 
 
 class ApiTokenClient:
@@ -52,7 +53,37 @@ class ApiTokenClient:
         return self.username
 
 
-class BearerAuthentication(TokenAuthentication):
+class ThrottledFailures:
+    """Token authentication that refuses (429) every attempt from an address that has
+    failed too often (API_TOKEN_FAILURES), and counts each failure."""
+
+    def authenticate(self, request):
+        from xquant.api.throttling import TokenFailureThrottle
+
+        if not self._offers_credentials(request):
+            return None
+        throttle = TokenFailureThrottle()
+        if throttle.locked(request):
+            raise exceptions.Throttled(
+                wait=throttle.wait(),
+                detail="Too many failed token attempts from this address; try again later.",
+            )
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure(request)
+            raise
+
+    def _offers_credentials(self, request) -> bool:
+        header = get_authorization_header(request).split()
+        return bool(header) and header[0].lower() == self.keyword.lower().encode()
+
+
+class UserTokenAuthentication(ThrottledFailures, TokenAuthentication):
+    """A named user's DRF token: `Authorization: Token <key>`."""
+
+
+class BearerAuthentication(ThrottledFailures, TokenAuthentication):
     keyword = "Bearer"
 
     def authenticate_credentials(self, key: str):

@@ -7,6 +7,8 @@ Other paths keep Django's pages.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
@@ -15,6 +17,27 @@ from xquant.api.exceptions import error_body
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def too_large(request: HttpRequest) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        error_body(
+            "request_too_large",
+            f"The request body is larger than {limit} bytes, the most this API accepts.",
+        ),
+        status=413,
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE read without a length,
+    too many fields, a bad Host) for /api/ paths, in the error shape."""
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return too_large(request)
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework.parsers import JSONParser
 
 from exchanges.base import Exchange
+from xquant.api.parsers import BoundedJSONParser
 from xquant.api.schema import ERROR_DESCRIPTIONS, ErrorSerializer
 from xquant.errors import ConflictError
 
@@ -16,7 +16,7 @@ from xquant.errors import ConflictError
 # API still works through its raw-data (JSON) form. Other media types: 415. (No docstring:
 # the schema would show it on every operation of the views that mix it in.)
 class JsonBodies:
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
 
 def exchange_for(name: str | None = None) -> Exchange:

@@ -44,6 +44,7 @@ class OrderViewSet(JsonBodies, viewsets.GenericViewSet):
     filterset_class = OrderFilter
     queryset = Order.objects.none()  # for the schema; requests use selectors
     lookup_value_regex = "[0-9]+"
+    money_endpoint = True
     write_permissions = {"create": roles.PLACE_ORDER, "cancel": roles.CANCEL_ORDER}
 
     def get_queryset(self):

@@ -39,6 +39,7 @@ def _limits_body(limits: RiskLimits) -> dict:
 
 class RiskLimitsView(JsonBodies, APIView):
     write_permissions = {"PATCH": roles.CHANGE_RISK_LIMITS}
+    money_endpoint = True
 
     @extend_schema(
         tags=["risk"],
@@ -65,6 +66,7 @@ class RiskLimitsView(JsonBodies, APIView):
 
 class KillSwitchView(JsonBodies, APIView):
     write_permissions = {"POST": roles.OPERATE_KILL_SWITCH}
+    money_endpoint = True
 
     @extend_schema(
         tags=["risk"],
@@ -104,6 +106,7 @@ class FuturesSettingsView(JsonBodies, generics.GenericAPIView):
     filterset_class = FuturesSettingsFilter
     queryset = FuturesSettings.objects.none()
     write_permissions = {"POST": roles.APPLY_FUTURES_SETTINGS}
+    money_endpoint = True
 
     def get_queryset(self):
         return futures_settings_list()

@@ -48,6 +48,7 @@ class StrategyViewSet(JsonBodies, viewsets.GenericViewSet):
     filterset_class = StrategyFilter
     queryset = StrategyConfig.objects.none()  # for the schema; requests use selectors
     lookup_value_regex = "[0-9]+"
+    money_endpoint = True
     write_permissions = {
         "create": roles.ADD_STRATEGY,
         "technical": roles.ADD_STRATEGY,
