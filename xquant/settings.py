@@ -167,8 +167,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    # Each process holds at most DB_POOL_MAX_SIZE PostgreSQL connections (psycopg's pool,
+    # which Django 5.2 manages): under daphne every request runs on a thread of its own,
+    # and persistent per-thread connections piled up until PostgreSQL refused clients.
+    # A thread returns its connection to the pool when its request ends; a long-lived
+    # thread (the trader's tick, a Celery task) keeps one while it runs. 0 turns the
+    # pool off: then DB_CONN_MAX_AGE applies (seconds a thread keeps its connection).
+    DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+    DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
+    if DB_POOL_MAX_SIZE < 0 or DB_POOL_TIMEOUT <= 0:
+        raise ImproperlyConfigured(
+            "DB_POOL_MAX_SIZE must be 0 (no pool) or more, DB_POOL_TIMEOUT positive "
+            f"(got {DB_POOL_MAX_SIZE}, {DB_POOL_TIMEOUT})"
+        )
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "application_name": env.str("DB_APPLICATION_NAME", default="xquant"),
+    }
+    # With the pool, Django has it check a connection whenever a thread takes one (once
+    # per request, Celery task, trading round); without, before the first query after a
+    # request or round.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DB_POOL_MAX_SIZE:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            # One connection until more are wanted at once: a single-threaded process
+            # (a Celery worker, the trader's loop) always gets the same one back, with the
+            # statements it prepared and the notifications it listens to.
+            "min_size": 1,
+            "max_size": DB_POOL_MAX_SIZE,
+            # A request waits this long for a free connection, then fails (503-like).
+            "timeout": DB_POOL_TIMEOUT,
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -257,8 +257,15 @@ def test_a_round_checks_the_database_connection_once_and_again_after_a_failed_ti
     db = connections["default"]
     db.ensure_connection()
     checks = []
+    # Without the pool Django checks the connection (CONN_HEALTH_CHECKS); with it, the
+    # pool checks each connection a thread takes from it (getconn).
     is_usable = db.is_usable
     monkeypatch.setattr(db, "is_usable", lambda: checks.append(1) or is_usable())
+    if db.pool is not None:
+        getconn = db.pool.getconn
+        monkeypatch.setattr(
+            db.pool, "getconn", lambda *a, **k: checks.append(1) or getconn(*a, **k)
+        )
     trader.run_round()
     assert len(checks) == 1  # not one per symbol
 
