@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-dates lint format lock bench bench-research soak vendor
+.PHONY: install run test test-dates lint format lock bench bench-research soak fuzz vendor
 
 install: $(STAMP)
 
@@ -76,6 +76,13 @@ bench-research: install
 	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/bench_peers_requirements.txt
 	XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py bench_research --peers-python $(PEERS_VENV)/bin/python
+
+
+# schemathesis over the whole schema against a live daphne on a throwaway PostgreSQL
+# database (scripts/fuzz.sh; FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED).
+fuzz: install
+	scripts/ensure_services.sh
+	BIN=$(BIN) scripts/fuzz.sh
 
 lint: install
 	$(BIN)/ruff check .

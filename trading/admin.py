@@ -678,6 +678,17 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     audit_name = "user"
     audit_values = staticmethod(_user_audited)
 
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was valid
+            audit_record(
+                actor=_admin_actor(request),
+                action="user.password",
+                target=f"user {id}",
+                after={"password": "changed"},  # never the password or its hash
+            )
+        return response
+
 
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):

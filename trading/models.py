@@ -742,6 +742,7 @@ AUDIT_ACTIONS = (
     "user.create",
     "user.update",
     "user.delete",
+    "user.password",
     "role.create",
     "role.update",
     "role.delete",

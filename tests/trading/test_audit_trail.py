@@ -220,6 +220,19 @@ def test_admin_changes_to_limits_and_roles_are_audited(client, admin_user):
     assert (event.before["roles"], event.after["roles"]) == (["viewer"], ["trader"])
 
 
+def test_a_password_set_in_the_admin_is_audited_without_the_password(client, admin_user):
+    client.force_login(admin_user)
+    person = user_with_roles("renewed", "viewer")
+    response = client.post(
+        f"/admin/auth/user/{person.pk}/password/",
+        {"password1": "A-new-long-pass-4821", "password2": "A-new-long-pass-4821"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="user.password")
+    assert (event.target, event.after) == (f"user {person.pk}", {"password": "changed"})
+    assert "A-new-long-pass" not in str(event.after) + str(event.before)
+
+
 def test_the_killswitch_command_is_audited_as_the_operator(registry_paper):
     call_command("killswitch", "engage", "--reason", "from the shell")
     [event] = AuditEvent.objects.all()
