@@ -7,10 +7,13 @@ DRF token. Browsers use the Django session (with CSRF) instead.
 from __future__ import annotations
 
 import hmac
+import logging
 
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
+
+logger = logging.getLogger(__name__)
 
 
 class ApiTokenClient:
@@ -53,6 +56,16 @@ class ApiTokenClient:
         return self.username
 
 
+def _cache_call(method, request):
+    """The failure count lives in the cache (Redis): if that is down, authentication
+    goes on without it (as the health check's throttle does) rather than failing."""
+    try:
+        return method(request)
+    except Exception:
+        logger.warning("token failure throttle skipped: the cache is unavailable", exc_info=True)
+        return False
+
+
 class ThrottledFailures:
     """Token authentication that refuses (429) every attempt from an address that has
     failed too often (API_TOKEN_FAILURES), and counts each failure."""
@@ -63,7 +76,7 @@ class ThrottledFailures:
         if not self._offers_credentials(request):
             return None
         throttle = TokenFailureThrottle()
-        if throttle.locked(request):
+        if _cache_call(throttle.locked, request):
             raise exceptions.Throttled(
                 wait=throttle.wait(),
                 detail="Too many failed token attempts from this address; try again later.",
@@ -71,7 +84,7 @@ class ThrottledFailures:
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
-            throttle.record_failure(request)
+            _cache_call(throttle.record_failure, request)
             raise
 
     def _offers_credentials(self, request) -> bool:
