@@ -18,7 +18,7 @@ def remove_role_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trading", "0004_strategy_position_symbol_index"),
+        ("trading", "0005_order_lease_reconcile_issue"),
         ("prediction", "0001_initial"),
         ("exchanges", "0001_paper_exchange"),
         ("auth", "0012_alter_user_first_name_max_length"),
