@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 
 TOKEN=$("$BIN/python" -c "import secrets; print(secrets.token_urlsafe(32))")
 export DATABASE_URL="$DB" REDIS_URL="${FUZZ_REDIS_URL:-redis://127.0.0.1:6379/5}" \
-  CHANNELS_PREFIX="xquant-fuzz-$PORT" XQUANT_ENV_FILE=/nonexistent XQUANT_ENV=development \
+  CHANNELS_PREFIX="xquant-fuzz-$PORT" CACHE_PREFIX="xquant-fuzz-$PORT" XQUANT_ENV_FILE=/nonexistent XQUANT_ENV=development \
   DEBUG=false LOG_LEVEL=WARNING EXCHANGE=paper USE_MOCK=false \
   API_TOKEN="$TOKEN" API_TOKEN_ROLE=admin \
   API_THROTTLE_USER=100000000/minute API_THROTTLE_MONEY=100000000/minute \
@@ -30,7 +30,11 @@ export DATABASE_URL="$DB" REDIS_URL="${FUZZ_REDIS_URL:-redis://127.0.0.1:6379/5}
 
 "$BIN/python" -m daphne -b 127.0.0.1 -p "$PORT" xquant.asgi:application >"$OUT/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+# The trading loop too, as in production: the desk under fuzzing is a live one, and the
+# health check (which reports a stale trader as 503) is green.
+"$BIN/python" manage.py runtrader --interval 2 >"$OUT/trader.log" 2>&1 &
+TRADER=$!
+trap 'kill $SERVER $TRADER 2>/dev/null; wait $SERVER $TRADER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -sS -o /dev/null "http://127.0.0.1:$PORT/api/health" 2>/dev/null && break
   sleep 0.3

@@ -218,7 +218,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "xquant",
+            # Apart from "xquant" only to keep two deployments on one Redis apart.
+            "KEY_PREFIX": env.str("CACHE_PREFIX", default="xquant"),
         }
     }
 else:
@@ -386,11 +387,10 @@ API_TOKEN_FAILURES = env.str("API_TOKEN_FAILURES", default="10/minute")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "xquant.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PARSER_CLASSES": [
-        "xquant.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Request bodies are JSON only, everywhere (the trading views said so already):
+    # daphne itself answers a malformed multipart body with an empty 400 before Django
+    # sees it, so the API must not invite one.
+    "DEFAULT_PARSER_CLASSES": ["xquant.api.parsers.BoundedJSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["xquant.api.permissions.DeskPermission"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "xquant.api.authentication.BearerAuthentication",

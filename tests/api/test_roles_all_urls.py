@@ -69,6 +69,7 @@ ADMIN_NO_ADD = {
     "prediction.candle",
     "prediction.backtestrun",
     "trading.auditevent",
+    "trading.reconcileissue",
     # django-axes's records of login attempts: written by logins only.
     "axes.accessattempt",
     "axes.accesslog",
