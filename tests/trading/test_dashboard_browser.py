@@ -204,6 +204,10 @@ def browser_page():
             headless=True,
             viewport={"width": 1366, "height": 900},
             timezone_id="Asia/Tokyo",
+            # The test's own wait_for_function predicates are evaluated strings, which the
+            # Content-Security-Policy forbids; the pages' scripts are checked under the
+            # policy by test_dashboard_csp_browser.py.
+            bypass_csp=True,
         )
         context.set_default_timeout(WAIT_MS)
         page = context.new_page()

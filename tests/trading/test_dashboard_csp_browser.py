@@ -5,16 +5,20 @@ event nor a console message about the policy."""
 
 from __future__ import annotations
 
+import tempfile
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from prediction.models import BacktestRun
 from tests.conftest import user_with_roles
 from tests.factories import OrderFactory
-from tests.trading.test_dashboard_browser import (  # noqa: F401  (fixtures)
+from tests.trading.test_dashboard_browser import (  # noqa: F401  (the server fixture)
+    CHROMIUM,
+    CHROMIUM_ARGS,
     PASSWORD,
-    browser_page,
+    WAIT_MS,
     server,
 )
 from trading.models import OrderStatus
@@ -36,6 +40,27 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 @pytest.fixture
+def policed_page():
+    """A chromium page that obeys the policy (the suite's other browser test bypasses it
+    for its own evaluated predicates); JavaScript errors fail the test."""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="xquant-chromium-csp-"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1366, "height": 900},
+        )
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        context.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
 def desk(django_user_model):
     user_with_roles("e2e", "trader", "risk", "admin", password=PASSWORD, is_staff=True)
     strategy = strategy_config_create(
@@ -52,8 +77,8 @@ def desk(django_user_model):
     return {"strategy": strategy.pk, "order": order.pk, "run": run.pk}
 
 
-def test_no_page_breaks_the_content_security_policy(server, desk, browser_page):  # noqa: F811
-    page = browser_page
+def test_no_page_breaks_the_content_security_policy(server, desk, policed_page):  # noqa: F811
+    page = policed_page
     console: list[str] = []
     page.on(
         "console",
