@@ -753,7 +753,7 @@ class AuditEvent(models.Model):
     """One change a person or client made: who, when, from where, what, before and after.
 
     Append-only: the model refuses updates and deletes, and so does the database (a
-    trigger, trading 0007). Written by trading.services.audit.audit_record in the same
+    trigger, trading 0009). Written by trading.services.audit.audit_record in the same
     transaction as the change it records."""
 
     at = models.DateTimeField(db_index=True)

@@ -11,7 +11,7 @@ A person may hold several roles (groups). Every entry point checks the same perm
 names below: DRF (xquant.api.permissions), the dashboard's views and templates
 (`perms.trading.…`), the Channels consumers and the Django admin (model permissions).
 The bearer API_TOKEN client gets the permissions of the role API_TOKEN_ROLE names.
-The groups are created by a data migration (trading 0006) and kept in step by
+The groups are created by a data migration (trading 0008) and kept in step by
 `role_groups_sync`, which is idempotent.
 """
 

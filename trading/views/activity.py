@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
 from trading.activity import KINDS, activity_feed
 from trading.models import StrategyConfig
 from trading.selectors import order_symbols
+from trading.views.access import desk_view
 from trading.views.live import FRAGMENT_PARAM, Fragment, render_live_page
 
 
@@ -24,7 +24,7 @@ class ActivityFilterForm(forms.Form):
         self.fields["symbol"].choices = [("", "Any symbol")] + [(s, s) for s in order_symbols()]
 
 
-@login_required
+@desk_view()
 def activity_page(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop(FRAGMENT_PARAM, None)

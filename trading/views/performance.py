@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from trading import performance
 from trading.api.views.performance import performance_body
 from trading.selectors import pnl_today
+from trading.views.access import desk_view
 from trading.views.live import Fragment, render_live_page
 
 TRADES_SHOWN = 100
@@ -27,7 +27,7 @@ def period_starts(now: datetime) -> dict[str, datetime]:
     }
 
 
-@login_required
+@desk_view()
 def performance_page(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("range", "7d")
     if name not in performance.RANGES:

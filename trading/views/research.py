@@ -183,7 +183,7 @@ def _return_curve(run) -> list[dict[str, float]]:
     return [{"time": p["time"], "value": (p["value"] / first - 1) * 100} for p in points]
 
 
-@login_required
+@desk_view()
 def backtest_compare(request: HttpRequest) -> HttpResponse:
     """Two to five finished runs: equity curves overlaid, metrics side by side."""
     from prediction.models import BacktestStatus

@@ -53,7 +53,7 @@ def drop_append_only_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0006_desk_roles'),
+        ('trading', '0008_desk_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

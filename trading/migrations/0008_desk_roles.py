@@ -18,8 +18,8 @@ def remove_role_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trading", "0005_order_lease_reconcile_issue"),
-        ("prediction", "0001_initial"),
+        ("trading", "0007_activity_event"),
+        ("prediction", "0002_candle_synthetic_kind_and_run_data"),
         ("exchanges", "0001_paper_exchange"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
