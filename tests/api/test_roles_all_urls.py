@@ -40,6 +40,7 @@ API_WRITES = {
     ("patch", "/api/risk/limits"): RISK,
     ("post", "/api/risk/kill-switch"): RISK,
     ("post", "/api/futures/settings"): RISK,
+    ("post", "/api/positions/1/close"): TRADERS,
 }
 
 #: Dashboard buttons (POST views): path → the roles that may press them.
@@ -47,7 +48,13 @@ PAGE_ACTIONS = {
     "/orders/1/cancel/": TRADERS,
     "/strategies/1/toggle/": TRADERS,
     "/risk/kill-switch/": RISK,
+    "/orders/place/": TRADERS,
+    "/orders/cancel-open/": TRADERS,
+    "/positions/1/close/": TRADERS,
 }
+#: Scraped by machines with a token or from allowed addresses of their own (METRICS_*),
+#: not a person's page: outside the roles.
+MACHINE_ONLY = {"/metrics"}
 
 #: Admin pages beyond Django's model permissions: URL name → the permission.
 ADMIN_CUSTOM = {
@@ -70,6 +77,7 @@ ADMIN_NO_ADD = {
     "prediction.backtestrun",
     "trading.auditevent",
     "trading.reconcileissue",
+    "trading.accountbalance",
     # django-axes's records of login attempts: written by logins only.
     "axes.accessattempt",
     "axes.accesslog",
@@ -170,7 +178,7 @@ def test_every_dashboard_page_and_button_allows_exactly_its_roles(role, client):
     mismatches = []
     for endpoint in ENDPOINTS:
         path = endpoint.path
-        if path.startswith(("/api/", "/admin/", "/accounts/")) or path in PUBLIC:
+        if path.startswith(("/api/", "/admin/", "/accounts/")) or path in PUBLIC | MACHINE_ONLY:
             continue
         for method in ("get", "post"):
             allowed = role in PAGE_ACTIONS.get(path, READERS)

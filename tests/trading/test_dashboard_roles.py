@@ -3,12 +3,13 @@ changes anything; a trader's hold the trading buttons, a risk manager's the kill
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
 
 from tests.conftest import user_with_roles
-from tests.factories import OrderFactory, StrategyConfigFactory
+from tests.factories import OrderFactory, PositionFactory, StrategyConfigFactory
 from trading.models import OrderStatus
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,7 @@ def controls(client, url: str) -> Controls:
 def desk():
     strategy = StrategyConfigFactory(is_active=True)
     order = OrderFactory(strategy=strategy, status=OrderStatus.OPEN)
+    PositionFactory(quantity=Decimal("0.5"))  # its Close… button
     return {"order": order.pk, "strategy": strategy.pk}
 
 
@@ -92,6 +94,7 @@ def test_a_traders_pages_hold_the_trading_buttons_but_not_the_kill_switch(client
     overview = controls(client, "/")
     assert ("post", f"/strategies/{desk['strategy']}/toggle/") in overview.forms
     assert ("post", "/risk/kill-switch/") not in overview.forms
+    assert any(action.startswith("/positions/") for _, action in overview.forms)
     order_page = controls(client, f"/orders/{desk['order']}/")
     assert ("post", f"/orders/{desk['order']}/cancel/") in order_page.forms
     assert any(f[0] == "post" for f in controls(client, "/backtests/").forms)

@@ -27,7 +27,9 @@ from trading.selectors import (
     position_list,
     strategy_position_list,
 )
+from trading.services.audit import actor_from_request
 from trading.services.positions import position_close
+from xquant import roles
 from xquant.errors import NotFoundError
 
 
@@ -92,6 +94,8 @@ class PositionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = PositionFilter
     queryset = Position.objects.none()
     lookup_value_regex = "[0-9]+"
+    write_permissions = {"close": roles.PLACE_ORDER}
+    money_endpoint = True
 
     def get_queryset(self):
         return position_list()
@@ -123,6 +127,7 @@ class PositionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             exchange=exchange_for(position.exchange),
             by=request.user.get_username() or "the API",
             source=OrderSource.API,
+            actor=actor_from_request(request),
         )
         body = [OrderDetailSerializer(order_get(order_id=o.pk)).data for o in orders]
         return Response({"orders": body})
