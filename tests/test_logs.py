@@ -160,6 +160,7 @@ def test_a_request_authenticated_by_the_api_token_logs_as_that_client(json_lines
     from rest_framework.test import APIClient
 
     settings.API_TOKEN = "desk-token-for-the-log-test-0123"
+    settings.API_TOKEN_ROLE = "risk"  # the kill switch is the risk role's
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {settings.API_TOKEN}")
     response = api.post(

@@ -105,6 +105,8 @@ def test_no_page_breaks_the_content_security_policy(server, desk, policed_page):
         "/backtests/",
         f"/backtests/{desk['run']}/",
         "/audit/",
+        "/performance/",
+        "/activity/",
         "/admin/",
         "/admin/trading/order/",
         "/admin/trading/strategyconfig/",

@@ -21,6 +21,9 @@ PAGES = [
     "/strategies/{strategy}/",
     "/market/BTCUSDT/",
     "/backtests/",
+    "/performance/",
+    "/activity/",
+    "/audit/",
 ]
 
 
