@@ -106,5 +106,19 @@ def test_cancel_open_orders_by_symbol_by_strategy_or_all(trader, registry_paper)
     trader.post("/orders/cancel-open/", {"scope": "all"}, headers=JSON)
     assert Order.objects.get(pk=manual_eth.pk).status == OrderStatus.CANCELED
     assert registry_paper.fetch_open_orders("ETHUSDT") == []
+    # Who asked, for each order and for each request, is in the audit trail.
+    from trading.models import AuditEvent
+
+    events = AuditEvent.objects.order_by("id")
+    assert [(e.action, e.target) for e in events if e.action == "orders.cancel_all"] == [
+        ("orders.cancel_all", "BTCUSDT"),
+        ("orders.cancel_all", f"strategy {strategy.pk}"),
+        ("orders.cancel_all", "all symbols"),
+    ]
+    cancels = events.filter(action="order.cancel")
+    assert sorted(e.target for e in cancels) == sorted(
+        f"order {o.pk}" for o in [*btc, eth, manual_eth]
+    )
+    assert {(e.actor_name, e.after["status"]) for e in cancels} == {("trader", "canceled")}
     bad = trader.post("/orders/cancel-open/", {"scope": "everything"}, headers=JSON)
     assert bad.status_code == 400

@@ -1327,10 +1327,12 @@ def orders_cancel_all(
     reason: str,
     symbols: list[str] | None = None,
     strategy_id: int | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Cancel every working order we know of, and any open order the exchange has on
     our symbols that we do not know of. With `strategy_id`, that strategy's working
-    orders only (an order the exchange alone knows belongs to no strategy)."""
+    orders only (an order the exchange alone knows belongs to no strategy). With an
+    `actor`, each cancel and the request as a whole are in the audit trail."""
     canceled, failed = 0, []
     working = Order.objects.filter(exchange=exchange.name, status__in=ACTIVE_STATUSES)
     if symbols:
@@ -1348,7 +1350,7 @@ def orders_cancel_all(
                 )
                 if order.status not in OPEN_STATUSES:
                     continue
-            result = order_cancel(order=order, exchange=exchange, reason=reason)
+            result = order_cancel(order=order, exchange=exchange, reason=reason, actor=actor)
             canceled += result.status == OrderStatus.CANCELED
         except (ExchangeError, ConflictError, RetryableError) as exc:
             failed.append({"client_order_id": order.client_order_id, "error": str(exc)})
@@ -1368,6 +1370,20 @@ def orders_cancel_all(
             failed.append({"symbol": symbol, "error": exc.message})
     if failed:
         logger.error("could not cancel everything (%s): %s", reason, failed)
+    if actor is not None:
+        scope = (
+            f"strategy {strategy_id}"
+            if strategy_id is not None
+            else ", ".join(symbols)
+            if symbols
+            else "all symbols"
+        )
+        audit_record(
+            actor=actor,
+            action="orders.cancel_all",
+            target=scope,
+            after={"canceled": canceled, "failed": failed},
+        )
     return {"canceled": canceled, "failed": failed}
 
 

@@ -268,6 +268,7 @@ def orders_cancel_open_view(request: HttpRequest) -> HttpResponse:
     result = orders_cancel_all(
         exchange=get_exchange(),
         reason=f"cancelled from the dashboard by {request.user.get_username()}",
+        actor=actor_from_request(request),
         **scope,
     )
     text = f"{result['canceled']} open order(s) cancelled."
