@@ -13,11 +13,13 @@ created afterwards. The last line is the summary: `1234 ticks/s, p50 1.2 ms, p99
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
@@ -166,6 +168,10 @@ class Command(BaseCommand):
                 "(`make bench` creates a throwaway one)"
             )
         names = bench_symbols(symbols)
+        # The desk trades exactly these symbols, here and in the spawned workers (a
+        # strategy can only be switched on for a symbol the loop ticks).
+        os.environ["TRADING_SYMBOLS"] = ",".join(names)
+        settings.TRADING_SYMBOLS = names
         self._setup(names, strategies)
         try:
             latencies, orders, errors, elapsed = self._run(names, warmup, seconds, workers)
