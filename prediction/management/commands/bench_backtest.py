@@ -14,6 +14,35 @@ from prediction.indicators import INDICATOR_COLUMNS, indicator_params, indicator
 from prediction.signals import signal_strategy_build
 
 
+def live_ma_cross_run(data, times, settings):
+    """The live Technical class (MA 10/30 cross, long/short) through the event-driven
+    engine over one-minute bars: the benchmarks' event-driven workload."""
+    from prediction.backtest.runner import trading_strategy_build
+
+    params = {
+        "signal": "ma_cross",
+        "quantity": "0.01",
+        "bar_seconds": 60,
+        "fast_period": 10,
+        "slow_period": 30,
+        "allow_short": True,
+    }
+    strategy = trading_strategy_build(
+        kind="technical", symbol="BTCUSDT", params=params, settings=settings
+    )
+    return run_event_driven(
+        strategy=strategy,
+        open_=data.open,
+        high=data.high,
+        low=data.low,
+        close=data.close,
+        volume=data.volume,
+        times=times,
+        bar_seconds=60,
+        settings=settings,
+    )
+
+
 def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     """Median (wall-clock seconds, process CPU seconds) of `repeat` runs.
 
@@ -76,32 +105,8 @@ class Command(BaseCommand):
         )
 
         # (b) the live Technical strategy class, two snapshots per bar.
-        from prediction.backtest.runner import trading_strategy_build
-
-        params = {
-            "signal": "ma_cross",
-            "quantity": "0.01",
-            "bar_seconds": 60,
-            "fast_period": 10,
-            "slow_period": 30,
-            "allow_short": True,
-        }
-
         def event_driven():
-            strategy = trading_strategy_build(
-                kind="technical", symbol="BTCUSDT", params=params, settings=settings
-            )
-            return run_event_driven(
-                strategy=strategy,
-                open_=data.open,
-                high=data.high,
-                low=data.low,
-                close=data.close,
-                volume=data.volume,
-                times=times,
-                bar_seconds=60,
-                settings=settings,
-            )
+            return live_ma_cross_run(data, times, settings)
 
         result = event_driven()
         ev, ev_wall = _timed(event_driven, repeat)

@@ -20,10 +20,10 @@ from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand, CommandError
 
 from prediction.backtest.config import backtest_settings
-from prediction.backtest.event_driven import run_event_driven
 from prediction.backtest.synthetic import synthetic_minute_bars
 from prediction.backtest.vectorised import run_vectorised
 from prediction.indicators import indicator_params, indicators_compute
+from prediction.management.commands.bench_backtest import live_ma_cross_run
 from prediction.signals import signal_strategy_build
 
 PEERS_SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "bench_peers.py"
@@ -80,32 +80,8 @@ class Command(BaseCommand):
                 bar_seconds=60,
             )
 
-        from prediction.backtest.runner import trading_strategy_build
-
-        params = {
-            "signal": "ma_cross",
-            "quantity": "0.01",
-            "bar_seconds": 60,
-            "fast_period": 10,
-            "slow_period": 30,
-            "allow_short": True,
-        }
-
         def event_driven():
-            strategy = trading_strategy_build(
-                kind="technical", symbol="BTCUSDT", params=params, settings=settings
-            )
-            return run_event_driven(
-                strategy=strategy,
-                open_=data.open,
-                high=data.high,
-                low=data.low,
-                close=data.close,
-                volume=data.volume,
-                times=times,
-                bar_seconds=60,
-                settings=settings,
-            )
+            return live_ma_cross_run(data, times, settings)
 
         p = indicator_params({})
         vec_s, vec_cpu, vec = wall(vectorised, repeat)
