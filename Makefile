@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-dates lint format lock bench bench-research soak fuzz vendor
+.PHONY: install run test test-sqlite test-dates lint format lock bench bench-research soak fuzz vendor
 
 install: $(STAMP)
 
@@ -35,6 +35,16 @@ test: install
 	scripts/ensure_browser.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV=test \
 	XQUANT_ENV_FILE=/nonexistent $(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-sqlite; fi
+
+# The money path as `make run` runs it, on SQLite: ticks, fills and orders (the whole
+# suite above runs on PostgreSQL, as production does). Part of `make test`.
+SQLITE_TESTS ?= tests/trading/test_tick.py tests/trading/test_fills.py \
+	tests/trading/test_order_state.py tests/trading/test_order_manager.py
+test-sqlite: install
+	mkdir -p var && rm -f var/test-money-path.sqlite3
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-money-path.sqlite3 REDIS_URL= XQUANT_ENV=test \
+	XQUANT_ENV_FILE=/nonexistent $(BIN)/pytest -q -p no:cacheprovider $(SQLITE_TESTS)
 
 # The suite again with the clock moved (it keeps ticking from there): across a month's and
 # a leap year's last midnight, and just before a new year. No test may depend on the date.
