@@ -106,21 +106,6 @@ def _isolated_caches():
     yield
 
 
-@pytest.fixture(autouse=True)
-def _fresh_connection_state():
-    """Each test starts with no statement prepared on its connection (xquant.sql), so
-    the SQL it sends does not depend on the tests before it (names are never reused, so
-    the statements still on the server stay out of the way), and with no paper orders
-    kept (exchanges.paper.book_watch)."""
-    from django.db import connections
-
-    for connection in connections.all(initialized_only=True):
-        # Flushing tables between tests notifies nobody: start without kept orders too.
-        connection._xquant_session = None
-        connection._xquant_keeps_open_orders = False
-    yield
-
-
 def user_with_roles(username: str, *roles: str, password: str | None = None, **fields):
     """A user in the given role groups (xquant.roles); password `<username>-pass-123`
     unless given."""

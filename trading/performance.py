@@ -136,7 +136,7 @@ def cumulative_pnl(*, exchange_name: str, since: datetime | None = None) -> list
 
 @dataclass
 class ClosedTrade:
-    """One round trip of a book: from flat to flat (a flip closes one and opens the
+    """One closed trade of a book: from flat to flat (a flip closes one and opens the
     next with what is left)."""
 
     strategy_id: int | None

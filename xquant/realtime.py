@@ -46,7 +46,7 @@ class _BackgroundPublisher:
     """A daemon thread running an event loop that sends queued events in order.
 
     Events published within a short window travel as one `xquant.batch` message per
-    group: a group_send costs two Redis round trips and a fraction of a millisecond of
+    group: a group_send costs two Redis requests and a fraction of a millisecond of
     this process's CPU whatever it carries, and a busy trader publishes a price and its
     positions every tick of every symbol. Consumers forward a batch's events one by one,
     so pages see the same stream, at most BATCH_WINDOW later."""

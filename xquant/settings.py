@@ -192,8 +192,7 @@ else:
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
         DATABASES["default"]["OPTIONS"]["pool"] = {
             # One connection until more are wanted at once: a single-threaded process
-            # (a Celery worker, the trader's loop) always gets the same one back, with the
-            # statements it prepared and the notifications it listens to.
+            # (a Celery worker, the trader's loop) always gets the same one back.
             "min_size": 1,
             "max_size": DB_POOL_MAX_SIZE,
             # A request waits this long for a free connection, then fails (503-like).

@@ -413,7 +413,7 @@ class BinanceExchange(Exchange):
         return SettingChange(setting, value, changed=True, detail=_plain(raw))
 
     def sync_time(self) -> int:
-        """Measure the exchange clock against ours (the midpoint of the round trip)."""
+        """Measure the exchange clock against ours (at the midpoint between request and answer)."""
         before = time.time() * 1000
         raw = self._call("sync_time", lambda c: c.fapiPublicGetTime())
         after = time.time() * 1000

@@ -80,18 +80,3 @@ def test_backtest_metrics_read_as_percentages_and_durations():
     assert duration(93_784) == "1 d 2 h"
     assert duration(3_900) == "1 h 5 min"
     assert duration(59) == "59 s"
-
-
-def test_numbers_read_by_plain_sql_are_exact_decimals_even_from_sqlite_floats():
-    """Embedded mode's SQLite answers plain SQL with floats; the tick's bookkeeping turns
-    them back into the decimals stored, never into 0.1000000000000000055…"""
-    from decimal import Decimal as D
-
-    from trading.services.tick_store import db_decimal
-
-    assert db_decimal(0.1) == D("0.1")
-    assert db_decimal(0.007) == D("0.007")
-    assert db_decimal(66056.49) == D("66056.49")
-    assert db_decimal(D("0.010000000000")) == D("0.010000000000")
-    assert db_decimal(3) == D(3)
-    assert db_decimal(None) is None

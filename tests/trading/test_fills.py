@@ -1,6 +1,5 @@
 """Recording fills: each trade moves the positions once however often (and by however
-many processes) it is reported, in two round trips to the database per call (one on
-books the connection wrote last: test_fills_kept_books)."""
+many processes) it is reported."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 
 from exchanges.base import Fill as ExchangeFill
 from tests.factories import OrderFactory, StrategyConfigFactory
@@ -21,7 +19,7 @@ from trading.services.fills import fill_record, fills_record
 
 T0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="batches are one round trip on PostgreSQL only"
+    connection.vendor != "postgresql", reason="processes at once need row locks (PostgreSQL)"
 )
 
 
@@ -49,12 +47,6 @@ def account_position() -> Position:
 
 def strategy_book(order) -> StrategyPosition:
     return StrategyPosition.objects.get(strategy=order.strategy, symbol="BTCUSDT")
-
-
-def round_trips(queries: list[dict]) -> list[str]:
-    """The captured queries that are not transaction control (BEGIN, COMMIT, savepoints)."""
-    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
-    return [q["sql"] for q in queries if not q["sql"].startswith(control)]
 
 
 @pytest.mark.django_db
@@ -131,36 +123,6 @@ def test_fills_are_published_with_their_ids_on_commit(
         ("fill.created", rows[0].pk),
         ("position.updated", account_position().pk),
     ]
-
-
-@ON_POSTGRESQL
-@pytest.mark.django_db
-def test_recording_fills_takes_two_round_trips_and_a_report_of_known_trades_one():
-    order = strategy_order()
-    fills = [trade("1"), trade("2"), trade("3", side="SELL")]
-    with CaptureQueriesContext(connection) as new:
-        fills_record(order=order, fills=fills)
-    with CaptureQueriesContext(connection) as known:
-        fills_record(order=order, fills=fills)
-
-    # Books locked and known trades read; then fills, books and hourly PnL written.
-    assert len(round_trips(new.captured_queries)) == 2, new.captured_queries
-    assert len(round_trips(known.captured_queries)) == 1, known.captured_queries
-    # Inside the caller's transaction, a savepoint around them; nothing more.
-    assert len(new.captured_queries) == 4, new.captured_queries
-
-
-@ON_POSTGRESQL
-@pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_two_round_trips_are_the_whole_transaction():
-    order = strategy_order()
-    with CaptureQueriesContext(connection) as context:
-        fills_record(order=order, fills=[trade("1")])
-
-    # BEGIN travels with the first batch and COMMIT with the second.
-    statements = [q["sql"] for q in context.captured_queries]
-    assert len(statements) == 2, statements
-    assert statements[0].startswith("BEGIN;") and statements[-1].endswith("COMMIT"), statements
 
 
 @ON_POSTGRESQL

@@ -138,7 +138,7 @@ def test_an_order_adopted_before_its_lookup_succeeds_is_merged_into_ours(
 
     [exchange_order] = binance_emulator.orders_with_client_id(order.client_order_id)
     trades = exchange.fetch_fills("BTCUSDT", exchange_order_id=str(exchange_order["orderId"]))
-    stranger = reconciliation._adopt_order_from_fills(
+    stranger = reconciliation.adopt._adopt_order_from_fills(
         exchange, "BTCUSDT", str(exchange_order["orderId"]), trades
     )
     from trading.services.fills import fills_record

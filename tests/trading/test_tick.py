@@ -7,8 +7,6 @@ import logging
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from exchanges.models import PaperOrder
 from tests.factories import StrategyConfigFactory
@@ -254,10 +252,9 @@ def test_the_new_states_of_several_strategies_are_all_saved(paper, manager):
     assert buyer.state != seller.state  # each its own
 
 
-def test_after_a_resting_slice_fills_the_view_is_read_again_with_the_fills(
-    paper, manager, feed, clock, monkeypatch
+def test_after_a_resting_slice_fills_the_strategy_places_the_next_in_the_same_tick(
+    paper, manager, feed, clock
 ):
-    monkeypatch.setattr("xquant.sql.PREPARE_ON_SIGHT", 10**9)  # statements as text
     StrategyConfigFactory(
         name="ice",
         kind="iceberg",
@@ -268,13 +265,10 @@ def test_after_a_resting_slice_fills_the_view_is_read_again_with_the_fills(
     assert first.status == OrderStatus.OPEN
     feed.quote("BTCUSDT", "66000.0", "66001.0")  # the bid rises through the slice's price
     clock.advance(5)
-    with CaptureQueriesContext(connection) as queries:
-        (second,) = tick(paper, manager).orders
+    (second,) = tick(paper, manager).orders
     first.refresh_from_db()
     assert (first.status, first.fills.count()) == (OrderStatus.FILLED, 1)
     assert (second.side, second.quantity, second.status) == ("SELL", D("0.002"), OrderStatus.OPEN)
-    views = [q["sql"] for q in queries.captured_queries if "state_version FROM" in q["sql"]]
-    # Once before the sync; again after it, sent with the fill's write.
-    assert len(views) == 2
-    assert 'INSERT INTO "trading_fill"' in views[1]
-    assert "trading_risklimits" in views[1]
+    # The position was marked again after the fill, at this tick's price.
+    position = Position.objects.get(symbol="BTCUSDT")
+    assert position.quantity == D("-0.002") and position.mark_price == D("66000.5")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from trading.models import (
     AUDIT_ACTIONS,
+    OPEN_STATUSES,
     AccountBalance,
     AuditEvent,
     Fill,
@@ -21,11 +22,11 @@ from trading.models import (
     Order,
     OrderAttempt,
     Position,
-    RiskLimits,
     StrategyConfig,
     StrategyPosition,
     TraderHeartbeat,
 )
+from trading.selectors.risk import risk_limits_get, trading_day_start
 from xquant.errors import NotFoundError
 
 ZERO = Decimal("0")
@@ -41,20 +42,6 @@ def strategy_list(
     if active is not None:
         queryset = queryset.filter(is_active=active)
     return queryset
-
-
-def risk_limits_get() -> RiskLimits:
-    """The risk limits row, created from the RISK_* settings the first time it is read."""
-    limits, _ = RiskLimits.objects.get_or_create(
-        id=RiskLimits.SINGLETON_ID,
-        defaults={
-            "max_order_notional": settings.RISK_MAX_ORDER_NOTIONAL,
-            "max_position_notional": settings.RISK_MAX_POSITION_NOTIONAL,
-            "daily_loss_limit": settings.RISK_DAILY_LOSS_LIMIT,
-            "day_reset_hour_utc": settings.RISK_DAY_RESET_HOUR_UTC,
-        },
-    )
-    return limits
 
 
 # --- orders, fills, positions ---------------------------------------------------------
@@ -202,7 +189,6 @@ class PnlToday:
 
 def pnl_today(*, exchange_name: str | None = None, now: datetime | None = None) -> PnlToday:
     """Today's PnL as the daily loss guard counts it (trading day from the reset hour)."""
-    from trading.services.risk import trading_day_start
 
     limits = risk_limits_get()
     day_start = trading_day_start(now or timezone.now(), limits.day_reset_hour_utc)
@@ -349,6 +335,13 @@ def account_view(*, exchange_name: str, asset: str = "USDT") -> AccountView | No
         fetched_at=balance.fetched_at,
         marked_at=totals["marked_at"],
     )
+
+
+def orders_working(*, exchange_name: str, symbol: str) -> QuerySet[Order]:
+    """The symbol's open orders (on the exchange or on their way), oldest first."""
+    return Order.objects.filter(
+        exchange=exchange_name, symbol=symbol, status__in=OPEN_STATUSES
+    ).order_by("id")
 
 
 def order_list_working(*, exchange_name: str) -> QuerySet[Order]:

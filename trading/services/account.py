@@ -7,8 +7,8 @@ import logging
 from django.utils import timezone
 
 from exchanges.base import Exchange
+from trading.events import AccountUpdated, publish
 from trading.models import AccountBalance
-from xquant import realtime
 
 logger = logging.getLogger("trading.account")
 
@@ -33,9 +33,5 @@ def account_refresh(*, exchange: Exchange) -> list[AccountBalance]:
             },
         )
         rows.append(row)
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "account.updated",
-        {"exchange": exchange.name, "assets": [row.asset for row in rows], "at": now},
-    )
+    publish(AccountUpdated(exchange.name, [row.asset for row in rows], now))
     return rows

@@ -7,8 +7,8 @@ import logging
 
 from django.utils import timezone
 
+from trading.events import ActivityCreated, publish
 from trading.models import ActivityEvent, StrategyConfig
-from xquant import realtime
 
 logger = logging.getLogger("trading.activity")
 
@@ -33,9 +33,5 @@ def activity_record(
     except Exception:
         logger.warning("could not record activity %s: %s", kind, message, exc_info=True)
         return None
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "activity.created",
-        {"id": event.pk, "kind": kind, "level": level, "symbol": symbol, "message": message},
-    )
+    publish(ActivityCreated(event))
     return event

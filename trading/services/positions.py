@@ -22,6 +22,7 @@ from decimal import Decimal
 from exchanges.base import BUY, MARKET, SELL, Exchange
 from trading.models import Order, OrderSource, Position, StrategyConfig, StrategyPosition
 from trading.services.audit import Actor
+from trading.services.orders import order_place
 from trading.strategies.base import OrderIntent
 from trading.strategies.technical import MANUAL_KEY_PREFIX
 from xquant.errors import ConflictError
@@ -77,7 +78,6 @@ def position_close(
 ) -> list[Order]:
     """Close the position with reduce-only market orders as position_close_plan says,
     through the same filters, risk guards and order manager as every order."""
-    from trading.services.orders import order_place
 
     position = Position.objects.get(pk=position.pk)
     legs = position_close_plan(position=position)

@@ -8,11 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from trading.events import StrategyChanged, publish
 from trading.models import StrategyConfig, StrategyKind, StrategyStatus
 from trading.services.audit import Actor, audit_record
 from trading.strategies.execution import state_without_halt
 from trading.strategies.params import normalize_params
-from xquant import realtime
 from xquant.errors import ConflictError, ValidationError
 
 
@@ -70,18 +70,7 @@ def _audit(actor: Actor | None, action: str, pk, before: dict, after: dict) -> N
 
 
 def _publish_strategy(strategy: StrategyConfig, event: str) -> None:
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        event,
-        {
-            "id": strategy.pk,
-            "name": strategy.name,
-            "kind": strategy.kind,
-            "symbol": strategy.symbol,
-            "is_active": strategy.is_active,
-            "status": strategy.status,
-        },
-    )
+    publish(StrategyChanged(event, strategy))
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from typing import Any
 
 from exchanges.base import Exchange, MarketSnapshot
 from trading.models import StrategyConfig
-from trading.services import tick_store
+from trading.selectors.tick import News, Version, order_news, strategies_load, strategy_versions
 from trading.strategies.base import (
     ExternalSignal,
     OrderIntent,
@@ -60,7 +60,7 @@ class StrategyManager:
         self.exchange = exchange
         self._cache: dict[int, _Cached] = {}
 
-    def _configs(self, versions: list[tick_store.Version]) -> list[StrategyConfig]:
+    def _configs(self, versions: list[Version]) -> list[StrategyConfig]:
         """The active configs, loading in full only those whose cached copy is outdated."""
         stale = [
             pk
@@ -69,7 +69,7 @@ class StrategyManager:
             or cached.config.updated_at != updated_at
             or cached.config.state_version != version
         ]
-        loaded = tick_store.strategies_load(ids=stale)
+        loaded = strategies_load(ids=stale)
         for pk in stale:
             self._cache.pop(pk, None)
         return [
@@ -108,22 +108,22 @@ class StrategyManager:
         symbol: str,
         snapshot: MarketSnapshot,
         signal_source: Callable[[str], ExternalSignal | None] | None = None,
-        versions: list[tick_store.Version] | None = None,
-        news: list[tick_store.News] | None = None,
+        versions: list[Version] | None = None,
+        news: list[News] | None = None,
         paused: str | None = None,
     ) -> list[StrategyRun]:
         """Run the symbol's active strategies. `versions` and `news` are the tick's read
-        of them (tick_store.tick_view); read here when not given.
+        of them (the tick); read here when not given.
 
         With `paused` (why: the kill switch is engaged) the strategies that can pause are
         paused before their news is fed, so what the switch cancelled is not held against
         them, and get no market data; the first run without it resumes them."""
         if versions is None:
-            versions = tick_store.active_strategy_versions(symbol=symbol)
+            versions = strategy_versions(symbol=symbol)
         configs = self._configs(versions)
         if not configs:
             return []
-        news = _order_news(tick_store.order_news(symbol=symbol) if news is None else news)
+        news = _order_news(order_news(symbol=symbol) if news is None else news)
         # The outside view is fetched only when a strategy sizes by it.
         signal = (
             signal_source(symbol)
@@ -181,7 +181,7 @@ class StrategyManager:
         return runs
 
 
-def _order_news(rows: list[tick_store.News]) -> dict[int, list[tuple[int, OrderUpdate]]]:
+def _order_news(rows: list[News]) -> dict[int, list[tuple[int, OrderUpdate]]]:
     news: dict[int, list[tuple[int, OrderUpdate]]] = {}
     for pk, strategy_id, key, side, status, filled, average, code in rows:
         update = OrderUpdate(

@@ -1,10 +1,9 @@
 """One trading tick of one symbol: market data → strategies → orders → exchange.
 
-    snapshot → mark positions to the mid and read strategy versions, order news and
-    working orders → follow working orders (fills, status; if anything changed, mark
-    and read again) → strategies (fed their order news) → intents → filters + risk →
-    orders persisted together with the strategies' new state (one transaction) →
-    submitted → events.
+    snapshot → mark positions to the mid → follow working orders (fills, status; if
+    anything changed, mark again) → strategies (fed their order news) → intents →
+    filters + risk → orders persisted together with the strategies' new state (one
+    transaction) → submitted → events.
 
 Orders and strategy state are committed together before anything is sent: a crash
 after the commit leaves PENDING orders that are submitted (or, if stale, cancelled) on
@@ -14,7 +13,6 @@ The caller holds the symbol's lock (trading.locks), so ticks of a symbol never o
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -23,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.errors import ExchangeError
+from trading.events import PositionUpdated, PriceTicked, StrategyStatusChanged, publish
 from trading.metrics import tick_measured
 from trading.models import (
     ActivityKind,
@@ -38,30 +38,23 @@ from trading.models import (
 )
 from trading.notifications import events as notice
 from trading.notifications.services import notify
-from trading.services import tick_store
+from trading.selectors import orders_working
+from trading.selectors.risk import kill_switch_paused, risk_state_get
+from trading.selectors.tick import order_news, strategy_versions
 from trading.services.activity import activity_record
-from trading.services.fills import publish_position
-from trading.services.orders import (
-    PreparedOrder,
-    ReadsAfter,
-    SendNow,
-    order_insert_statement,
-    order_inserted,
-    order_prepare,
-    orders_sync,
-)
-from trading.services.risk import (
-    kill_switch_from,
-    kill_switch_statement,
-    risk_state_from,
-    risk_state_get,
-    risk_state_statements,
-)
+from trading.services.orders import PreparedOrder, SendNow, order_prepare, order_save, orders_sync
 from trading.services.strategy_manager import StrategyManager, StrategyRun
+from trading.services.tick_records import (
+    Heartbeat,
+    heartbeat_record,
+    order_news_consumed,
+    positions_mark,
+    strategy_errored,
+    strategy_finished,
+    strategy_states_save,
+)
 from trading.strategies.base import ExternalSignal
-from xquant import realtime
 from xquant.logs import with_log_context
-from xquant.sql import Statement, batch_transaction
 
 logger = logging.getLogger("trading.tick")
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -93,66 +86,43 @@ def tick_run(
 ) -> TickResult:
     started = time.perf_counter()
     result = TickResult(symbol=symbol)
-    exchange.ticking()
     try:
         snapshot = exchange.market_snapshot(symbol)
     except ExchangeError as exc:
         result.error = f"no market data: {exc.message}"
         logger.warning("%s tick skipped: %s", symbol, result.error)
-        tick_store.heartbeat(_beat(symbol, started, None, error=result.error))
+        heartbeat_record(_beat(symbol, started, None, error=result.error))
         return result
     result.mid = snapshot.mid
 
-    view = tick_store.tick_view(
-        exchange=exchange.name,
-        symbol=symbol,
-        mark_price=snapshot.mid,
-        now=timezone.now(),
-        also=[kill_switch_statement()],
+    marked = positions_mark(
+        exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
     )
-    paused = kill_switch_from(view.also[0])
+    working = list(orders_working(exchange_name=exchange.name, symbol=symbol))
     risk_state = None
-    # Should fills or status changes move positions and make order news, the view is
-    # read again, and the risk state with it (a strategy whose order filled usually
-    # places the next): with the sync's last write when it can.
-    now = timezone.now()
-
-    @functools.cache
-    def again() -> tick_store.TickViewRead:  # built only when a sync changed something
-        return tick_store.TickViewRead(
-            exchange=exchange.name,
-            symbol=symbol,
-            mark_price=snapshot.mid,
-            now=now,
-            also=risk_state_statements(exchange_name=exchange.name, symbol=symbol, now=now),
+    if orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid, working=working):
+        # Fills moved positions: marked again, and the risk state read now (a strategy
+        # whose order filled usually places the next).
+        marked = positions_mark(
+            exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
         )
-
-    reads = ReadsAfter(lambda: again().statements)
-    if orders_sync(
-        exchange=exchange,
-        symbol=symbol,
-        mark_price=snapshot.mid,
-        working=view.working,
-        reads=reads,
-    ):
-        view = again().view(reads.results) if reads.results is not None else again().read()
-        risk_state = risk_state_from(view.also, now=now)
-        if risk_state is not None:
-            paused = (
-                f"kill switch engaged: {risk_state.kill_switch_reason}"
-                if risk_state.kill_switch_engaged
-                else None
-            )
+        risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol)
+    paused = (
+        kill_switch_paused()
+        if risk_state is None
+        else f"kill switch engaged: {risk_state.kill_switch_reason}"
+        if risk_state.kill_switch_engaged
+        else None
+    )
     runs = manager.run(
         symbol=symbol,
         snapshot=snapshot,
         signal_source=signal_source,
-        versions=view.versions,
-        news=view.news,
+        versions=strategy_versions(symbol=symbol),
+        news=order_news(symbol=symbol),
         paused=paused,
     )
 
-    # Orders and the states that produced them commit together, in one round trip.
     trading = any(run.intents or run.error or run.finished for run in runs)
     if trading and risk_state is None:
         risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol)
@@ -164,17 +134,12 @@ def tick_run(
             claimed_at = timezone.now()
             for new in prepared:
                 new.claim(claimed_at)
-        writes, status_changed = _strategy_writes(
-            runs, manager, beat=_beat(symbol, started, snapshot.mid)
-        )
-        with batch_transaction() as tx:
-            results = tx.run(
-                [*(order_insert_statement(new.order) for new in prepared), *writes], commit=True
+        # Orders and the states that produced them commit together.
+        with transaction.atomic():
+            result.orders = [order_save(new.order) for new in prepared]
+            status_changed = _strategies_save(
+                runs, manager, beat=_beat(symbol, started, snapshot.mid)
             )
-        result.orders = [
-            order_inserted(new.order, inserted)
-            for new, inserted in zip(prepared, results[: len(prepared)], strict=True)
-        ]
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database
         # are rebuilt from it next time.
@@ -191,7 +156,7 @@ def tick_run(
             submit.send_claimed(order)
         elif order.status == OrderStatus.PENDING:  # the intent's earlier order, never sent
             submit(order)
-    _log_and_publish(result, snapshot, view.marked)
+    _log_and_publish(result, snapshot, marked)
     if on_snapshot is not None:
         on_snapshot(snapshot)
     result.duration_ms = (time.perf_counter() - started) * 1000
@@ -222,34 +187,30 @@ def _prepare_intents(
     return prepared
 
 
-def _strategy_writes(
-    runs: list[StrategyRun], manager: StrategyManager, beat: tick_store.Heartbeat
-) -> tuple[list[Statement], list[int]]:
-    """What the strategies changed (new states, the rare errored or finished status, the
-    order news they consumed) and the tick's heartbeat, as statements; and the strategies
-    whose status changed."""
+def _strategies_save(
+    runs: list[StrategyRun], manager: StrategyManager, beat: Heartbeat
+) -> list[int]:
+    """Write what the strategies changed (new states, the rare errored or finished
+    status, the order news they consumed) and the tick's heartbeat; the strategies whose
+    status changed."""
     now = beat.now
-    writes, states, fed, status_changed = [], [], [], []
+    states, fed, status_changed = [], [], []
     for run in runs:
         config = run.config
         if run.error:
-            writes.append(
-                tick_store.strategy_errored(
-                    config_id=config.pk,
-                    error=run.error,
-                    now=now,
-                    state=run.new_state if run.halted else None,
-                    version=config.state_version + 1,
-                )
+            strategy_errored(
+                config_id=config.pk,
+                error=run.error,
+                now=now,
+                state=run.new_state if run.halted else None,
+                version=config.state_version + 1,
             )
         elif run.finished:
-            writes.append(
-                tick_store.strategy_finished(
-                    config_id=config.pk,
-                    state=run.new_state if run.new_state is not None else config.state,
-                    version=config.state_version + 1,
-                    now=now,
-                )
+            strategy_finished(
+                config_id=config.pk,
+                state=run.new_state if run.new_state is not None else config.state,
+                version=config.state_version + 1,
+                now=now,
             )
         elif run.new_state is not None:
             # Under the symbol's lock nobody else writes this state: the version is ours.
@@ -263,14 +224,14 @@ def _strategy_writes(
             # The news fed to the strategy is consumed, unless the order moved on
             # meanwhile (a submission elsewhere): then the next tick feeds the newer state.
             fed.extend(run.fed)
-    writes += tick_store.tick_save_statements(states=states, fed=fed, beat=beat)
-    return writes, status_changed
+    strategy_states_save(states=states, now=now)
+    order_news_consumed(fed=fed)
+    heartbeat_record(beat)
+    return status_changed
 
 
-def _beat(
-    symbol: str, started: float, mid: Decimal | None, error: str = ""
-) -> tick_store.Heartbeat:
-    return tick_store.Heartbeat(
+def _beat(symbol: str, started: float, mid: Decimal | None, error: str = "") -> Heartbeat:
+    return Heartbeat(
         symbol=symbol,
         now=timezone.now(),
         tick_ms=Decimal(str(round((time.perf_counter() - started) * 1000, 3))),
@@ -284,18 +245,7 @@ def _publish_strategy_status(config_id: int) -> None:
     config = StrategyConfig.objects.filter(pk=config_id).first()
     if config is not None:
         _record_strategy_status(config)
-        realtime.publish(
-            realtime.DASHBOARD_GROUP,
-            "strategy.status",
-            {
-                "id": config.pk,
-                "name": config.name,
-                "status": config.status,
-                "is_active": config.is_active,
-                "last_error": config.last_error,
-                "paused": (config.state or {}).get("paused"),
-            },
-        )
+        publish(StrategyStatusChanged(config))
         notify(notice.strategy_notice(config))
 
 
@@ -341,13 +291,8 @@ def _log_and_publish(result: TickResult, snapshot: MarketSnapshot, marked) -> No
                 order.reason,
                 order.strategy.name if order.strategy else "manual",
             )
-    price = {
-        "symbol": snapshot.symbol,
-        "bid": snapshot.bid,
-        "ask": snapshot.ask,
-        "mid": snapshot.mid,
-        "timestamp": snapshot.timestamp,
-    }
-    realtime.publish(realtime.DASHBOARD_GROUP, "price", price)
+    publish(
+        PriceTicked(snapshot.symbol, snapshot.bid, snapshot.ask, snapshot.mid, snapshot.timestamp)
+    )
     for position in marked:
-        publish_position(position)
+        publish(PositionUpdated(position))

@@ -107,9 +107,9 @@ class Trader:
     def run_round(self) -> list[TickResult]:
         """One tick of every symbol (a symbol whose previous tick still runs is skipped)."""
         results = []
-        # Once a round, not before every tick: with health checks on, it makes the next
-        # query a round trip of its own. After a failed tick, again, so that a broken
-        # connection is not handed to the next symbol.
+        # Once a round, not before every tick: with health checks on, each check is a
+        # query of its own. After a failed tick, again, so that a broken connection is
+        # not handed to the next symbol.
         close_old_connections()
         for symbol in self.symbols:
             try:
