@@ -183,6 +183,10 @@ else:
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
         "application_name": env.str("DB_APPLICATION_NAME", default="xquant"),
+        # Parameters bound by PostgreSQL rather than spliced in by the driver: psycopg
+        # then prepares a statement a connection runs often (the tick's reads and
+        # writes), so PostgreSQL parses and plans it once per connection.
+        "server_side_binding": env.bool("DB_SERVER_SIDE_BINDING", default=False),
     }
     # With the pool, Django has it check a connection whenever a thread takes one (once
     # per request, Celery task, trading round); without, before the first query after a

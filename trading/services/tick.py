@@ -1,9 +1,9 @@
 """One trading tick of one symbol: market data → strategies → orders → exchange.
 
-    snapshot → mark positions to the mid → follow working orders (fills, status; if
-    anything changed, mark again) → strategies (fed their order news) → intents →
-    filters + risk → orders persisted together with the strategies' new state (one
-    transaction) → submitted → events.
+    snapshot → follow working orders (fills, status) → strategies (fed their order
+    news) → intents → filters + risk → orders persisted together with the strategies'
+    new state and the positions marked to the mid (one transaction) → submitted →
+    events.
 
 Orders and strategy state are committed together before anything is sent: a crash
 after the commit leaves PENDING orders that are submitted (or, if stale, cancelled) on
@@ -95,17 +95,11 @@ def tick_run(
         return result
     result.mid = snapshot.mid
 
-    marked = positions_mark(
-        exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
-    )
     working = list(orders_working(exchange_name=exchange.name, symbol=symbol))
     risk_state = None
     if orders_sync(exchange=exchange, symbol=symbol, mark_price=snapshot.mid, working=working):
-        # Fills moved positions: marked again, and the risk state read now (a strategy
-        # whose order filled usually places the next).
-        marked = positions_mark(
-            exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
-        )
+        # Fills moved positions (recorded at this tick's mid): the risk state is read
+        # now, since a strategy whose order filled usually places the next.
         risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol)
     paused = (
         kill_switch_paused()
@@ -134,11 +128,16 @@ def tick_run(
             claimed_at = timezone.now()
             for new in prepared:
                 new.claim(claimed_at)
-        # Orders and the states that produced them commit together.
+        # Orders and the states that produced them commit together, with the marks of
+        # the symbol's books at this tick's mid (until then, and for this tick's risk
+        # state, the books stand at the previous tick's mid, a second or so ago).
         with transaction.atomic():
             result.orders = [order_save(new.order) for new in prepared]
             status_changed = _strategies_save(
                 runs, manager, beat=_beat(symbol, started, snapshot.mid)
+            )
+            marked = positions_mark(
+                exchange=exchange.name, symbol=symbol, mark_price=snapshot.mid, now=timezone.now()
             )
     except Exception:
         # Nothing of this tick was kept: instances that moved ahead of the database

@@ -36,11 +36,10 @@ def positions_mark(
 
 def strategy_states_save(*, states: list[tuple[int, dict, int]], now: datetime) -> None:
     """(config id, state, new version) for each strategy whose state changed."""
-    configs = [
-        StrategyConfig(pk=pk, state=state, state_version=version, state_updated_at=now)
-        for pk, state, version in states
-    ]
-    StrategyConfig.objects.bulk_update(configs, ["state", "state_version", "state_updated_at"])
+    for pk, state, version in states:
+        StrategyConfig.objects.filter(pk=pk).update(
+            state=state, state_version=version, state_updated_at=now
+        )
 
 
 def strategy_errored(
