@@ -35,7 +35,7 @@ from prediction.serializers import (
     SignalsResponse,
     StrategySpec,
 )
-from prediction.services.backtests import backtest_run_launch
+from prediction.tasks import backtest_run_launch
 from xquant import roles
 from xquant.api.schema import ErrorSerializer
 

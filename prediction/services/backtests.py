@@ -1,17 +1,15 @@
-"""Backtest runs: validate and store a request, execute it (inline or on a Celery
-worker), report progress to the dashboard, keep the results for later listing."""
+"""Backtest runs: validate and store a request, execute it, report progress to the
+dashboard, keep the results for later listing. Queuing a run for a worker is the task
+module's job (prediction.tasks.backtest_run_launch): services never import tasks."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, transaction
 from django.utils import timezone
 
 from prediction.backtest.config import backtest_settings
@@ -120,31 +118,6 @@ def backtest_run_create(
         # The API_TOKEN client is not a database user.
         created_by=user if isinstance(user, get_user_model()) else None,
     )
-
-
-def backtest_run_launch(**kwargs: Any) -> BacktestRun:
-    """Create a run and execute it after the transaction commits: on a Celery worker, or,
-    in embedded mode (no broker), on a thread beside the web server, so that a long run
-    does not hold the request (and with it every other page) until it ends."""
-    from prediction.tasks import backtest_execute
-
-    run = backtest_run_create(**kwargs)
-    if settings.REDIS_URL:
-        transaction.on_commit(lambda: backtest_execute.delay(run.pk))
-    else:
-        transaction.on_commit(
-            lambda: threading.Thread(
-                target=_execute_in_thread, args=(run.pk,), name=f"backtest-{run.pk}", daemon=True
-            ).start()
-        )
-    return run
-
-
-def _execute_in_thread(run_id: int) -> None:
-    try:
-        backtest_run_execute(run_id=run_id)
-    finally:
-        connections.close_all()
 
 
 class _Reporter:

@@ -17,11 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from prediction.models import BacktestRun, BacktestStatus
-from prediction.services.backtests import (
-    backtest_run_create,
-    backtest_run_execute,
-    backtest_run_launch,
-)
+from prediction.services.backtests import backtest_run_create, backtest_run_execute
+from prediction.tasks import backtest_run_launch
 from xquant import realtime
 from xquant.celery import app as celery_app
 from xquant.errors import ValidationError

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from prediction.reports import strategy_catalogue
 from prediction.selectors import backtest_run_get, backtest_run_list, known_symbols
-from prediction.services.backtests import backtest_run_launch
+from prediction.tasks import backtest_run_launch
 from trading.charts import equity_chart, market_chart
 from trading.forms import BacktestForm, MarketForm
 from trading.views.access import desk_view, refused
