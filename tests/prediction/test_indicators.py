@@ -184,3 +184,41 @@ def test_indicator_params_refuse_out_of_range_and_unknown_values_with_clear_mess
         ind.indicator_params({"macd_fast": 30})
     with pytest.raises(ValidationError, match="Unknown indicator parameters: rsi_windw"):
         ind.indicator_params({"rsi_windw": 3})
+
+
+def test_a_gap_inside_the_series_stays_local_as_in_pandas():
+    # TA-Lib's kernels would carry a NaN forward for ever; pandas lets it leave the window.
+    bars = synthetic_bars(400, seed=5)
+    close = bars.close.copy()
+    close[200] = nan
+    s, high, low = pd.Series(close), pd.Series(bars.high), pd.Series(bars.low)
+    roll = s.rolling(20, min_periods=20)
+    _, mid, _, width, _ = ind.bollinger(close, 20, 2.0)
+    hh, ll = high.rolling(20).max(), low.rolling(20).min()
+    got_and_expected = {
+        "sma": (ind.sma(close, 20), roll.mean()),
+        "std": (width * mid / 400.0, roll.std(ddof=0)),
+        "ema": (ind.ema(close, 12), s.ewm(span=12, min_periods=12, adjust=False).mean()),
+        "williams_r": (ind.williams_r(bars.high, bars.low, close, 20), -100 * (hh - s) / (hh - ll)),
+    }
+    for name, (got, expected) in got_and_expected.items():
+        expected = expected.to_numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(expected)), name
+        np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=name)
+    assert np.isfinite(ind.sma(close, 20)[220:]).all()
+
+
+def test_bollinger_bands_of_a_coin_priced_in_millionths_keep_their_width():
+    # TA-Lib's STDDEV reports a variance under 1e-8 as 0; the bands come from its VAR.
+    close = synthetic_bars(500, seed=3).close * 1e-7
+    upper, mid, lower, _, _ = ind.bollinger(close, 20, 2.0)
+    expected = pd.Series(close).rolling(20).std(ddof=0).to_numpy()
+    assert (upper[19:] > lower[19:]).all()
+    np.testing.assert_allclose((upper - mid) / 2.0, expected, rtol=1e-6)
+
+
+def test_rsi_of_a_series_that_has_not_moved_yet_is_100_as_in_ta():
+    out = ind.rsi(np.array([5.0, 5, 5, 5, 6, 5]), 2)
+    reference = ta.momentum.RSIIndicator(pd.Series([5.0, 5, 5, 5, 6, 5]), 2).rsi().to_numpy()
+    np.testing.assert_allclose(out, reference)
+    assert out[1] == out[2] == out[3] == 100.0
