@@ -98,10 +98,10 @@ class Command(BaseCommand):
             )
 
         result = vectorised()
-        vec, vec_wall = _timed(vectorised, repeat)
+        vec, vec_cpu = _timed(vectorised, repeat)
         out(
             f"  vectorised SMA(10)/SMA(30) signal + fills + equity + metrics: {vec:.3f} s "
-            f"({vec_wall:.3f} s), {result.metrics['trade_count']:,} trades"
+            f"({vec_cpu:.3f} s), {result.metrics['trade_count']:,} trades"
         )
 
         # (b) the live Technical strategy class, two snapshots per bar.
@@ -109,17 +109,17 @@ class Command(BaseCommand):
             return live_ma_cross_run(data, times, settings)
 
         result = event_driven()
-        ev, ev_wall = _timed(event_driven, repeat)
+        ev, ev_cpu = _timed(event_driven, repeat)
         out(
             f"  event-driven live Technical ma_cross 10/30, snapshots + fills + metrics: "
-            f"{ev:.3f} s ({ev_wall:.3f} s), {len(result.trades):,} trades"
+            f"{ev:.3f} s ({ev_cpu:.3f} s), {len(result.trades):,} trades"
         )
 
         # (c) every indicator of the API, default windows.
         p = indicator_params({})
         indicators_compute(data, p)
-        ind, ind_wall = _timed(lambda: indicators_compute(data, p), repeat)
-        out(f"  {len(INDICATOR_COLUMNS)} indicator columns: {ind:.3f} s ({ind_wall:.3f} s)")
+        ind, ind_cpu = _timed(lambda: indicators_compute(data, p), repeat)
+        out(f"  {len(INDICATOR_COLUMNS)} indicator columns: {ind:.3f} s ({ind_cpu:.3f} s)")
 
         out(f"vectorised: {bars / vec:,.0f} bars/s")
         out(f"event-driven: {bars / ev:,.0f} bars/s")
