@@ -1,8 +1,9 @@
 """The peers' side of `make bench-research`, run in their own throwaway virtualenv.
 
 Reads the bars (and xQuant's indicator values) that `manage.py bench_research` wrote,
-times the same three jobs with vectorbt, backtesting.py and TA-Lib in wall-clock, checks
-that TA-Lib's values equal xQuant's after warm-up, and prints one JSON object.
+then times the same three jobs with vectorbt, backtesting.py and TA-Lib in wall-clock,
+one at a time as the command asks, and checks that TA-Lib's values equal xQuant's after
+warm-up.
 
 Nothing here imports xQuant: the peers are measured as their users would run them.
 """
@@ -115,8 +116,11 @@ WARMUP = 1_000
 
 
 def main() -> None:
-    path, repeat = sys.argv[1], int(sys.argv[2])
-    data = np.load(path)
+    """Load the bars, then run one job per line read from stdin ("vectorbt",
+    "backtesting", "talib" or "difference") and answer each with one line of JSON: the
+    caller alternates its own jobs with these, so both sides of a ratio meet the same
+    neighbours on a shared machine."""
+    data = np.load(sys.argv[1])
     o, h, lo, c, v = (
         np.ascontiguousarray(data[k]) for k in ("open", "high", "low", "close", "volume")
     )
@@ -125,31 +129,25 @@ def main() -> None:
     index = pd.to_datetime(data["times"], unit="s")
     df = pd.DataFrame({"Open": o, "High": h, "Low": lo, "Close": c, "Volume": v}, index=index)
     fee, slippage = float(data["fee"]), float(data["slippage"])
-
-    vbt_seconds, vbt_cpu, vbt_trades = _timed(lambda: vectorbt_job(df, fee, slippage), repeat)
-    bt_seconds, bt_cpu, bt_trades = _timed(lambda: backtesting_job(df, fee), 1)
-    ta_seconds, ta_cpu, ta_out = _timed(lambda: talib_job(h, lo, c, v), repeat)
-    differences = {}
-    for name, theirs in ta_out.items():
-        ours = data[f"ind_{name}"][WARMUP:]
-        scale = np.maximum(np.abs(theirs[WARMUP:]), 1.0)
-        differences[name] = float(np.nanmax(np.abs(ours - theirs[WARMUP:]) / scale))
-    print(
-        json.dumps(
-            {
-                "vectorbt_seconds": vbt_seconds,
-                "vectorbt_cpu": vbt_cpu,
-                "backtesting_cpu": bt_cpu,
-                "talib_cpu": ta_cpu,
-                "vectorbt_trades": vbt_trades,
-                "backtesting_seconds": bt_seconds,
-                "backtesting_trades": bt_trades,
-                "talib_seconds": ta_seconds,
-                "talib_columns": sorted(ta_out),
-                "talib_max_difference": differences,
-            }
-        )
-    )
+    jobs = {
+        "vectorbt": lambda: vectorbt_job(df, fee, slippage),
+        "backtesting": lambda: backtesting_job(df, fee),
+        "talib": lambda: talib_job(h, lo, c, v),
+    }
+    for line in sys.stdin:
+        job = line.strip()
+        if job == "difference":
+            theirs = talib_job(h, lo, c, v)
+            answer = {}
+            for name, values in theirs.items():
+                ours = data[f"ind_{name}"][WARMUP:]
+                scale = np.maximum(np.abs(values[WARMUP:]), 1.0)
+                answer[name] = float(np.nanmax(np.abs(ours - values[WARMUP:]) / scale))
+        else:
+            seconds, cpu, out = _timed(jobs[job], 1)
+            answer = {"seconds": seconds, "cpu": cpu}
+            answer["result"] = out if isinstance(out, int) else sorted(out)
+        print(json.dumps(answer), flush=True)
 
 
 if __name__ == "__main__":
