@@ -141,31 +141,28 @@ def ema(close: Array, window: int) -> Array:
     return _ewm(close, window, window)
 
 
-def _wilder_of_changes(changes: Array, window: int, gains: bool) -> Array:
-    """Wilder's average (alpha = 1/window, an EMA of span 2*window - 1) of the gains
-    (or losses, as positive numbers) among `changes`, the first (undefined) change
-    counted as zero as ta does; NaN for the first window - 1 bars."""
-    moves = np.empty(len(changes) + 1)
-    moves[0] = 0.0
-    # fmax/fmin: a NaN change counts as neither gain nor loss, as in ta.
-    if gains:
-        np.fmax(changes, 0.0, out=moves[1:])
-    else:
-        np.fmin(changes, 0.0, out=moves[1:])
-        np.negative(moves[1:], out=moves[1:])
+def _wilder_average(moves: Array, window: int) -> Array:
+    """Wilder's average (alpha = 1/window, an EMA of span 2*window - 1) of `moves`, whose
+    first is the (undefined, so zero) change of the first bar; NaN for window - 1 bars."""
+    # fmax: a NaN change counts as no move, as in ta.
+    np.fmax(moves, 0.0, out=moves)
     return _ewm(moves, 2 * window - 1, window)
 
 
 def rsi(close: Array, window: int = 14) -> Array:
-    """ta's RSI: 100 - 100 / (1 + gain / loss) of Wilder's averages, computed as
-    100 * gain / (gain + loss); 100 while no loss was seen."""
+    """ta's RSI: 100 - 100 / (1 + gain / loss) of Wilder's averages of the gains and the
+    losses, computed as 100 * gain / (gain + loss) and gain + loss as the average of the
+    absolute changes (the averages are linear); 100 while no loss was seen."""
     close = _float(close)
-    if len(close) == 0:
+    n = len(close)
+    if n == 0:
         return close.copy()
-    changes = close[1:] - close[:-1]
-    up = _wilder_of_changes(changes, window, gains=True)
-    total = _wilder_of_changes(changes, window, gains=False)
-    total += up
+    gains = np.empty(n)
+    gains[0] = 0.0
+    np.subtract(close[1:], close[:-1], out=gains[1:])
+    moves = np.abs(gains)
+    up = _wilder_average(gains, window)
+    total = _wilder_average(moves, window)
     with np.errstate(divide="ignore", invalid="ignore"):
         up *= 100.0
         out = np.divide(up, total, out=up)
@@ -260,12 +257,11 @@ def atr(high: Array, low: Array, close: Array, window: int = 14) -> Array:
     atr[i] = (atr[i-1] * (window-1) + tr[i]) / window — ta's loop, as an EMA of span
     2 * window - 1 seeded with that mean."""
     tr = true_range(_float(high), _float(low), _float(close))
-    out = np.full(len(tr), np.nan)
     if len(tr) < window:
-        return out
+        return np.full(len(tr), np.nan)
     tr[window - 1] = tr[:window].mean()
-    out[window - 1 :] = _ewm(tr[window - 1 :], 2 * window - 1, 1)
-    return out
+    tr[: window - 1] = np.nan
+    return _ewm(tr, 2 * window - 1, 1)
 
 
 def vwap(high: Array, low: Array, close: Array, volume: Array, window: int = 14) -> Array:
@@ -280,7 +276,8 @@ def vwap(high: Array, low: Array, close: Array, volume: Array, window: int = 14)
         pv /= _rolling(volume, window, "sum")
     # A window without volume has no VWAP; a running sum (TA-Lib's) may leave a residue
     # of 1e-16 there instead of the exact zero that makes 0 / 0.
-    np.copyto(pv, np.nan, where=_rolling(volume, window, "max") == 0)
+    if not volume.all():
+        np.copyto(pv, np.nan, where=_rolling(volume, window, "max") == 0)
     return pv
 
 
@@ -299,8 +296,10 @@ def obv(close: Array, volume: Array) -> Array:
 def roc(close: Array, window: int = 12) -> Array:
     out = np.full(len(close), np.nan)
     if len(close) > window:
-        prev = close[:-window]
-        out[window:] = (close[window:] - prev) / prev * 100.0
+        prev, change = close[:-window], out[window:]
+        np.subtract(close[window:], prev, out=change)
+        change /= prev
+        change *= 100.0
     return out
 
 
