@@ -55,10 +55,10 @@ from xquant.errors import ValidationError
 FILLED, OPEN, REJECTED = "filled", "open", "rejected"
 
 
-#: A fill: (bar, intent key, side, quantity, price, fee). A plain tuple of atoms, which
-#: the cyclic garbage collector stops tracking once it has seen it; tens of thousands of
-#: tracked records made it sweep the whole heap during a backtest (a seventh of its time).
-Fill = tuple[int, str, str, Decimal, Decimal, float]
+#: The fills, flat: bar, intent key, side, quantity, price, fee, then the next fill's.
+#: Atoms in one list are no work for the cyclic garbage collector; an object per fill
+#: (tens of thousands) made it sweep the whole heap during a backtest.
+FILL_FIELDS = 6
 
 
 def _decimal_factory(step: float) -> Callable[[int], Decimal]:
@@ -255,7 +255,7 @@ def run_event_driven(
     # Fraction sizing: the share of equity that becomes notional (see BacktestSettings).
     share = settings.fraction / (1.0 + fee_rate) if settings.fee_inside else settings.fraction
 
-    fills: list[Fill] = []
+    fills: list = []
     #: In the strategy's units (what it asked for and heard back) ...
     position = Decimal(0)
     #: ... and in the engine's (`sized`: scaled by the sizing rule at each entry).
@@ -312,9 +312,9 @@ def run_event_driven(
         units += float(real)
         cash -= float(real * price) + fee
         if real > 0:
-            fills.append((i, intent.key, BUY, real, price, fee))
+            fills.extend((i, intent.key, BUY, real, price, fee))
         elif real < 0:
-            fills.append((i, intent.key, SELL, -real, price, fee))
+            fills.extend((i, intent.key, SELL, -real, price, fee))
         on_update(OrderUpdate(intent.key, intent.side, FILLED, qty, price))
 
     def market_price(i: int, side: str) -> Decimal:
@@ -391,20 +391,24 @@ def run_event_driven(
 
 def _result_from_fills(
     *,
-    fills: list[Fill],
+    fills: list,
     close: np.ndarray,
     times: np.ndarray,
     bar_seconds: int,
     settings: BacktestSettings,
 ) -> BacktestResult:
     n = len(close)
-    bars = np.array([f[0] for f in fills], dtype=np.int64)
+    k = FILL_FIELDS
+    bars = np.array(fills[0::k], dtype=np.int64)
     signed = np.array(
-        [float(q) if side == BUY else -float(q) for _, _, side, q, _, _ in fills],
+        [
+            float(q) if side == BUY else -float(q)
+            for side, q in zip(fills[2::k], fills[3::k], strict=True)
+        ],
         dtype=np.float64,
     )
-    prices = np.array([float(f[4]) for f in fills], dtype=np.float64)
-    fees = np.array([f[5] for f in fills], dtype=np.float64)
+    prices = np.array([float(p) for p in fills[4::k]], dtype=np.float64)
+    fees = np.array(fills[5::k], dtype=np.float64)
     units = np.cumsum(np.bincount(bars, weights=signed, minlength=n)) if fills else np.zeros(n)
     cash_flow = (
         np.bincount(bars, weights=-signed * prices - fees, minlength=n) if fills else np.zeros(n)
@@ -425,17 +429,17 @@ def _result_from_fills(
     return BacktestResult(equity=equity, trades=trades, metrics=metrics, held=held)
 
 
-def _round_trips(fills: list[Fill], close: np.ndarray) -> TradeArrays:
+def _round_trips(fills: list, close: np.ndarray) -> TradeArrays:
     """Trades from fills: a trade opens when the position leaves zero and closes when it
     returns to zero (a flip closes one and opens the next at the same price). Entry and
     exit prices are quantity-weighted averages; PnL is net of every fee paid in it, a
     flipping fill's fee split by quantity."""
-    rows: list[tuple] = []
+    rows: list = []  # flat, eight values a trade (see FILL_FIELDS)
     pos = 0.0
     side = 0  # of the open trade; 0 when flat
     start = 0
     in_q = in_v = out_q = out_v = fees = pnl = 0.0
-    for bar, _, fill_side, quantity, price, fee in fills:
+    for bar, _, fill_side, quantity, price, fee in zip(*[iter(fills)] * FILL_FIELDS, strict=True):
         q = float(quantity)
         signed = q if fill_side == BUY else -q
         p = float(price)
@@ -460,15 +464,15 @@ def _round_trips(fills: list[Fill], close: np.ndarray) -> TradeArrays:
             pos -= side * closing
             signed += side * closing
             if abs(pos) < 1e-12:
-                rows.append((side, start, bar, avg_in, out_v / out_q, in_q, pnl - fees, fees))
+                rows += (side, start, bar, avg_in, out_v / out_q, in_q, pnl - fees, fees)
                 pos, side = 0.0, 0
             if abs(signed) < 1e-12:
                 break
     if side != 0:
         avg_in = in_v / in_q
         marked = pnl + pos * (float(close[-1]) - avg_in)
-        rows.append((side, start, -1, avg_in, np.nan, in_q, marked - fees, fees))
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
+        rows += (side, start, -1, avg_in, np.nan, in_q, marked - fees, fees)
+    cols = [rows[c::8] for c in range(8)]
     return TradeArrays(
         side=np.array(cols[0], dtype=np.int8),
         entry_bar=np.array(cols[1], dtype=np.int64),
