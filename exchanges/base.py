@@ -290,11 +290,6 @@ class Exchange(abc.ABC):
     @abc.abstractmethod
     def market_snapshot(self, symbol: str) -> MarketSnapshot: ...
 
-    def ticking(self) -> None:  # noqa: B027 - optional hook
-        """Called by every trading tick before it asks anything: this thread asks about
-        its symbols again and again, so the exchange may keep what it reads for them
-        between ticks (the paper exchange keeps their open orders)."""
-
     @abc.abstractmethod
     def fetch_ohlcv(
         self, symbol: str, timeframe: str, *, since: datetime | None = None, limit: int = 500
