@@ -15,6 +15,7 @@ from exchanges.errors import ExchangeError, UnknownSymbolError
 from exchanges.market_data import ReplayFeed, SyntheticFeed, feed_create, load_bundled_candles
 from exchanges.market_data.replay import BAR_SECONDS, replay_bar_for
 from exchanges.market_data.synthetic import EPOCH
+from exchanges.symbols import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENT = datetime(2026, 3, 2, 12, 0, 7, tzinfo=UTC)
@@ -146,3 +147,25 @@ def test_unknown_timeframe_and_symbol_are_refused():
 def test_feed_create_refuses_an_unknown_kind():
     with pytest.raises(ValueError, match="synthetic, replay"):
         feed_create(kind="live", seed=1)
+
+
+@pytest.mark.parametrize("feed_class", [SyntheticFeed, ReplayFeed])
+def test_mid_price_and_bid_ask_are_the_snapshots_to_the_last_digit(feed_class):
+    feed, reference = feed_class(seed=3), feed_class(seed=3)
+    moment = datetime(2026, 3, 2, 12, 0, 0, 250_000, tzinfo=UTC)
+    for symbol in [*CATALOGUE, "PEPEUSDT"]:
+        for step in range(0, 40, 3):
+            # Several moments within one second, then the next seconds.
+            at = moment + timedelta(milliseconds=step * 170)
+            book = reference.snapshot(symbol, at)
+            mid = feed.mid_price(symbol, at)
+            assert (mid, str(mid)) == (book.mid, str(book.mid))
+            assert feed.bid_ask(symbol, at) == (book.bid, book.ask)
+
+
+def test_mid_price_of_a_feed_that_quotes_its_own_book_is_its_snapshot_mid(feed, clock):
+    # The scripted feed overrides snapshot: its book, not the spread model, is the price.
+    assert feed.mid_price("BTCUSDT", clock.now) == Decimal("60000.05")
+    feed.set("BTCUSDT", "61000.0", "61000.2")  # same second, new book: nothing stale
+    assert feed.mid_price("BTCUSDT", clock.now) == Decimal("61000.1")
+    assert feed.bid_ask("BTCUSDT", clock.now) == (Decimal("61000.0"), Decimal("61000.2"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from exchanges.base import OrderState
 from exchanges.errors import (
@@ -298,14 +300,23 @@ def test_fills_can_be_read_by_order_and_since_a_time(paper, clock):
     assert fill.client_order_id == "one"
 
 
-def test_market_snapshot_and_market_order_query_budgets(paper, django_assert_max_num_queries):
-    with django_assert_max_num_queries(1):
-        paper.market_snapshot("BTCUSDT")
-    paper.create_order(order("warm-up", "BUY", "0.01"))  # the account row exists from here
-    # Lock the account, check the client id, read positions, insert order and trade,
-    # update position and account: 7, plus the SAVEPOINT/RELEASE that stand in for
-    # BEGIN/COMMIT inside the test's own transaction.
-    with django_assert_max_num_queries(9):
-        placed = paper.create_order(order("market", "BUY", "0.01"))
-    with django_assert_max_num_queries(2):
-        paper.fetch_fills("BTCUSDT", exchange_order_id=placed.exchange_order_id)
+def test_a_tick_matching_many_resting_orders_costs_no_query_per_order(paper, feed):
+    """N+1 guard on the paths every tick takes: filling the crossed orders of a snapshot
+    and reading the open orders cost the same with one order as with four."""
+
+    def queries_with(count: int) -> tuple[int, int]:
+        for n in range(count):
+            paper.create_order(order(f"cross-{count}-{n}", "BUY", "0.002", price="59900.0"))
+            paper.create_order(order(f"rest-{count}-{n}", "BUY", "0.002", price="50000.0"))
+        feed.set("BTCUSDT", "59850.0", "59850.1")
+        with CaptureQueriesContext(connection) as matching:
+            paper.market_snapshot("BTCUSDT")
+        with CaptureQueriesContext(connection) as reading:
+            still_open = paper.fetch_open_orders("BTCUSDT")
+        feed.set("BTCUSDT", "60000.0", "60000.1")
+        assert len(still_open) == len(PaperOrder.objects.filter(client_order_id__startswith="rest"))
+        assert not [o for o in still_open if o.client_order_id.startswith("cross")]
+        return len(matching), len(reading)
+
+    assert queries_with(1) == queries_with(4)
+    assert PaperTrade.objects.count() == 5

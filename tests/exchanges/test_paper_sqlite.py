@@ -57,3 +57,40 @@ def test_paper_exchange_on_sqlite_keeps_exact_amounts_and_serialises_writers(tmp
     assert eth_fees > 0
     # 10000 - 2.400004 taker + 9.99 realised - 1.202 maker - the ETH taker fees, exactly.
     assert Decimal(result["wallet"]) == Decimal("10006.387996") - eth_fees
+
+
+READS = """
+placed = [paper.create_order(OrderRequest("ETHUSDT", "BUY", "MARKET", D(q), f"m{n}"))
+          for n, q in enumerate(["0.013", "0.07", "0.011"])]
+paper.create_order(OrderRequest("ETHUSDT", "SELL", "LIMIT", D("0.05"), "tp", price=D("3000.07")))
+feed.set("ETHUSDT", "3000.07", "3000.08")
+clock.advance(1)
+paper.market_snapshot("ETHUSDT")
+fills = [paper.fetch_fills("ETHUSDT", exchange_order_id=p.exchange_order_id) for p in placed]
+[position] = paper.fetch_positions()
+[balance] = paper.fetch_balance()
+print(json.dumps({
+    "fills": [[f.client_order_id, str(f.quantity), str(f.fee)] for [f] in fills],
+    "aware": all(f.executed_at.tzinfo is not None for [f] in fills),
+    "position": [str(position.quantity), str(position.entry_price)],
+    "available": str(balance.available),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_paper_reads_on_sqlite_give_exact_amounts_and_aware_times(tmp_path):
+    result = run_on_sqlite(READS, tmp_path)
+
+    # Taker fees: 3000.01 × quantity × 0.0004, to 8 places.
+    assert result["fills"] == [
+        ["m0", "0.01300000", "0.01560005"],
+        ["m1", "0.07000000", "0.08400028"],
+        ["m2", "0.01100000", "0.01320004"],
+    ]
+    assert result["aware"] is True
+    # 0.094 bought at 3000.01, 0.05 sold at 3000.07: the entry stays.
+    assert result["position"] == ["0.04400000", "3000.01000000"]
+    # Wallet 9999.86019893 (fees and the 0.003 realised), less the margin 6.600022 at
+    # 20x, plus the unrealised 0.00286 at the mid 3000.075.
+    assert result["available"] == "9993.26303693"
