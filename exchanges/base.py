@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Any
 
 from exchanges.errors import OrderRejectedError
 
@@ -56,6 +57,11 @@ class Candle:
     volume: Decimal
 
 
+def _decimal_places(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0  # not NaN or infinite
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolRules:
     """Exchange filters for one symbol (Binance exchangeInfo PRICE_FILTER, LOT_SIZE, ...)."""
@@ -76,11 +82,11 @@ class SymbolRules:
 
     @property
     def price_precision(self) -> int:
-        return max(0, -self.tick_size.normalize().as_tuple().exponent)
+        return _decimal_places(self.tick_size)
 
     @property
     def quantity_precision(self) -> int:
-        return max(0, -self.step_size.normalize().as_tuple().exponent)
+        return _decimal_places(self.step_size)
 
     def round_price(self, price: Decimal, side: str) -> Decimal:
         """Snap a limit price to the tick grid, never to a worse price for us.
@@ -164,7 +170,7 @@ class OrderRequest:
     #: GTC for limit orders when empty; ignored for market orders.
     time_in_force: str | None = None
 
-    def replace(self, **changes) -> OrderRequest:
+    def replace(self, **changes: Any) -> OrderRequest:
         from dataclasses import replace
 
         return replace(self, **changes)

@@ -12,11 +12,18 @@ decimals as 15-significant-digit reals, and 8 decimals stay exact there below 10
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import models
 from django.db.models import F, Q
 
-AMOUNT = {"max_digits": 30, "decimal_places": 8}
+
+class _DecimalShape(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+AMOUNT: _DecimalShape = {"max_digits": 30, "decimal_places": 8}
 OPEN_ORDER_STATUSES = ("NEW", "PARTIALLY_FILLED")
 
 

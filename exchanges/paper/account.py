@@ -92,7 +92,7 @@ def positions_get(*, sim: Simulation) -> Positions:
     caller holds it)."""
     return {
         (p.symbol, p.position_side): p
-        for p in PaperPosition.objects.filter(account_id=sim.account_name)
+        for p in PaperPosition.objects.filter(account__name=sim.account_name)
     }
 
 

@@ -18,10 +18,14 @@ def position_mode_set(*, sim: Simulation, hedge: bool) -> SettingChange:
         account, _ = account_lock(sim=sim, now=now)
         if account.hedge_mode == hedge:
             return SettingChange("position_mode", value, changed=False)
-        if PaperPosition.objects.filter(account_id=sim.account_name).exclude(quantity=0).exists():
+        if (
+            PaperPosition.objects.filter(account__name=sim.account_name)
+            .exclude(quantity=0)
+            .exists()
+        ):
             raise acc.reject("-4068", "the position mode cannot change while positions are open")
         if PaperOrder.objects.filter(
-            account_id=sim.account_name, status__in=OPEN_ORDER_STATUSES
+            account__name=sim.account_name, status__in=OPEN_ORDER_STATUSES
         ).exists():
             raise acc.reject("-4067", "the position mode cannot change while orders are open")
         account.hedge_mode, account.updated_at = hedge, now
@@ -54,7 +58,7 @@ def margin_mode_set(*, sim: Simulation, symbol: str, isolated: bool) -> SettingC
         if current == isolated:
             return SettingChange("margin_mode", shown, changed=False)
         if (
-            PaperPosition.objects.filter(account_id=sim.account_name, symbol=symbol)
+            PaperPosition.objects.filter(account__name=sim.account_name, symbol=symbol)
             .exclude(quantity=0)
             .exists()
         ):
@@ -62,7 +66,7 @@ def margin_mode_set(*, sim: Simulation, symbol: str, isolated: bool) -> SettingC
                 "-4048", f"the margin mode of {symbol} cannot change with a position open"
             )
         if PaperOrder.objects.filter(
-            account_id=sim.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
+            account__name=sim.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
         ).exists():
             raise acc.reject("-4047", f"the margin mode of {symbol} cannot change with orders open")
         account.symbol_settings = {

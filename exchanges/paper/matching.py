@@ -39,7 +39,7 @@ def crossed_order_ids(*, sim: Simulation, symbol: str, bid: Decimal, ask: Decima
     return list(
         PaperOrder.objects.filter(
             crossed,
-            account_id=sim.account_name,
+            account__name=sim.account_name,
             symbol=symbol,
             status__in=OPEN_ORDER_STATUSES,
             order_type=LIMIT,
@@ -74,7 +74,7 @@ def account_match(*, sim: Simulation) -> None:
     """Fill every resting order the book of its symbol crosses (before account-wide
     reads: balance, positions)."""
     resting = PaperOrder.objects.filter(
-        account_id=sim.account_name, status__in=OPEN_ORDER_STATUSES, order_type=LIMIT
+        account__name=sim.account_name, status__in=OPEN_ORDER_STATUSES, order_type=LIMIT
     ).only("id", "symbol", "side", "price", "order_type")
     books: dict[str, MarketSnapshot] = {}
     crossed: list[int] = []
@@ -101,7 +101,9 @@ def resting_fill(
         # Re-read under the lock: another process may have filled or cancelled them.
         orders = (
             PaperOrder.objects.select_for_update()
-            .filter(account_id=sim.account_name, id__in=order_ids, status__in=OPEN_ORDER_STATUSES)
+            .filter(
+                account__name=sim.account_name, id__in=order_ids, status__in=OPEN_ORDER_STATUSES
+            )
             .order_by("symbol", "id")
         )
         trades: list[PaperTrade] = []

@@ -142,7 +142,7 @@ def order_cancel(*, sim: Simulation, symbol: str, client_order_id: str) -> Paper
         order = (
             PaperOrder.objects.select_for_update()
             .filter(
-                account_id=sim.account_name,
+                account__name=sim.account_name,
                 symbol=symbol,
                 client_order_id=client_order_id,
                 status__in=OPEN_ORDER_STATUSES,

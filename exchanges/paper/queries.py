@@ -33,7 +33,7 @@ def open_orders_list(*, sim: Simulation, symbol: str) -> list[PaperOrder]:
     """The symbol's open orders, oldest first (the partial index paper_order_open)."""
     return list(
         PaperOrder.objects.filter(
-            account_id=sim.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
+            account__name=sim.account_name, symbol=symbol, status__in=OPEN_ORDER_STATUSES
         ).order_by("id")
     )
 
@@ -42,7 +42,7 @@ def order_latest(*, sim: Simulation, symbol: str, client_order_id: str) -> Paper
     # Binance resolves a reused client id to its most recent order.
     order = (
         PaperOrder.objects.filter(
-            account_id=sim.account_name, symbol=symbol, client_order_id=client_order_id
+            account__name=sim.account_name, symbol=symbol, client_order_id=client_order_id
         )
         .order_by("-id")
         .first()
@@ -58,7 +58,7 @@ def order_latest(*, sim: Simulation, symbol: str, client_order_id: str) -> Paper
 def order_by_id(*, sim: Simulation, symbol: str, exchange_order_id: str) -> PaperOrder:
     order = (
         PaperOrder.objects.filter(
-            account_id=sim.account_name, symbol=symbol, pk=int(exchange_order_id)
+            account__name=sim.account_name, symbol=symbol, pk=int(exchange_order_id)
         ).first()
         if exchange_order_id.isdigit()
         else None
@@ -79,7 +79,7 @@ def fills_list(
     exchange_order_id: str | None = None,
 ) -> list[Fill]:
     """The symbol's trades, oldest first: since a time, of one order, or all."""
-    trades = PaperTrade.objects.filter(account_id=sim.account_name, symbol=symbol)
+    trades = PaperTrade.objects.filter(account__name=sim.account_name, symbol=symbol)
     if since is not None:
         trades = trades.filter(executed_at__gte=since)
     if exchange_order_id is not None:
