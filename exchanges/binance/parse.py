@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from exchanges.base import (
     BOTH,
@@ -27,6 +27,10 @@ Raw = dict[str, Any]
 ZERO = Decimal("0")
 
 
+@overload
+def dec(value: Any, default: Decimal = ...) -> Decimal: ...
+@overload
+def dec(value: Any, default: None) -> Decimal | None: ...
 def dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
     if value is None or value == "":
         return default
@@ -36,6 +40,11 @@ def dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
 def moment(ms: Any) -> datetime | None:
     if ms in (None, "", 0, "0"):
         return None
+    return instant(ms)
+
+
+def instant(ms: Any) -> datetime:
+    """A time Binance always sends (a trade's, a kline's open, the next funding)."""
     return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
@@ -104,7 +113,7 @@ def fill_from_raw(raw: Raw) -> Fill:
         quantity=dec(raw["qty"]),
         fee=dec(raw.get("commission")),
         fee_asset=raw.get("commissionAsset") or "USDT",
-        executed_at=moment(raw["time"]),
+        executed_at=instant(raw["time"]),
         position_side=raw.get("positionSide") or BOTH,
         is_maker=bool(raw.get("maker", False)),
         realized_pnl=dec(raw.get("realizedPnl")),
@@ -157,7 +166,7 @@ def snapshot_from_book_ticker(raw: Raw) -> MarketSnapshot:
 
 def candle_from_kline(row: list[Any]) -> Candle:
     return Candle(
-        open_time=moment(row[0]),
+        open_time=instant(row[0]),
         open=dec(row[1]),
         high=dec(row[2]),
         low=dec(row[3]),
@@ -196,6 +205,6 @@ def funding_from_raw(raw: Raw) -> FundingRate:
         mark_price=dec(raw["markPrice"]),
         index_price=dec(raw["indexPrice"]),
         funding_rate=dec(raw["lastFundingRate"]),
-        next_funding_time=moment(raw["nextFundingTime"]),
+        next_funding_time=instant(raw["nextFundingTime"]),
         timestamp=moment(raw.get("time")) or datetime.now(UTC),
     )

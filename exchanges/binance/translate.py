@@ -82,7 +82,7 @@ def translate_error(
     status = reply.status if reply else None
     detail = f"{code} {reply.message}" if reply and code else (f"HTTP {status}" if status else "")
     what = f"binance {operation}"
-    kwargs = {"exchange_code": code or (str(status) if status else None)}
+    exchange_code = code or (str(status) if status else None)
 
     if status in (418, 429) or code in RATE_LIMIT_CODES:
         banned = status == 418
@@ -90,24 +90,29 @@ def translate_error(
             f"{what}: {'IP banned' if banned else 'too many requests'} ({detail})",
             retry_after=parse_retry_after(reply.headers if reply else None),
             banned=banned,
-            **kwargs,
+            exchange_code=exchange_code,
         )
     if code == "-1021":
-        return TimeDriftError(f"{what}: timestamp outside the recvWindow ({detail})", **kwargs)
+        return TimeDriftError(
+            f"{what}: timestamp outside the recvWindow ({detail})", exchange_code=exchange_code
+        )
     if (
         code in AUTH_CODES
         or status == 401
         or (reply is None and isinstance(exc, ccxt.AuthenticationError))
     ):
         return ExchangeAuthError(
-            f"{what}: API key, signature or permissions refused ({detail or exc})", **kwargs
+            f"{what}: API key, signature or permissions refused ({detail or exc})",
+            exchange_code=exchange_code,
         )
     if code in FUNDS_CODES:
-        return InsufficientFundsError(f"{what}: insufficient margin ({detail})", **kwargs)
+        return InsufficientFundsError(
+            f"{what}: insufficient margin ({detail})", exchange_code=exchange_code
+        )
     if code in NOT_FOUND_CODES:
-        return OrderNotFoundError(f"{what}: no such order ({detail})", **kwargs)
+        return OrderNotFoundError(f"{what}: no such order ({detail})", exchange_code=exchange_code)
     if code == "-1121":
-        return UnknownSymbolError(f"{what}: invalid symbol ({detail})", **kwargs)
+        return UnknownSymbolError(f"{what}: invalid symbol ({detail})", exchange_code=exchange_code)
 
     if reply is None:
         if isinstance(exc, ccxt.NetworkError):
@@ -123,20 +128,23 @@ def translate_error(
             )
         return ExchangeError(f"{what} failed before sending: {type(exc).__name__}: {exc}")
 
+    status = reply.status
     uncertain = status >= 500 or status in (408,) or code in UNKNOWN_OUTCOME_CODES
     if uncertain:
         if mutating:
             return OutcomeUnknownError(
                 f"{what}: Binance could not say whether it was executed ({detail}); look the "
                 "order up by its client order id before resending",
-                **kwargs,
+                exchange_code=exchange_code,
             )
-        return ExchangeUnavailableError(f"{what}: Binance unavailable ({detail})", **kwargs)
+        return ExchangeUnavailableError(
+            f"{what}: Binance unavailable ({detail})", exchange_code=exchange_code
+        )
     if status == 403:
         # The web application firewall refused it: nothing was executed.
         return ExchangeUnavailableError(
-            f"{what}: refused by Binance's firewall (HTTP 403)", **kwargs
+            f"{what}: refused by Binance's firewall (HTTP 403)", exchange_code=exchange_code
         )
     if code is not None:
-        return OrderRejectedError(f"{what} rejected: {detail}", **kwargs)
-    return ExchangeError(f"{what} failed: HTTP {status}", **kwargs)
+        return OrderRejectedError(f"{what} rejected: {detail}", exchange_code=exchange_code)
+    return ExchangeError(f"{what} failed: HTTP {status}", exchange_code=exchange_code)

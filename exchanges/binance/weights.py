@@ -7,6 +7,7 @@ the count for anything this table gets wrong or does not know.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 #: (method, path) -> weight, or (weight with symbol, weight without symbol).
 ENDPOINT_WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
@@ -63,7 +64,7 @@ def _klines_weight(limit: int) -> int:
     return 10
 
 
-def request_weight(method: str, path: str, params: Mapping[str, object]) -> int:
+def request_weight(method: str, path: str, params: Mapping[str, Any]) -> int:
     """The weight Binance charges for one request."""
     if path == "/fapi/v1/depth":
         return _depth_weight(int(params.get("limit", 500)))
