@@ -57,10 +57,8 @@ def symbol_match(*, sim: Simulation, book: MarketSnapshot) -> bool:
 
 def open_orders_matched(*, sim: Simulation, symbol: str) -> list[PaperOrder]:
     """The symbol's open orders, oldest first, once those the book crosses filled."""
+    bid, ask = sim.feed.bid_ask(symbol, sim.clock())  # a symbol without prices fails here
     orders = open_orders_list(sim=sim, symbol=symbol)
-    if not orders:
-        return orders
-    bid, ask = sim.feed.bid_ask(symbol, sim.clock())
     crossed = {order.pk for order in orders if crosses(order, bid, ask)}
     if not crossed:
         return orders

@@ -320,3 +320,12 @@ def test_a_tick_matching_many_resting_orders_costs_no_query_per_order(paper, fee
 
     assert queries_with(1) == queries_with(4)
     assert PaperTrade.objects.count() == 5
+
+
+def test_open_orders_of_a_symbol_without_market_data_are_refused(db, clock):
+    from exchanges.market_data import SyntheticFeed
+    from exchanges.paper import PaperExchange
+
+    paper = PaperExchange(feed=SyntheticFeed(seed=1), clock=clock, account="test")
+    with pytest.raises(UnknownSymbolError):
+        paper.fetch_open_orders("NOPE")
