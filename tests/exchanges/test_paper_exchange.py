@@ -329,3 +329,11 @@ def test_open_orders_of_a_symbol_without_market_data_are_refused(db, clock):
     paper = PaperExchange(feed=SyntheticFeed(seed=1), clock=clock, account="test")
     with pytest.raises(UnknownSymbolError):
         paper.fetch_open_orders("NOPE")
+
+
+def test_a_limit_order_without_a_price_is_rejected_before_writing(paper):
+    without_price = order("no-price", "BUY", "0.01").replace(order_type="LIMIT")
+    with pytest.raises(OrderRejectedError) as error:
+        paper.create_order(without_price)
+    assert error.value.exchange_code == "-1102"
+    assert not PaperOrder.objects.exists()
