@@ -35,7 +35,7 @@ from exchanges.market_data import PriceFeed, feed_create
 from exchanges.models import OPEN_ORDER_STATUSES
 from exchanges.paper.account import Clock, Simulation
 from exchanges.paper.account_settings import leverage_set, margin_mode_set, position_mode_set
-from exchanges.paper.matching import account_match, open_orders_matched, symbol_match
+from exchanges.paper.matching import account_match, symbol_match
 from exchanges.paper.placement import order_cancel, order_place
 from exchanges.paper.queries import (
     balance_get,
@@ -113,10 +113,10 @@ class PaperExchange(Exchange):
 
     def fetch_order(self, symbol: str, client_order_id: str) -> ExchangeOrder:
         order = order_latest(sim=self.sim, symbol=symbol, client_order_id=client_order_id)
-        if order.status in OPEN_ORDER_STATUSES and symbol_match(
-            sim=self.sim, book=self.feed.snapshot(symbol, self.clock())
-        ):
-            order = order_latest(sim=self.sim, symbol=symbol, client_order_id=client_order_id)
+        if order.status in OPEN_ORDER_STATUSES:
+            book = self.feed.snapshot(symbol, self.clock())
+            if order.pk not in {o.pk for o in symbol_match(sim=self.sim, book=book)}:
+                order.refresh_from_db()  # it left the book: filled, expired or cancelled
         return to_exchange_order(order)
 
     def fetch_order_by_exchange_id(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
@@ -124,7 +124,8 @@ class PaperExchange(Exchange):
         return to_exchange_order(order)
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
-        return [to_exchange_order(o) for o in open_orders_matched(sim=self.sim, symbol=symbol)]
+        book = self.feed.snapshot(symbol, self.clock())
+        return [to_exchange_order(o) for o in symbol_match(sim=self.sim, book=book)]
 
     def fetch_fills(
         self,

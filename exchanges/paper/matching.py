@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
 
 from exchanges.base import BUY, LIMIT, MarketSnapshot
 from exchanges.models import OPEN_ORDER_STATUSES, PaperOrder, PaperPosition, PaperTrade
@@ -32,38 +31,14 @@ def crosses(order: PaperOrder, bid: Decimal, ask: Decimal) -> bool:
     return order.price >= ask if order.side == BUY else order.price <= bid
 
 
-def crossed_order_ids(*, sim: Simulation, symbol: str, bid: Decimal, ask: Decimal) -> list[int]:
-    """The ids of the symbol's resting limit orders this book crosses (the partial
-    index paper_order_open serves it)."""
-    crossed = Q(side=BUY, price__gte=ask) | (~Q(side=BUY) & Q(price__lte=bid))
-    return list(
-        PaperOrder.objects.filter(
-            crossed,
-            account__name=sim.account_name,
-            symbol=symbol,
-            status__in=OPEN_ORDER_STATUSES,
-            order_type=LIMIT,
-        ).values_list("id", flat=True)
-    )
-
-
-def symbol_match(*, sim: Simulation, book: MarketSnapshot) -> bool:
-    """Fill the symbol's resting orders that `book` crosses; True if there were any."""
-    ids = crossed_order_ids(sim=sim, symbol=book.symbol, bid=book.bid, ask=book.ask)
-    if ids:
-        resting_fill(sim=sim, order_ids=ids, books={book.symbol: book})
-    return bool(ids)
-
-
-def open_orders_matched(*, sim: Simulation, symbol: str) -> list[PaperOrder]:
-    """The symbol's open orders, oldest first, once those the book crosses filled."""
-    bid, ask = sim.feed.bid_ask(symbol, sim.clock())  # a symbol without prices fails here
-    orders = open_orders_list(sim=sim, symbol=symbol)
-    crossed = {order.pk for order in orders if crosses(order, bid, ask)}
+def symbol_match(*, sim: Simulation, book: MarketSnapshot) -> list[PaperOrder]:
+    """Fill the symbol's resting orders that `book` crosses; the symbol's open orders
+    left, oldest first."""
+    orders = open_orders_list(sim=sim, symbol=book.symbol)
+    crossed = {order.pk for order in orders if crosses(order, book.bid, book.ask)}
     if not crossed:
         return orders
-    book = sim.feed.snapshot(symbol, sim.clock())
-    resting_fill(sim=sim, order_ids=sorted(crossed), books={symbol: book})
+    resting_fill(sim=sim, order_ids=sorted(crossed), books={book.symbol: book})
     # Filled, expired, or gone meanwhile: none of them is open any more.
     return [order for order in orders if order.pk not in crossed]
 
