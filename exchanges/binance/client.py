@@ -72,7 +72,7 @@ class FapiClient(ccxt.binanceusdm):
     def get_exceptions_by_url(self, url: str, exactOrBroad: str) -> dict:
         return self.safe_dict(self.safe_dict(self.exceptions, "linear", {}), exactOrBroad, {})
 
-    def fetch2(self, path: str, api: Any = "public", method: str = "GET", params: dict | None = None, config: dict | None = None):  # fmt: skip
+    def fetch2(self, path: str, api: Any = "public", method: str = "GET", params: dict | None = None, config: dict | None = None) -> Any:  # fmt: skip
         params = params or {}
         if self.weight_throttle is not None:
             section = api[0] if isinstance(api, list | tuple) else api
@@ -80,14 +80,23 @@ class FapiClient(ccxt.binanceusdm):
             self.weight_throttle.acquire(request_weight(method, endpoint, params))
         return super().fetch2(path, api, method, params, config or {})
 
-    def fetch(self, url, method="GET", headers=None, body=None):
+    def fetch(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         # Forget the previous answer: a call that gets none must not see a stale one.
         self.last_reply = None
         return super().fetch(url, method, headers, body)
 
     def handle_errors(
-        self, code, reason, url, method, headers, body, response, requestHeaders, requestBody
-    ):
+        self,
+        code: int,
+        reason: str,
+        url: str,
+        method: str,
+        headers: Any,
+        body: Any,
+        response: Any,
+        requestHeaders: Any,
+        requestBody: Any,
+    ) -> Any:
         error_code = message = None
         if isinstance(response, dict) and str(response.get("code", "")) not in ("", "0", "200"):
             error_code, message = str(response["code"]), response.get("msg")

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from exchanges.errors import RateLimitedError
 from exchanges.metrics import request_weight_used
@@ -123,7 +123,7 @@ return 1
 class RedisWeightStore:
     """Counters in Redis, shared by every process that uses the same key prefix."""
 
-    def __init__(self, client, prefix: str):
+    def __init__(self, client: Any, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
         self._take = client.register_script(_TAKE_SCRIPT)
