@@ -76,7 +76,7 @@ def load_settings(**env: str) -> dict:
 
 def test_defaults_describe_the_embedded_mode():
     s = load_settings()
-    assert s["DB_ENGINE"] == "django.db.backends.sqlite3"
+    assert s["DB_ENGINE"] == "django_prometheus.db.backends.sqlite3"
     assert s["DB_NAME"].endswith("var/xquant.sqlite3")
     assert s["REDIS_URL"] == ""
     assert s["CHANNELS"] == "channels.layers.InMemoryChannelLayer"
@@ -129,7 +129,7 @@ def test_environment_overrides_every_variable():
         PAPER_MAKER_FEE="0",
         PAPER_TAKER_FEE="0.0005",
     )
-    assert s["DB_ENGINE"] == "django.db.backends.postgresql"
+    assert s["DB_ENGINE"] == "django_prometheus.db.backends.postgresql"
     assert s["DB_NAME"] == "desk"
     assert s["CHANNELS"] == "channels_redis.core.RedisChannelLayer"
     assert s["EXCHANGE"] == "binance"

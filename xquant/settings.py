@@ -186,7 +186,7 @@ else:
         # Parameters bound by PostgreSQL rather than spliced in by the driver: psycopg
         # then prepares a statement a connection runs often (the tick's reads and
         # writes), so PostgreSQL parses and plans it once per connection.
-        "server_side_binding": env.bool("DB_SERVER_SIDE_BINDING", default=False),
+        "server_side_binding": env.bool("DB_SERVER_SIDE_BINDING", default=True),
     }
     # With the pool, Django has it check a connection whenever a thread takes one (once
     # per request, Celery task, trading round); without, before the first query after a
@@ -582,6 +582,11 @@ except ValueError as _exc:
 SECRET_SETTING_NAMES = (*SECRET_SETTING_NAMES, "METRICS_TOKEN")
 INSTALLED_APPS += ["django_prometheus"]
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# Queries counted and timed per database and their errors by type: django-prometheus's
+# backends are Django's own with the cursor counted.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     *MIDDLEWARE,

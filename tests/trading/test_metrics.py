@@ -194,3 +194,18 @@ def test_the_celery_queue_length_counts_the_tasks_waiting_for_a_worker(scraper):
     finally:
         celery_app.control.purge()
     assert served[("xquant_celery_queue_length", (("queue", "celery"),))] == 3
+
+
+def test_database_queries_are_counted_and_timed_per_database(scraper):
+    from django.db import connection
+
+    from trading.models import Order
+
+    before = scraper()
+    for _ in range(3):
+        list(Order.objects.all())
+    after = scraper()
+    labels = {"alias": "default", "vendor": connection.vendor}
+    # Three reads, and whatever the first scrape's request wrote meanwhile.
+    assert moved(before, after, "django_db_execute_total", **labels) >= 3
+    assert moved(before, after, "django_db_query_duration_seconds_count", **labels) >= 3

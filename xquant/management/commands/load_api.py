@@ -91,7 +91,7 @@ class Command(BaseCommand):
             raise CommandError("--requests must be between 1 and 100000")
         if not 1 <= concurrency <= 200:
             raise CommandError("--concurrency must be between 1 and 200")
-        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        if not settings.DATABASES["default"]["ENGINE"].endswith(".postgresql"):
             raise CommandError("load_api measures PostgreSQL connections: set DATABASE_URL")
 
         port = _free_port()
