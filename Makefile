@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-sqlite test-dates lint format lock bench bench-research soak fuzz vendor
+.PHONY: install run test test-sqlite test-dates lint format lock bench bench-ab bench-research soak fuzz vendor
 
 install: $(STAMP)
 
@@ -65,6 +65,14 @@ bench: install
 	  $(BIN)/python manage.py bench_tick --symbols 100 --strategies 5
 	DATABASE_URL=$(BENCH_DATABASE_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py bench_backtest
+
+# The tick benchmark of BASE (checked out into var/bench-base) and of the working tree,
+# alternating A B A B on fresh databases xquant_bench_a/_b: a line per run, then medians.
+BASE ?= 453113b
+BENCH_RUNS ?= 2
+bench-ab: install
+	scripts/ensure_services.sh
+	$(BIN)/python scripts/bench_ab.py --base $(BASE) --runs $(BENCH_RUNS)
 
 # Faults in sequences against the Binance emulator, on a throwaway PostgreSQL database:
 # ends with "intents N, exchange orders N, duplicates 0, lost fills 0, stuck 0, ...".
