@@ -55,7 +55,7 @@ test-dates: install
 	  XQUANT_TEST_NOW=$$now $(MAKE) --no-print-directory test || exit 1; \
 	done
 
-# Speed figures for the README: a throwaway PostgreSQL database, Redis as in production.
+# Speed figures (docs/benchmarks.md): a throwaway PostgreSQL database, Redis as in production.
 bench: install
 	scripts/ensure_services.sh
 	$(BIN)/python scripts/recreate_database.py $(BENCH_DATABASE_URL)

@@ -4,7 +4,7 @@ Two kinds:
 - Live instruments (prometheus_client) updated where things happen: tick duration, ticks
   and tick errors per symbol, exchange attempts by action and outcome, the exchange clock
   offset (exchanges/metrics.py). Each process has its own; with PROMETHEUS_MULTIPROC_DIR they are summed over
-  the processes writing to that directory (README "Metrics").
+  the processes writing to that directory (docs/operations.md "Metrics").
 - Read at scrape time from the database, so every process's work counts once: orders by
   source and final status, open position notional, realised and unrealised PnL today.
 """

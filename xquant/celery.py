@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def _serve_metrics(**kwargs) -> None:
-    """The worker's metrics on METRICS_PORT (README "Metrics"), from its main process:
+    """The worker's metrics on METRICS_PORT (docs/operations.md "Metrics"), from its main process:
     with PROMETHEUS_MULTIPROC_DIR it sums what the pool's children recorded."""
     from xquant.metrics import exporter_start
 

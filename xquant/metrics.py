@@ -1,7 +1,7 @@
 """Prometheus metrics: the protected `/metrics` view and the exporter port of runtrader
 and Celery workers.
 
-Where each process's metrics are read (README "Metrics"):
+Where each process's metrics are read (docs/operations.md "Metrics"):
 - web (daphne): `GET /metrics`, with `Authorization: Bearer <METRICS_TOKEN>` or from an
   address in METRICS_ALLOWED_IPS; anybody else is refused (an empty token and list
   refuse everybody).

@@ -1,6 +1,6 @@
 """xQuant settings, read from the environment (django-environ).
 
-Every variable has a documented default (README "Configuration") or fails at start
+Every variable has a documented default (docs/configuration.md) or fails at start
 with ImproperlyConfigured naming it. The defaults describe the embedded mode: SQLite,
 the paper exchange, no Redis, so a first `make run` needs no server.
 """
@@ -565,7 +565,7 @@ if NOTIFY_GATHER_SECONDS < 0 or NOTIFY_RETRY_SECONDS < 0 or NOTIFY_RETRIES < 0:
 # apprise logs request details at DEBUG (URLs may carry tokens): warnings only.
 LOGGING["loggers"]["apprise"] = {"level": "WARNING"}
 
-# Metrics (README "Metrics"): /metrics answers a bearer METRICS_TOKEN or an address in
+# Metrics (docs/operations.md "Metrics"): /metrics answers a bearer METRICS_TOKEN or an address in
 # METRICS_ALLOWED_IPS (addresses or networks); with neither it refuses everybody.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])

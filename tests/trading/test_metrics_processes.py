@@ -1,4 +1,4 @@
-"""The exporters of the other processes (README "Metrics"): runtrader serves its own
+"""The exporters of the other processes (docs/operations.md "Metrics"): runtrader serves its own
 metrics on METRICS_PORT, and a prefork Celery worker serves the sum of its children's
 through PROMETHEUS_MULTIPROC_DIR."""
 

@@ -1,5 +1,5 @@
 """Closing a position by hand closes the strategies' shares of it on their own books, so
-they know (README: "Manual trades and strategy books")."""
+they know (docs/trading.md: "Manual trades and strategy books")."""
 
 from __future__ import annotations
 
