@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,11 +46,19 @@ def git(*args: str, cwd: Path = ROOT) -> str:
 def checkout_base(ref: str) -> str:
     """A fresh detached worktree of `ref` at var/bench-base; returns its short sha."""
     sha = git("rev-parse", "--short", f"{ref}^{{commit}}")
-    if BASE_TREE.exists():
-        git("worktree", "remove", "--force", str(BASE_TREE))
-    git("worktree", "prune")
+    remove_base()
     git("worktree", "add", "--detach", "--force", str(BASE_TREE), sha)
     return sha
+
+
+def remove_base() -> None:
+    """Remove var/bench-base, also when an interrupted run left a bare directory."""
+    if BASE_TREE.exists():
+        try:
+            git("worktree", "remove", "--force", str(BASE_TREE))
+        except subprocess.CalledProcessError:
+            shutil.rmtree(BASE_TREE)
+    git("worktree", "prune")
 
 
 def working_tree_label() -> str:
@@ -137,7 +146,7 @@ def main() -> None:
                 results[side].append(match)
                 print(f"{side}{number} {label}: {match.group(0)}", flush=True)
     finally:
-        git("worktree", "remove", "--force", str(BASE_TREE))
+        remove_base()
     for side, (label, _tree, _url) in sides.items():
         print(median_line(label, results[side]))
 
