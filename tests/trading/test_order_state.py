@@ -132,9 +132,7 @@ def _resting_buys(paper, clock, prices: list[str]) -> list[Order]:
     return orders
 
 
-def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals(
-    paper, feed, clock
-):
+def test_a_resting_order_filled_meanwhile_is_recorded_with_its_totals(paper, feed, clock):
     [order] = _resting_buys(paper, clock, ["64990.0"])
     feed.quote("BTCUSDT", "64980.0", "64985.0")  # the book now crosses the bid
     clock.advance(1)
