@@ -148,7 +148,7 @@ def position_from_raw(raw: Raw) -> ExchangePosition:
         entry_price=dec(raw.get("entryPrice")),
         mark_price=dec(raw.get("markPrice"), None),
         unrealized_pnl=dec(raw.get("unRealizedProfit") or raw.get("unrealizedProfit")),
-        leverage=int(leverage) if leverage not in (None, "") else None,
+        leverage=int(leverage) if leverage is not None and leverage != "" else None,
         margin_mode=margin_mode,
     )
 
