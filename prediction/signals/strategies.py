@@ -82,12 +82,17 @@ class TrendFollowing(SignalStrategy):
         fast = average(bars.close, p["fast"])
         slow = average(bars.close, p["slow"])
         indicators = {"ma_fast": fast, "ma_slow": slow}
+        if p["ma_type"] == "sma":
+            # Exact on near-ties, as the live Technical class compares its averages.
+            side = ind.sma_side(bars.close, p["fast"], p["slow"], fast, slow)
+        else:
+            side = np.sign(fast - slow)
         if p["rule"] == "cross":
-            pos = cross_position(np.sign(fast - slow), p["allow_short"])
+            pos = cross_position(side, p["allow_short"])
             return SignalResult(pos, indicators, warmup=p["slow"])
         # NaN comparisons are False: no position before both averages exist.
-        up = fast > slow
-        down = fast < slow
+        up = side > 0
+        down = side < 0
         pos = up.astype(np.int8)
         if p["allow_short"]:
             pos -= down.astype(np.int8)
