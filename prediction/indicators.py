@@ -17,8 +17,8 @@ every other indicator's warm-up, so no consumer mistakes "not yet known" for "no
 from __future__ import annotations
 
 import math
-from decimal import Decimal, localcontext
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
