@@ -3,7 +3,7 @@
 Every function reproduces the `ta` library's definition (ta 0.11, the reference the
 tests compare against bar by bar), warm-up included, on TA-Lib's C kernels (sliding
 sums, extremes, variance, exponential averages): the field's standard, and about as
-fast as TA-Lib's own indicator set (the signals' `sma` stays pandas': see there).
+fast as TA-Lib's own indicator set.
 Where TA-Lib's indicator means something else than ta's (its EMA and RSI seed with a
 mean, its ATR starts a bar later, its OBV ignores unchanged closes, its STDDEV and RSI
 round small values to 0), the kernel is fed so that it computes ta's; after the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
@@ -124,17 +125,50 @@ def _ewm(x: Array, span: int, min_periods: int) -> Array:
 
 
 def sma(close: Array, window: int) -> Array:
-    """The simple moving average the signals cross: pandas' rolling mean. Two averages
-    of prices on a 0.01 grid sometimes tie exactly, and then the last bit of rounding
-    decides whether a cross shows: with pandas' numbers it goes as in backtesting.py
-    (whose users, and the parity test, average with pandas); TA-Lib's SMA, within 1e-13
-    of it, turned one tie of the benchmark's million bars into two trades more. The
-    indicator columns, which decide nothing, take TA-Lib's (`_mean`), 5x faster."""
-    return _s(_float(close)).rolling(window, min_periods=window).mean().to_numpy()
-
-
-def _mean(close: Array, window: int) -> Array:
+    """Simple moving average over `window` bars (pandas' rolling mean, on TA-Lib's SMA).
+    Its last bits are rounding: a signal that asks which of two averages is higher
+    decides near-ties with `sma_side`, not with these floats."""
     return _rolling(close, window, "mean")
+
+
+#: Relative gap below which two float averages are recomputed exactly: far above their
+#: rounding (TA-Lib's running sums drift by about 5e-14 of the price over the benchmark's
+#: million bars), so a float sign outside it is the exact sign, and far below any real
+#: difference of averages in practice (so few bars are recomputed: 1 in the million).
+NEAR_TIE = 1e-10
+
+
+ZERO = Decimal(0)
+
+
+def _decimal(price: float) -> Decimal:
+    return Decimal(repr(price))
+
+
+def sma_side(close: Array, fast_window: int, slow_window: int, fast: Array, slow: Array) -> Array:
+    """Which side of the slow SMA the fast one is on, bar by bar: +1 above, -1 below, 0
+    equal, NaN until both exist, decided as the live Technical class decides it: on the
+    prices as decimals (each close's shortest repr), exactly. `fast` and `slow` are
+    `sma(close, fast_window)` and `sma(close, slow_window)`; where they are further apart
+    than their rounding could move them their sign is the answer, and the few bars
+    closer than that (exact ties included: on a 0.01 grid two averages sometimes are
+    equal, and the floats then show either sign) are recomputed from Decimal sums."""
+    gap = fast - slow
+    side = np.sign(gap)
+    np.abs(gap, out=gap)
+    near = np.flatnonzero(gap <= NEAR_TIE * np.abs(slow))
+    if not len(near):
+        return side
+    close = _float(close)
+    # Enough digits that no sum or product below rounds, whatever the prices' digits.
+    with localcontext(prec=80):
+        for i in near.tolist():
+            fast_sum = sum(map(_decimal, close[i - fast_window + 1 : i + 1].tolist()), ZERO)
+            slow_sum = sum(map(_decimal, close[i - slow_window + 1 : i + 1].tolist()), ZERO)
+            # fast_sum / fast_window vs slow_sum / slow_window, without dividing.
+            a, b = fast_sum * slow_window, slow_sum * fast_window
+            side[i] = 1.0 if a > b else (-1.0 if a < b else 0.0)
+    return side
 
 
 def ema(close: Array, window: int) -> Array:
@@ -202,7 +236,7 @@ def bollinger(
 ) -> tuple[Array, Array, Array, Array, Array]:
     """Upper, middle, lower band, width (percent of the middle) and %B."""
     close = _float(close)
-    mid = _mean(close, window)
+    mid = sma(close, window)
     band = _rolling_std(close, window)
     band *= window_dev
     upper = mid + band
@@ -464,8 +498,8 @@ def indicators_compute(bars: OHLCV, params: dict[str, Any] | None = None) -> dic
     out["atr"] = atr(h, lo, c, p["atr_window"])
     out["ema_fast"] = ema_of(p["ema_fast"])
     out["ema_slow"] = ema_of(p["ema_slow"])
-    out["sma_fast"] = smas[p["sma_fast"]] if p["sma_fast"] in smas else _mean(c, p["sma_fast"])
-    out["sma_slow"] = smas[p["sma_slow"]] if p["sma_slow"] in smas else _mean(c, p["sma_slow"])
+    out["sma_fast"] = smas[p["sma_fast"]] if p["sma_fast"] in smas else sma(c, p["sma_fast"])
+    out["sma_slow"] = smas[p["sma_slow"]] if p["sma_slow"] in smas else sma(c, p["sma_slow"])
     out["vwap"] = vwap(h, lo, c, v, p["vwap_window"])
     out["obv"] = obv(c, v)
     out["roc"] = roc(c, p["roc_window"])

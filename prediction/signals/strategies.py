@@ -50,19 +50,24 @@ def cross_position(side: np.ndarray, allow_short: bool) -> np.ndarray:
     something else on the previous defined bar (the first defined bar only sets the
     side); UP goes long, DOWN goes short or flat; between events the position holds."""
     n = len(side)
-    fires = np.zeros(n, dtype=bool)
-    if n > 1:
-        prev, cur = side[:-1], side[1:]
-        # NaN != x is True: exclude the bar before the first defined one explicitly.
-        fires[1:] = ~np.isnan(prev) & ~np.isnan(cur) & (cur != prev) & (cur != 0)
-    target = np.zeros(n, dtype=np.int8)
-    target[fires] = side[fires]
+    if n < 2:
+        return np.zeros(n, dtype=np.int8)
+    prev, cur = side[:-1], side[1:]
+    # |cur| == 1 is False for 0 and NaN; NaN != x is True, so a NaN before is excluded
+    # explicitly (prev == prev).
+    fires = np.abs(cur) == 1
+    fires &= cur != prev
+    fires &= prev == prev
+    events = np.flatnonzero(fires) + 1
+    target = side[events].astype(np.int8)
     if not allow_short:
         np.maximum(target, 0, out=target)  # DOWN means flat
-    # Hold each event's target until the next event: forward-fill by event index.
-    last = np.where(fires, np.arange(n), 0)
-    np.maximum.accumulate(last, out=last)
-    return target[last]
+    # Hold each event's target until the next event; nothing before the first.
+    out = np.zeros(n, dtype=np.int8)
+    if len(events):
+        held = np.diff(events, append=n)
+        out[events[0] :] = np.repeat(target, held)
+    return out
 
 
 class TrendFollowing(SignalStrategy):
@@ -82,12 +87,17 @@ class TrendFollowing(SignalStrategy):
         fast = average(bars.close, p["fast"])
         slow = average(bars.close, p["slow"])
         indicators = {"ma_fast": fast, "ma_slow": slow}
+        if p["ma_type"] == "sma":
+            # Exact on near-ties, as the live Technical class compares its averages.
+            side = ind.sma_side(bars.close, p["fast"], p["slow"], fast, slow)
+        else:
+            side = np.sign(fast - slow)
         if p["rule"] == "cross":
-            pos = cross_position(np.sign(fast - slow), p["allow_short"])
+            pos = cross_position(side, p["allow_short"])
             return SignalResult(pos, indicators, warmup=p["slow"])
         # NaN comparisons are False: no position before both averages exist.
-        up = fast > slow
-        down = fast < slow
+        up = side > 0
+        down = side < 0
         pos = up.astype(np.int8)
         if p["allow_short"]:
             pos -= down.astype(np.int8)

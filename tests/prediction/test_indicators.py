@@ -19,6 +19,18 @@ def test_sma_of_a_small_series_is_the_trailing_mean():
     np.testing.assert_allclose(out, [nan, nan, 2, 3, 4])
 
 
+def test_sma_side_decides_an_exact_tie_on_the_decimal_prices_whatever_the_float_rounding():
+    # SMA(2) and SMA(4) of the last bar are both exactly 10.53; the floats are not equal.
+    close = np.array([10.09, 10.33, 10.0, 10.0, 10.58, 10.48, 10.46, 10.6])
+    fast, slow = ind.sma(close, 2), ind.sma(close, 4)
+    assert fast[-1] != slow[-1]
+    side = ind.sma_side(close, 2, 4, fast, slow)
+    assert side[-1] == 0
+    # Everywhere else the floats' sign is the exact one.
+    np.testing.assert_array_equal(side[:-1], np.sign(fast - slow)[:-1])
+    assert np.isnan(side[:3]).all()
+
+
 def test_ema_seeds_with_the_first_value_and_uses_alpha_two_over_span_plus_one():
     # span 3 → alpha 0.5: 1, 1.5, 2.25, 3.125, 4.0625; the first two are warm-up.
     out = ind.ema(np.array([1.0, 2, 3, 4, 5]), 3)

@@ -9,7 +9,9 @@ meet the same neighbours on a shared machine), and the last three lines compare 
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -29,6 +31,29 @@ from prediction.signals import signal_strategy_build
 
 PEERS_SCRIPT = Path(django_settings.BASE_DIR) / "scripts" / "bench_peers.py"
 FEE, SLIPPAGE_BPS = 0.0004, 1.0
+
+
+#: glibc's malloc settings for both processes: freed memory stays in the heap for the
+#: next round instead of going back to the system. With the defaults, whether a job's
+#: 8 MB arrays come back as fresh pages (a page fault for each 4 KB: 12,000 a round for
+#: the indicator set, about 30 ms of its 60-100) depended on each process's history: the
+#: peers' process reused its heap after vectorbt and backtesting.py, xQuant's faulted
+#: every round (1.7x TA-Lib time in the benchmark, 1.3x with both heaps warm).
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 1 << 30}
+_MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3}  # glibc's M_* codes
+
+
+def same_allocator_settings() -> dict[str, str]:
+    """Apply MALLOC_SETTINGS to this process (mallopt) and return the environment that
+    gives the peers' process the same; empty (and nothing applied) off glibc."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except OSError:
+        return {}
+    for name, value in MALLOC_SETTINGS.items():
+        if mallopt(_MALLOPT[name], value) != 1:
+            return {}
+    return {name: str(value) for name, value in MALLOC_SETTINGS.items()}
 
 
 def wall(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
@@ -74,6 +99,13 @@ class Command(BaseCommand):
             "its peer's"
         )
 
+        allocator = same_allocator_settings()
+        out(
+            "  both processes: glibc malloc "
+            + (" ".join(f"{k}={v}" for k, v in allocator.items()) or "defaults (not glibc)")
+            + "; the vectorised and indicator jobs run once untimed first on both sides"
+        )
+
         signal = signal_strategy_build(
             "trend_following", {"ma_type": "sma", "fast": 10, "slow": 30, "allow_short": True}
         )
@@ -110,6 +142,7 @@ class Command(BaseCommand):
             with (Path(tmp) / "peers.err").open("w+") as errors:
                 peers = subprocess.Popen(  # noqa: S603 - the operator's own interpreter
                     [peers_python, str(PEERS_SCRIPT), str(path)],
+                    env={**os.environ, **allocator},
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=errors,
@@ -128,8 +161,10 @@ class Command(BaseCommand):
                     return json.loads(line)
 
                 try:
-                    # Untimed first calls: vectorbt compiles its numba kernels on its first.
+                    # Untimed first calls on both sides (vectorbt compiles its numba
+                    # kernels on its first; every job's first call grows its heap).
                     vectorised(), theirs("vectorbt")
+                    indicators_compute(data, p), theirs("talib")
                     vec, vbt = self.pair(vectorised, lambda: theirs("vectorbt"), repeat)
                     ev, bt = self.pair(event_driven, lambda: theirs("backtesting"), slow_rounds)
                     ind_s, talib = self.pair(
