@@ -138,7 +138,7 @@ def _state_onto(row: Order, state: ExchangeOrder) -> tuple[bool, list[str]]:
     """Apply the exchange's report to the row in memory. Returns whether its status or
     filled quantity changed, and the fields to write."""
     previous = (row.status, row.filled_quantity)
-    new_status = STATUS_FROM_EXCHANGE[state.status]
+    new_status: str = STATUS_FROM_EXCHANGE[state.status]
     if row.status != new_status and not order_can_transition(row.status, new_status):
         # A stale answer (e.g. "open" after we recorded the fill): keep what we know.
         logger.debug("order %s: ignoring %s after %s", row.client_order_id, new_status, row.status)

@@ -52,14 +52,6 @@ DEFAULT_RETRY_POLICY = RetryPolicy()
 #: exchange timeout: a second send only when the first surely never left, and an
 #: unknown outcome is handed on (order_settle_later) rather than looked up meanwhile.
 MANUAL_RETRY_POLICY = RetryPolicy(max_sends=2, max_lookups=0, base_delay=0.1, max_delay=0.5)
-Sleep = Callable[[float], None]
-
-
-DEFAULT_RETRY_POLICY = RetryPolicy()
-#: A person (or a program) waiting on a manual order gets an answer within about one
-#: exchange timeout: a second send only when the first surely never left, and an
-#: unknown outcome is handed on (order_settle_later) rather than looked up meanwhile.
-MANUAL_RETRY_POLICY = RetryPolicy(max_sends=2, max_lookups=0, base_delay=0.1, max_delay=0.5)
 
 
 class Then(enum.Enum):
