@@ -123,4 +123,6 @@ def source_put(exchange: str, symbol: str, source: dict) -> None:
 
 def sources(exchange: str, symbols: list[str]) -> dict[str, dict]:
     found = cache.get_many([_source_key(exchange, s) for s in symbols])
-    return {s: found[_source_key(exchange, s)] for s in symbols if _source_key(exchange, s) in found}
+    return {
+        s: found[_source_key(exchange, s)] for s in symbols if _source_key(exchange, s) in found
+    }

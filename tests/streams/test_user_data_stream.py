@@ -110,7 +110,7 @@ def test_fill_during_a_stall_is_recorded_once(streams, binance_emulator_settings
 
 def test_listen_key_expiry_renews_the_key_and_loses_no_fill(streams, binance_emulator_settings):
     streams.start(backoff_base_seconds=1.0, backoff_cap_seconds=1.0)
-    emulator, ws, exchange = binance_emulator_settings, streams.ws, get_exchange()
+    emulator, exchange = binance_emulator_settings, get_exchange()
     keys = emulator.listen_keys
     old_key = keys.key
     order = resting_order(exchange, price="64000.0")

@@ -60,7 +60,9 @@ def _note(exchange: str, symbol: str, source: str) -> None:
         if source == REST:
             logger.warning("%s: streamed book not fresh; the tick polls REST until it is", symbol)
         else:
-            logger.info("%s: back on the streamed book after %.0f s on REST", symbol, now - previous[1])
+            logger.info(
+                "%s: back on the streamed book after %.0f s on REST", symbol, now - previous[1]
+            )
     elif changed and source == REST and _stream_ran(exchange):
         logger.warning("%s: streamed book not fresh; the tick polls REST until it is", symbol)
     try:

@@ -64,7 +64,9 @@ class StreamSettings:
     publish_seconds: float = 1.0
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+def backoff_delay(
+    attempt: int, base: float, cap: float, rng: random.Random = random._inst
+) -> float:  # type: ignore[attr-defined]
     """Exponential backoff with jitter: between half and all of min(cap, base·2^n)."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
     return ceiling * (0.5 + rng.random() / 2)
@@ -125,7 +127,10 @@ class StreamRunner:
         loops = [
             self._watch(book.MARKET_STREAM, PUBLIC, lambda: c.watch_bids_asks(unified), True),
             self._watch(
-                KLINES, MARKET, lambda: c.watch_ohlcv_for_symbols([[s, "1m"] for s in unified]), True
+                KLINES,
+                MARKET,
+                lambda: c.watch_ohlcv_for_symbols([[s, "1m"] for s in unified]),
+                True,
             ),
             self._watch(MARK, MARKET, lambda: c.watch_mark_prices(unified), True),
             self._flush_loop(),
@@ -136,7 +141,9 @@ class StreamRunner:
         if stop is not None:
             loops.append(self._stop_when(stop))
         tasks = [asyncio.ensure_future(one) for one in loops]
-        logger.info("streams: following %s (user data: %s)", ", ".join(self.symbols), self.user_data)
+        logger.info(
+            "streams: following %s (user data: %s)", ", ".join(self.symbols), self.user_data
+        )
         try:
             await self._stop.wait()
         finally:
@@ -325,7 +332,11 @@ class StreamRunner:
 
     def _extra(self, stream: str) -> dict:
         if stream == book.USER_STREAM:
-            return {"catch_ups": self.catch_ups, "keepalives": self.keepalives, "listen_key_expiries": self.listen_key_expiries}
+            return {
+                "catch_ups": self.catch_ups,
+                "keepalives": self.keepalives,
+                "listen_key_expiries": self.listen_key_expiries,
+            }
         if stream == MARK:
             return {
                 s: {"mark_price": str(m.mark_price), "funding_rate": str(m.funding_rate)}
