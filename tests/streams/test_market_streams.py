@@ -14,7 +14,9 @@ import pytest
 from exchanges.registry import get_exchange
 from prediction.models import Candle
 from tests.conftest import wait_for
+from tests.trading.test_notifications import embedded, receiver, settled, target  # noqa: F401
 from trading.health import health_report
+from trading.notifications.models import EventKind
 from trading.services.orders import SendNow
 from trading.services.strategy_manager import StrategyManager
 from trading.services.tick import tick_run
@@ -64,9 +66,14 @@ def _book_reads(emulator) -> int:
 
 
 def test_tick_reads_the_streamed_book_then_rest_when_the_streams_stop_then_streams_again(
-    streams, binance_emulator_settings, caplog
+    streams,
+    binance_emulator_settings,
+    caplog,
+    embedded,
+    receiver,  # noqa: F811
 ):
     emulator, exchange = binance_emulator_settings, get_exchange()
+    target(receiver, kinds=[EventKind.STREAM_DOWN])
     pusher = BookPusher(streams.ws)
     try:
         streams.start()
@@ -91,6 +98,8 @@ def test_tick_reads_the_streamed_book_then_rest_when_the_streams_stop_then_strea
         assert check["status"] == "degraded"
         assert "market stream down" in check["message"] and "BTCUSDT" in check["message"]
         assert check["detail"]["symbols"]["BTCUSDT"]["feed"] == "rest"
+        (message,) = settled(receiver, 1)  # one notice for the degradation, not per tick
+        assert message["title"] == "binance stream down: ticks poll REST"
         metrics = {m.name: m for m in StreamsCollector().collect()}
         assert [s.value for s in metrics["xquant_symbol_feed"].samples if s.labels["symbol"] == "BTCUSDT"] == [0.0]  # fmt: skip
 

@@ -4,7 +4,8 @@
 whose streams `runstreams` follows use the streamed book: the paper exchange matches
 its resting orders when the tick asks it for the book, so its tick keeps asking it.
 A symbol that falls back to REST while a stream process was running logs one warning
-per degradation (and one line when it is back); each tick notes the feed it used, with
+per degradation (and one line when it is back), and the desk gets one "stream down"
+notification per degradation (trading.notifications); each tick notes the feed it used, with
 its time, for health and the metrics.
 """
 
@@ -15,9 +16,12 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book
+from trading.notifications.events import stream_down_notice
+from trading.notifications.services import notify
 
 logger = logging.getLogger("trading.streams")
 
@@ -56,19 +60,36 @@ def _note(exchange: str, symbol: str, source: str) -> None:
             return
         since = now if changed else previous[1]
         _notes[symbol] = (source, since, now)
-    if changed and previous is not None:
-        if source == REST:
-            logger.warning("%s: streamed book not fresh; the tick polls REST until it is", symbol)
-        else:
-            logger.info(
-                "%s: back on the streamed book after %.0f s on REST", symbol, now - previous[1]
-            )
-    elif changed and source == REST and _stream_ran(exchange):
+    if changed and source == STREAM and previous is not None:
+        logger.info("%s: back on the streamed book after %.0f s on REST", symbol, now - previous[1])
+        _stream_back(exchange)
+    elif changed and source == REST and (previous is not None or _stream_ran(exchange)):
         logger.warning("%s: streamed book not fresh; the tick polls REST until it is", symbol)
+        _stream_down(exchange, symbol)
     try:
         book.source_put(exchange, symbol, {"source": source, "since": since, "at": now})
     except Exception:
         logger.debug("could not note the feed of %s", symbol, exc_info=True)
+
+
+def _down_key(exchange: str) -> str:
+    return f"notifications:stream-down:{exchange}"
+
+
+def _stream_down(exchange: str, symbol: str) -> None:
+    """One "stream down" notice per degradation, whichever process and symbol sees it."""
+    try:
+        if cache.add(_down_key(exchange), True, timeout=None):
+            notify(stream_down_notice(exchange, symbol))
+    except Exception:
+        logger.debug("could not notify the stream degradation", exc_info=True)
+
+
+def _stream_back(exchange: str) -> None:
+    try:
+        cache.delete(_down_key(exchange))
+    except Exception:
+        logger.debug("could not clear the stream degradation", exc_info=True)
 
 
 def _stream_ran(exchange: str) -> bool:
