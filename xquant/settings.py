@@ -279,7 +279,9 @@ STREAM_STALL_SECONDS = env.float("STREAM_STALL_SECONDS", default=30.0)
 # The tick uses the streamed book while its stream showed life within this; else REST.
 STREAM_BOOK_MAX_AGE_SECONDS = env.float("STREAM_BOOK_MAX_AGE_SECONDS", default=5.0)
 # Listen-key keepalive (Binance expires a key not kept alive for 60 minutes).
-STREAM_LISTEN_KEY_KEEPALIVE_SECONDS = env.float("STREAM_LISTEN_KEY_KEEPALIVE_SECONDS", default=1200.0)
+STREAM_LISTEN_KEY_KEEPALIVE_SECONDS = env.float(
+    "STREAM_LISTEN_KEY_KEEPALIVE_SECONDS", default=1200.0
+)
 # `manage.py serve` (make run) runs the streams in its process too.
 STREAMS_EMBEDDED = env.bool("STREAMS_EMBEDDED", default=True)
 for _name in ("STREAM_STALL_SECONDS", "STREAM_BOOK_MAX_AGE_SECONDS"):

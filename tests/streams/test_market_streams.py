@@ -14,7 +14,7 @@ import pytest
 from exchanges.registry import get_exchange
 from prediction.models import Candle
 from tests.conftest import wait_for
-from tests.trading.test_notifications import embedded, receiver, settled, target  # noqa: F401
+from tests.trading.test_notifications import settled, target
 from trading.health import health_report
 from trading.notifications.models import EventKind
 from trading.services.orders import SendNow
@@ -70,7 +70,7 @@ def test_tick_reads_the_streamed_book_then_rest_when_the_streams_stop_then_strea
     binance_emulator_settings,
     caplog,
     embedded,
-    receiver,  # noqa: F811
+    receiver,
 ):
     emulator, exchange = binance_emulator_settings, get_exchange()
     target(receiver, kinds=[EventKind.STREAM_DOWN])

@@ -27,11 +27,10 @@ from tests.binance_emulator.streams import StreamEmulator
 from tests.conftest import user_with_roles
 from tests.streams.conftest import resting_order
 from tests.streams.test_market_streams import BookPusher
-from tests.trading.test_dashboard_browser import (  # noqa: F401 (fixtures)
+from tests.trading.test_dashboard_browser import (
     ARTIFACTS,
     PASSWORD,
     Server,
-    browser_page,
     free_port,
     log_in,
     off_loop,
@@ -105,7 +104,9 @@ def _feed(page, symbol: str) -> str:
 
 def _health_feed(server, symbol: str) -> str | None:
     body = httpx.get(f"{server.url}/api/health", timeout=5).json()
-    return body["checks"]["streams"].get("detail", {}).get("symbols", {}).get(symbol, {}).get("feed")
+    return (
+        body["checks"]["streams"].get("detail", {}).get("symbols", {}).get(symbol, {}).get("feed")
+    )
 
 
 def _wait(condition, timeout: float, what: str):
