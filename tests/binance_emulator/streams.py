@@ -110,11 +110,12 @@ class StreamEmulator:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
         self._port = site._server.sockets[0].getsockname()[1]
-        self._loop.create_task(self._expiry_watch())
+        self._expiry = self._loop.create_task(self._expiry_watch())
         self._started.set()
         self._loop.run_forever()
 
     async def _shutdown(self) -> None:
+        self._expiry.cancel()
         for conn in list(self.connections):
             conn.ws._writer.transport.abort() if conn.ws._writer else None
         await self._runner.cleanup()

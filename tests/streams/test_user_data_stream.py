@@ -38,7 +38,11 @@ def test_stream_fill_is_recorded_without_a_tick(streams, binance_emulator_settin
     assert position.quantity == Decimal("0.010")
     # The order's fills were known from the stream: no REST read of trades for them.
     assert len(emulator.received("GET", "/fapi/v1/userTrades")) == trades_before
-    assert streams.applied and streams.applied[-1][0].fill.trade_id == fill.trade_id
+    wait_for(
+        lambda: any(u.fill and u.fill.trade_id == fill.trade_id for u, _ in streams.applied),
+        5,
+        "the runner to report the applied trade",
+    )
 
 
 def test_listen_key_is_kept_alive_and_never_deleted(streams, binance_emulator_settings):

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ccxt
-from django.db import close_old_connections
+from django.db import connection
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book, events
@@ -157,6 +157,8 @@ class StreamRunner:
                 await self.client.close()
             except Exception:
                 logger.debug("closing the stream client", exc_info=True)
+            # The database thread's connection goes back to the pool with it.
+            await self._loop.run_in_executor(self._db, _close_connection)
             self._db.shutdown(wait=True)
             self._io.shutdown(wait=True)
 
@@ -366,11 +368,18 @@ def _category(url: str) -> str:
 
 
 def _with_connections(fn: Callable, *args) -> Any:
-    close_old_connections()
+    """The database thread keeps its connection between events (taking one from the
+    pool and health-checking it costs a round trip per event); one that failed is
+    given back, so the next event starts on a sound one."""
     try:
         return fn(*args)
-    finally:
-        close_old_connections()
+    except Exception:
+        connection.close()
+        raise
+
+
+def _close_connection() -> None:
+    connection.close()  # looked up in the calling thread: its own connection
 
 
 def publish_book(snapshot: MarketSnapshot) -> None:
