@@ -15,6 +15,7 @@ from exchanges.base import OrderRequest
 from tests.conftest import wait_for
 from tests.exchanges.conftest import _loopback_only  # noqa: F401 (autouse: loopback only)
 from tests.factories import OrderFactory
+from tests.trading.conftest import dashboard_events  # noqa: F401 (fixture)
 from tests.trading.test_dashboard_browser import browser_page  # noqa: F401 (fixture)
 from tests.trading.test_notifications import embedded, receiver  # noqa: F401 (fixtures)
 from trading.models import Order, OrderStatus

@@ -413,8 +413,6 @@ class PaperStreamRunner:
             now = time.time()
             try:
                 books = [(feed.snapshot(s, clock()), now) for s in self.symbols]
-                for snapshot, _ in books:
-                    snapshot.symbol = snapshot.symbol or ""
                 state.alive_at = now
                 book.books_put(self.exchange.name, books)
                 book.states_put(self.exchange.name, [state])

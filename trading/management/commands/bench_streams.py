@@ -222,7 +222,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {case:45s} {per_tick:5.2f} → {per_tick * 100 * 60:8.0f}/min")
         self.stdout.write(
             f"streams' own REST: start-up (markets, listen key, catch-up) {catch_up} for "
-            f"2 symbols, ≈ {catch_up / 2 * 100:.0f} for 100 per (re)connection; "
+            f"2 symbols, at most {catch_up / 2 * 100:.0f} for 100 per (re)connection; "
             "listen-key keepalive 1 per 20 min"
         )
 
