@@ -40,8 +40,8 @@ from django.db import connection
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book, events
 from exchanges.streams.client import MARKET, PRIVATE, PUBLIC, StreamClient
+from trading.events import PriceTicked, publish
 from trading.streams.user_data import order_update_record, streams_catch_up
-from xquant import realtime
 
 logger = logging.getLogger("trading.streams")
 
@@ -383,17 +383,15 @@ def _close_connection() -> None:
 
 
 def publish_book(snapshot: MarketSnapshot) -> None:
-    """The dashboard's price event, as the tick publishes it."""
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "price",
-        {
-            "symbol": snapshot.symbol,
-            "bid": snapshot.bid,
-            "ask": snapshot.ask,
-            "mid": snapshot.mid,
-            "timestamp": snapshot.timestamp,
-        },
+    """The dashboard's price event, the one the tick sends."""
+    publish(
+        PriceTicked(
+            symbol=snapshot.symbol,
+            bid=snapshot.bid,
+            ask=snapshot.ask,
+            mid=snapshot.mid,
+            timestamp=snapshot.timestamp,
+        )
     )
 
 
