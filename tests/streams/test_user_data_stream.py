@@ -145,3 +145,10 @@ def test_duplicated_and_reordered_events_record_each_fill_once(streams, binance_
     for order in orders:
         order.refresh_from_db()
         assert order.status == OrderStatus.FILLED and order.filled_quantity == order.quantity
+
+
+def test_streams_wait_for_rest_at_start_then_connect(streams, binance_emulator_settings):
+    binance_emulator_settings.fail("GET", "/fapi/v1/exchangeInfo", status=503, times=2)
+    streams.start()  # waits for the user-data stream and its first catch-up
+    infos = binance_emulator_settings.received("GET", "/fapi/v1/exchangeInfo")
+    assert [r.status for r in infos][:3] == [503, 503, 200]

@@ -121,7 +121,19 @@ class StreamRunner:
     async def run(self, stop: threading.Event | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        await self.client.load_markets()
+        tasks = [asyncio.ensure_future(self._stop_when(stop))] if stop is not None else []
+        loading = asyncio.ensure_future(self._load_markets())
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait([loading, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not loading.done():  # stopped before the exchange answered
+            loading.cancel()
+            for task in tasks:
+                task.cancel()
+            await self.client.close()
+            self._db.shutdown(wait=False)
+            self._io.shutdown(wait=False)
+            return
         unified = [self._unified(s) for s in self.symbols]
         c = self.client
         loops = [
@@ -138,9 +150,7 @@ class StreamRunner:
         if self.user_data:
             loops.append(self._watch(book.USER_STREAM, PRIVATE, lambda: c.watch_orders(), False))
             loops.append(self._keepalive_loop())
-        if stop is not None:
-            loops.append(self._stop_when(stop))
-        tasks = [asyncio.ensure_future(one) for one in loops]
+        tasks += [asyncio.ensure_future(one) for one in loops]
         logger.info(
             "streams: following %s (user data: %s)", ", ".join(self.symbols), self.user_data
         )
@@ -161,6 +171,21 @@ class StreamRunner:
             await self._loop.run_in_executor(self._db, _close_connection)
             self._db.shutdown(wait=True)
             self._io.shutdown(wait=True)
+
+    async def _load_markets(self) -> None:
+        """The symbols' markets (one exchangeInfo), retried with backoff while REST is down."""
+        attempt = 0
+        while True:
+            try:
+                await self.client.load_markets()
+                return
+            except Exception as exc:
+                attempt += 1
+                delay = backoff_delay(
+                    attempt, self.config.backoff_base_seconds, self.config.backoff_cap_seconds
+                )
+                logger.warning("streams: markets not loaded (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
