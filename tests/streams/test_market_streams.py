@@ -137,3 +137,32 @@ def test_closed_klines_are_stored_as_candles(streams):
     assert candle.source == "binance" and not candle.synthetic
     assert int(candle.open_time.timestamp() * 1000) == open_ms
     assert Candle.objects.count() == 1  # the open bar's updates are not stored
+
+
+def test_bars_missed_while_disconnected_are_fetched_after_reconnecting(streams):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from exchanges.base import Candle as Bar
+    from prediction.services.candles import candles_store
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    last = now - timedelta(minutes=5)
+    bar = Bar(open_time=last, open=Decimal("1"), high=Decimal("1"), low=Decimal("1"),
+              close=Decimal("1"), volume=Decimal("1"))  # fmt: skip
+    candles_store(symbol="BTCUSDT", timeframe="1m", candles=[bar], source="binance")
+    streams.start()
+
+    stored = wait_for(
+        lambda: Candle.objects.filter(symbol="BTCUSDT", timeframe="1m").count() >= 5,
+        15,
+        "the missed bars",
+    )
+    assert stored
+    times = list(
+        Candle.objects.filter(symbol="BTCUSDT", timeframe="1m").values_list("open_time", flat=True)
+    )
+    assert all(last <= t <= now for t in times) and len(times) == len(set(times))
+    klines = streams.rest.received("GET", "/fapi/v1/klines")
+    assert klines and all(r.params["symbol"] == "BTCUSDT" for r in klines)

@@ -14,6 +14,7 @@ Failure handling:
   .client);
 - every (re)connection of the user-data stream is followed by a REST catch-up
   (user_data.streams_catch_up), so fills made while it was down are recorded, once;
+  every (re)connection of the kline stream by a fetch of the 1m bars it missed;
 - the listen key is kept alive by ccxt well before its 60 minutes, created again after
   `listenKeyExpired`, and never deleted (other clients of the account may use it).
 
@@ -32,10 +33,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import ccxt
 from django.db import connection
+from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book, events
@@ -46,6 +49,8 @@ from trading.streams.user_data import order_update_record, streams_catch_up
 logger = logging.getLogger("trading.streams")
 
 KLINES, MARK = "klines", "mark"
+#: How far back the bars missed while disconnected are fetched at most.
+CANDLE_CATCH_UP_LIMIT = timedelta(hours=24)
 #: Which streams each connection category carries.
 _STREAMS_OF = {PUBLIC: [book.MARKET_STREAM], MARKET: [KLINES, MARK], PRIVATE: [book.USER_STREAM]}
 
@@ -256,6 +261,8 @@ class StreamRunner:
         logger.info("stream connected: %s", ", ".join(_STREAMS_OF.get(category, [])))
         if category == PRIVATE:
             self._in_db(self._catch_up)
+        elif category == MARKET:
+            self._in_db(self._candles_catch_up)
 
     def _down(self, category: str, reason: str) -> None:
         now = time.time()
@@ -323,6 +330,27 @@ class StreamRunner:
             return
         self.catch_ups += 1
         logger.info("stream catch-up over REST: %s", report.summary())
+
+    def _candles_catch_up(self) -> None:
+        """Closed 1m bars missed while the kline stream was down, over REST: from the last
+        stored bar of each symbol (a symbol without any is not backfilled here)."""
+        from prediction.models import Candle
+        from prediction.services.candles import candles_fetch
+
+        for symbol in self.symbols:
+            last = (
+                Candle.objects.filter(symbol=symbol, timeframe="1m", synthetic=False)
+                .order_by("-open_time")
+                .values_list("open_time", flat=True)
+                .first()
+            )
+            if last is None:
+                continue
+            since = max(last + timedelta(minutes=1), timezone.now() - CANDLE_CATCH_UP_LIMIT)
+            try:
+                candles_fetch(exchange=self.exchange, symbol=symbol, timeframe="1m", since=since)
+            except Exception:
+                logger.warning("streams: missed %s bars not fetched", symbol, exc_info=True)
 
     def _store_candle(self, closed: events.ClosedKline) -> None:
         from prediction.services.candles import candles_store
