@@ -10,7 +10,7 @@ import pytest
 from exchanges.streams import book
 from tests.conftest import wait_for
 from trading.streams.feed import tick_snapshot
-from trading.streams.runner import PaperStreamRunner
+from trading.streams.paper import PaperStreamRunner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

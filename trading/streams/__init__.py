@@ -2,7 +2,8 @@
 
 - runner.py: `StreamRunner`, the long-running process behind `manage.py runstreams`
   (reconnects with backoff and jitter, stall detection, REST catch-up after every
-  reconnect); `PaperStreamRunner` for the simulated exchanges.
+  reconnect); paper.py: `PaperStreamRunner` for the simulated exchanges.
+- candles.py: closed klines into the candle table, and the bars missed meanwhile.
 - user_data.py: order updates and fills pushed by the exchange, recorded through the
   order and fill services the tick and reconciliation use.
 - feed.py: the tick's market data: the streamed book when fresh, REST otherwise.

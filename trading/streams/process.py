@@ -9,7 +9,8 @@ import threading
 from django.conf import settings
 
 from exchanges.registry import get_exchange
-from trading.streams.runner import PaperStreamRunner, StreamRunner, StreamSettings
+from trading.streams.paper import PaperStreamRunner
+from trading.streams.runner import StreamRunner, StreamSettings
 
 logger = logging.getLogger("trading.streams")
 

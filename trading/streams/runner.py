@@ -33,24 +33,21 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import ccxt
 from django.db import connection
-from django.utils import timezone
 
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book, events
 from exchanges.streams.client import MARKET, PRIVATE, PUBLIC, StreamClient
-from trading.events import PriceTicked, publish
+from trading.streams.candles import candles_catch_up, closed_kline_store
+from trading.streams.paper import publish_book
 from trading.streams.user_data import order_update_record, streams_catch_up
 
 logger = logging.getLogger("trading.streams")
 
 KLINES, MARK = "klines", "mark"
-#: How far back the bars missed while disconnected are fetched at most.
-CANDLE_CATCH_UP_LIMIT = timedelta(hours=24)
 #: Which streams each connection category carries.
 _STREAMS_OF = {PUBLIC: [book.MARKET_STREAM], MARKET: [KLINES, MARK], PRIVATE: [book.USER_STREAM]}
 
@@ -332,35 +329,10 @@ class StreamRunner:
         logger.info("stream catch-up over REST: %s", report.summary())
 
     def _candles_catch_up(self) -> None:
-        """Closed 1m bars missed while the kline stream was down, over REST: from the last
-        stored bar of each symbol (a symbol without any is not backfilled here)."""
-        from prediction.models import Candle
-        from prediction.services.candles import candles_fetch
-
-        for symbol in self.symbols:
-            last = (
-                Candle.objects.filter(symbol=symbol, timeframe="1m", synthetic=False)
-                .order_by("-open_time")
-                .values_list("open_time", flat=True)
-                .first()
-            )
-            if last is None:
-                continue
-            since = max(last + timedelta(minutes=1), timezone.now() - CANDLE_CATCH_UP_LIMIT)
-            try:
-                candles_fetch(exchange=self.exchange, symbol=symbol, timeframe="1m", since=since)
-            except Exception:
-                logger.warning("streams: missed %s bars not fetched", symbol, exc_info=True)
+        candles_catch_up(exchange=self.exchange, symbols=self.symbols)
 
     def _store_candle(self, closed: events.ClosedKline) -> None:
-        from prediction.services.candles import candles_store
-
-        candles_store(
-            symbol=closed.symbol,
-            timeframe=closed.timeframe,
-            candles=[closed.candle],
-            source=self.exchange.name,
-        )
+        closed_kline_store(closed=closed, exchange=self.exchange)
 
     # --- store -------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -433,44 +405,3 @@ def _with_connections(fn: Callable, *args) -> Any:
 
 def _close_connection() -> None:
     connection.close()  # looked up in the calling thread: its own connection
-
-
-def publish_book(snapshot: MarketSnapshot) -> None:
-    """The dashboard's price event, the one the tick sends."""
-    publish(
-        PriceTicked(
-            symbol=snapshot.symbol,
-            bid=snapshot.bid,
-            ask=snapshot.ask,
-            mid=snapshot.mid,
-            timestamp=snapshot.timestamp,
-        )
-    )
-
-
-class PaperStreamRunner:
-    """The simulated exchanges' stream: their feed's book for every symbol, every
-    `interval`, into the same store and the same dashboard events (their fills are
-    recorded and published by the fill service when the tick makes them)."""
-
-    def __init__(self, *, exchange: Exchange, symbols: list[str], interval: float = 1.0):
-        self.exchange, self.symbols, self.interval = exchange, list(symbols), interval
-
-    def run(self, stop: threading.Event) -> None:
-        feed, clock = self.exchange.feed, self.exchange.clock
-        state = book.StreamState(stream=book.MARKET_STREAM, state=book.UP)
-        state.connected_at = state.since = time.time()
-        while not stop.is_set():
-            now = time.time()
-            try:
-                books = [(feed.snapshot(s, clock()), now) for s in self.symbols]
-                state.alive_at = now
-                book.books_put(self.exchange.name, books)
-                book.states_put(self.exchange.name, [state])
-                for snapshot, _ in books:
-                    publish_book(snapshot)
-            except Exception:
-                logger.warning("paper stream: could not publish the books", exc_info=True)
-            stop.wait(self.interval)
-        state.state = book.DOWN
-        book.states_put(self.exchange.name, [state])
