@@ -258,6 +258,7 @@ class Account:
             }
         )  # fmt: skip
         self._emit(order, "TRADE", now, self.trades[-1])
+        self._emit_account(order["symbol"], order["positionSide"], now)
 
     def set_book(self, symbol: str, bid: Decimal, ask: Decimal, now: int) -> None:
         """Move the top of book; resting limit orders it crosses fill at their price."""
@@ -289,6 +290,26 @@ class Account:
                 "m": trade["maker"] if trade else False, "R": order["reduceOnly"],
                 "wt": "CONTRACT_PRICE", "ot": order["type"], "ps": order["positionSide"],
                 "cp": False, "rp": trade["realizedPnl"] if trade else "0",
+            },
+        }  # fmt: skip
+        for listener in self.listeners:
+            listener(event)
+
+    def _emit_account(self, symbol: str, position_side: str, now: int) -> None:
+        """Binance's ACCOUNT_UPDATE after a trade: the wallet and the position it moved."""
+        if not self.listeners:
+            return
+        position = self.position(symbol, position_side)
+        event = {
+            "e": "ACCOUNT_UPDATE", "E": now, "T": now,
+            "a": {
+                "m": "ORDER",
+                "B": [{"a": "USDT", "wb": f"{self.wallet:f}", "cw": f"{self.wallet:f}", "bc": "0"}],
+                "P": [{
+                    "s": symbol, "pa": f"{position['amt']:f}", "ep": f"{position['entry']:f}",
+                    "bep": f"{position['entry']:f}", "cr": "0", "up": "0", "mt": "cross",
+                    "iw": "0", "ps": position_side,
+                }],
             },
         }  # fmt: skip
         for listener in self.listeners:

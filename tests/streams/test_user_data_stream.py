@@ -11,7 +11,7 @@ import pytest
 from exchanges.registry import get_exchange
 from tests.conftest import wait_for
 from tests.streams.conftest import resting_order
-from trading.models import Fill, Order, OrderStatus, Position
+from trading.models import AccountBalance, Fill, Order, OrderStatus, Position
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -38,6 +38,14 @@ def test_stream_fill_is_recorded_without_a_tick(streams, binance_emulator_settin
     assert position.quantity == Decimal("0.010")
     # The order's fills were known from the stream: no REST read of trades for them.
     assert len(emulator.received("GET", "/fapi/v1/userTrades")) == trades_before
+    # ACCOUNT_UPDATE followed the trade: the balances the dashboard shows are read again.
+    balance = wait_for(
+        lambda: AccountBalance.objects.filter(exchange="binance", asset="USDT").first(),
+        5,
+        "balance",
+    )
+    assert balance.wallet_balance < Decimal("100000")  # the maker fee was paid
+    assert streams.runner.states["user"].reconnects == 0  # ccxt parsed every event
     wait_for(
         lambda: any(u.fill and u.fill.trade_id == fill.trade_id for u, _ in streams.applied),
         5,

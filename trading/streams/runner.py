@@ -41,6 +41,7 @@ from django.db import connection
 from exchanges.base import Exchange, MarketSnapshot
 from exchanges.streams import book, events
 from exchanges.streams.client import MARKET, PRIVATE, PUBLIC, StreamClient
+from trading.services.account import account_refresh
 from trading.streams.candles import candles_catch_up, closed_kline_store
 from trading.streams.paper import publish_book
 from trading.streams.user_data import order_update_record, streams_catch_up
@@ -108,6 +109,7 @@ class StreamRunner:
             for name in (book.MARKET_STREAM, KLINES, MARK, book.USER_STREAM)
         }
         self.catch_ups = 0
+        self._account_queued = False
         self.keepalives = 0
         self.listen_key_expiries = 0
         self._books: dict[str, tuple[MarketSnapshot, float]] = {}
@@ -293,6 +295,11 @@ class StreamRunner:
                 update = events.order_update(message)
                 if update is not None:
                     self._in_db(self._apply, update)
+            elif kind == "ACCOUNT_UPDATE":
+                self.states[book.USER_STREAM].alive_at = now
+                if not self._account_queued:  # one refresh covers every update before it
+                    self._account_queued = True
+                    self._in_db(self._account_refresh)
             elif kind == "listenKeyExpired":
                 self.listen_key_expiries += 1
                 logger.warning("user-data listen key expired; creating a new one and reconnecting")
@@ -327,6 +334,15 @@ class StreamRunner:
             return
         self.catch_ups += 1
         logger.info("stream catch-up over REST: %s", report.summary())
+
+    def _account_refresh(self) -> None:
+        """The balances the account's dashboard shows, as the tick keeps them (one REST
+        read: ACCOUNT_UPDATE carries the wallet but not the margin figures)."""
+        self._account_queued = False
+        try:
+            account_refresh(exchange=self.exchange)
+        except Exception:
+            logger.warning("stream: could not refresh the account balances", exc_info=True)
 
     def _candles_catch_up(self) -> None:
         candles_catch_up(exchange=self.exchange, symbols=self.symbols)
