@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from exchanges.binance.client import API_PATHS, PRODUCTION_BASE_URL
+
+logger = logging.getLogger("exchanges.streams")
 
 PRODUCTION_STREAM_URL = "wss://fstream.binance.com/ws"
 PUBLIC, MARKET, PRIVATE = "public", "market", "private"
@@ -86,7 +89,10 @@ class StreamClient(ccxtpro.binanceusdm):
 
     def handle_message(self, client, message):
         category = category_of(client.url)
-        self._on_message(category, message)
+        try:
+            self._on_message(category, message)
+        except Exception:  # one bad event must not fail the connection
+            logger.exception("stream message not handled: %.200s", message)
         if isinstance(message, dict) and message.get("e") == "listenKeyExpired":
             self.forget_listen_key()
             client.on_error(ListenKeyExpired("the listen key expired"))

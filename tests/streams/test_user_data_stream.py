@@ -160,3 +160,13 @@ def test_streams_wait_for_rest_at_start_then_connect(streams, binance_emulator_s
     streams.start()  # waits for the user-data stream and its first catch-up
     infos = binance_emulator_settings.received("GET", "/fapi/v1/exchangeInfo")
     assert [r.status for r in infos][:3] == [503, 503, 200]
+
+
+def test_a_malformed_event_is_skipped_and_the_connection_stays(streams, binance_emulator_settings):
+    streams.start()
+    ws = streams.ws
+    ws._loop.call_soon_threadsafe(ws._deliver, {"e": "ORDER_TRADE_UPDATE", "o": {"X": "NEW"}})
+    order = resting_order(get_exchange(), price="64000.0")
+    binance_emulator_settings.set_book("BTCUSDT", "63990.0", "63999.9")
+    wait_for(lambda: _filled(order), 10, "the fill after the malformed event")
+    assert streams.runner.states["user"].reconnects == 0

@@ -318,7 +318,7 @@ class StreamRunner:
             order = order_update_record(update=update, exchange=self.exchange)
         except Exception:
             logger.exception(
-                "stream: could not record %s update of %s; the catch-up will",
+                "stream: could not record %s update of %s; reconciliation will",
                 update.execution,
                 update.order.client_order_id,
             )
