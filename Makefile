@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-sqlite test-dates lint format lock bench bench-ab bench-research soak fuzz vendor
+.PHONY: install run test test-sqlite test-dates lint format lock bench bench-ab bench-streams bench-research soak fuzz vendor
 
 install: $(STAMP)
 
@@ -73,6 +73,19 @@ BENCH_RUNS ?= 2
 bench-ab: install
 	scripts/ensure_services.sh
 	$(BIN)/python scripts/bench_ab.py --base $(BASE) --runs $(BENCH_RUNS)
+
+# Streams (issue 19): a pushed fill's latency to the row and to a dashboard websocket,
+# and the REST weight the streamed book saves; on a throwaway PostgreSQL database.
+BENCH_STREAMS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench_streams
+BENCH_FILLS ?= 1000
+bench-streams: install
+	scripts/ensure_services.sh
+	$(BIN)/python scripts/recreate_database.py $(BENCH_STREAMS_DATABASE_URL)
+	DATABASE_URL=$(BENCH_STREAMS_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_STREAMS_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
+	  CHANNELS_PREFIX=xquant-bench-streams CACHE_PREFIX=xquant-bench-streams \
+	  $(BIN)/python manage.py bench_streams --fills $(BENCH_FILLS)
 
 # Faults in sequences against the Binance emulator, on a throwaway PostgreSQL database:
 # ends with "intents N, exchange orders N, duplicates 0, lost fills 0, stuck 0, ...".

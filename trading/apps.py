@@ -10,6 +10,8 @@ class TradingConfig(AppConfig):
 
         post_migrate.connect(_create_schedules, sender=self)
         post_migrate.connect(_sync_role_groups, sender=self)
+        # Registers the "streams" health check (issue 19).
+        import trading.streams.health  # noqa: F401
 
 
 def _create_schedules(sender, **kwargs) -> None:

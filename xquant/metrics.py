@@ -89,6 +89,9 @@ def _database_registry() -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TradingCollector())
     registry.register(QueueCollector())
+    from trading.streams.health import StreamsCollector  # issue 19: feed state and age
+
+    registry.register(StreamsCollector())
     return registry
 
 

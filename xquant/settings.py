@@ -271,6 +271,28 @@ if not 1 <= EXCHANGE_WEIGHT_BUDGET <= 2400:
         f"EXCHANGE_WEIGHT_BUDGET must be between 1 and 2400 (got {EXCHANGE_WEIGHT_BUDGET})"
     )
 
+# --- streams (issue 19: `manage.py runstreams`, trading.streams) ----------------------
+# WebSocket base for the USD-M streams; empty: wss://fstream.binance.com/ws.
+EXCHANGE_STREAM_URL = env.str("EXCHANGE_STREAM_URL", default="")
+# A market stream silent this long, or a connection whose pongs stop, is reconnected.
+STREAM_STALL_SECONDS = env.float("STREAM_STALL_SECONDS", default=30.0)
+# The tick uses the streamed book while its stream showed life within this; else REST.
+STREAM_BOOK_MAX_AGE_SECONDS = env.float("STREAM_BOOK_MAX_AGE_SECONDS", default=5.0)
+# Listen-key keepalive (Binance expires a key not kept alive for 60 minutes).
+STREAM_LISTEN_KEY_KEEPALIVE_SECONDS = env.float(
+    "STREAM_LISTEN_KEY_KEEPALIVE_SECONDS", default=1200.0
+)
+# `manage.py serve` (make run) runs the streams in its process too.
+STREAMS_EMBEDDED = env.bool("STREAMS_EMBEDDED", default=True)
+for _name in ("STREAM_STALL_SECONDS", "STREAM_BOOK_MAX_AGE_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be positive (got {globals()[_name]})")
+if not 60 <= STREAM_LISTEN_KEY_KEEPALIVE_SECONDS <= 3000:
+    raise ImproperlyConfigured(
+        "STREAM_LISTEN_KEY_KEEPALIVE_SECONDS must be between 60 and 3000, well before the "
+        f"key's 60 minutes (got {STREAM_LISTEN_KEY_KEEPALIVE_SECONDS})"
+    )
+
 # Paper exchange and offline market data.
 PAPER_FEED = env.str("PAPER_FEED", default="synthetic")  # synthetic | replay
 PAPER_SEED = env.int("PAPER_SEED", default=42)

@@ -71,6 +71,9 @@ class Account:
         self._order_ids = itertools.count(4051234567)
         self._trade_ids = itertools.count(6123456790)
         self.update_time = 1
+        #: Called with each user-data event (ORDER_TRADE_UPDATE) as it happens, under the
+        #: emulator's lock (tests.binance_emulator.streams pushes them to listeners).
+        self.listeners: list = []
 
     # --- helpers ---------------------------------------------------------------------
     def symbol(self, params: dict) -> str:
@@ -217,10 +220,12 @@ class Account:
             "goodTillDate": 0, "time": now, "updateTime": now, "_margin": ZERO,
         }  # fmt: skip
         self.orders[order_id] = order
+        self._emit(order, "NEW", now)
         if crosses:
             self._fill(order, exec_price, maker=False, now=now)
         elif tif in ("IOC", "FOK"):
             order["status"] = "EXPIRED"
+            self._emit(order, "EXPIRED", now)
         else:
             order["_margin"] = margin
         return self.public(order, with_time=False)
@@ -252,6 +257,8 @@ class Account:
                 "buyer": order["side"] == "BUY", "maker": maker,
             }
         )  # fmt: skip
+        self._emit(order, "TRADE", now, self.trades[-1])
+        self._emit_account(order["symbol"], order["positionSide"], now)
 
     def set_book(self, symbol: str, bid: Decimal, ask: Decimal, now: int) -> None:
         """Move the top of book; resting limit orders it crosses fill at their price."""
@@ -265,6 +272,49 @@ class Account:
             ):
                 self._fill(order, limit, maker=True, now=now)
 
+    def _emit(self, order: dict, execution: str, now: int, trade: dict | None = None) -> None:
+        """Binance's ORDER_TRADE_UPDATE for this change of the order, to the listeners."""
+        if not self.listeners:
+            return
+        event = {
+            "e": "ORDER_TRADE_UPDATE", "E": now, "T": now,
+            "o": {
+                "s": order["symbol"], "c": order["clientOrderId"], "S": order["side"],
+                "o": order["type"], "f": order["timeInForce"], "q": order["origQty"],
+                "p": order["price"], "ap": order["avgPrice"], "sp": "0", "x": execution,
+                "X": order["status"], "i": order["orderId"],
+                "l": trade["qty"] if trade else "0", "z": order["executedQty"],
+                "L": trade["price"] if trade else "0",
+                "N": "USDT", "n": trade["commission"] if trade else "0",
+                "T": now, "t": trade["id"] if trade else 0, "b": "0", "a": "0",
+                "m": trade["maker"] if trade else False, "R": order["reduceOnly"],
+                "wt": "CONTRACT_PRICE", "ot": order["type"], "ps": order["positionSide"],
+                "cp": False, "rp": trade["realizedPnl"] if trade else "0",
+            },
+        }  # fmt: skip
+        for listener in self.listeners:
+            listener(event)
+
+    def _emit_account(self, symbol: str, position_side: str, now: int) -> None:
+        """Binance's ACCOUNT_UPDATE after a trade: the wallet and the position it moved."""
+        if not self.listeners:
+            return
+        position = self.position(symbol, position_side)
+        event = {
+            "e": "ACCOUNT_UPDATE", "E": now, "T": now,
+            "a": {
+                "m": "ORDER",
+                "B": [{"a": "USDT", "wb": f"{self.wallet:f}", "cw": f"{self.wallet:f}", "bc": "0"}],
+                "P": [{
+                    "s": symbol, "pa": f"{position['amt']:f}", "ep": f"{position['entry']:f}",
+                    "bep": f"{position['entry']:f}", "cr": "0", "up": "0", "mt": "cross",
+                    "iw": "0", "ps": position_side,
+                }],
+            },
+        }  # fmt: skip
+        for listener in self.listeners:
+            listener(event)
+
     def query_order(self, params: dict) -> dict:
         order = self._find(self.symbol(params), params)
         if order is None:
@@ -276,6 +326,7 @@ class Account:
         if order is None or order["status"] not in OPEN:
             raise _bad(-2011, "Unknown order sent.")
         order.update(status="CANCELED", updateTime=now, _margin=ZERO)
+        self._emit(order, "CANCELED", now)
         return self.public(order, with_time=False)
 
     def open_orders(self, params: dict) -> list[dict]:
@@ -291,6 +342,7 @@ class Account:
         for order in self.orders.values():
             if order["symbol"] == symbol and order["status"] in OPEN:
                 order.update(status="CANCELED", updateTime=now, _margin=ZERO)
+                self._emit(order, "CANCELED", now)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def all_orders(self, params: dict) -> list[dict]:

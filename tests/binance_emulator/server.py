@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.binance_emulator import market
 from tests.binance_emulator import public as public_api
 from tests.binance_emulator.account import Account, ApiError
+from tests.binance_emulator.listen_keys import ListenKeys
 
 #: Binance's Weight(IP) of each route; (with symbol, without symbol) where it differs.
 WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
@@ -50,7 +51,11 @@ WEIGHTS: dict[tuple[str, str], int | tuple[int, int]] = {
     ("GET", "/fapi/v1/leverageBracket"): 1, ("POST", "/fapi/v1/leverage"): 1,
     ("POST", "/fapi/v1/marginType"): 1, ("POST", "/fapi/v1/positionSide/dual"): 1,
     ("GET", "/fapi/v1/positionSide/dual"): 30,
+    ("POST", "/fapi/v1/listenKey"): 1, ("PUT", "/fapi/v1/listenKey"): 1,
+    ("DELETE", "/fapi/v1/listenKey"): 1,
 }  # fmt: skip
+#: User-data stream routes: the API key header, no signature (USER_STREAM).
+API_KEY_ONLY = "/fapi/v1/listenKey"
 
 
 @dataclass(slots=True)
@@ -107,6 +112,7 @@ class BinanceEmulator:
         #: Added to the real clock for serverTime and the timestamp checks.
         self.clock_offset_ms = 0
         self.account = Account(Decimal(balance))
+        self.listen_keys = ListenKeys()
         self.requests: list[RecordedRequest] = []
         self.lock = threading.RLock()
         self._faults: dict[tuple[str, str], list[Fault]] = {}
@@ -376,6 +382,9 @@ class BinanceEmulator:
                 True,
                 lambda p: {"dualSidePosition": acct.dual_side},
             ),
+            ("POST", API_KEY_ONLY): (False, self.listen_keys.create),
+            ("PUT", API_KEY_ONLY): (False, self.listen_keys.keepalive),
+            ("DELETE", API_KEY_ONLY): (False, self.listen_keys.delete),
         }
         return routes.get((method, path))
 
@@ -458,6 +467,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if signed:
                 emulator._authenticate(headers, raw_query, raw_body, params)
+            elif path == API_KEY_ONLY and headers.get("x-mbx-apikey") != emulator.api_key:
+                raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
             with emulator.lock:  # one request at a time changes the account
                 body = endpoint(params)
         except ApiError as error:

@@ -628,7 +628,8 @@ class KillSwitchResultSerializer(serializers.Serializer):
 
 
 class HealthCheckSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "failing", "skipped"])
+    # "degraded": working on a fallback (the streams check: ticks poll REST).
+    status = serializers.ChoiceField(choices=["ok", "failing", "skipped", "degraded"])
     message = serializers.CharField(allow_blank=True)
     detail = serializers.DictField(required=False)
 

@@ -99,6 +99,15 @@ def trader_stale_notice(beats: list[dict[str, Any]], *, stale_after_seconds: flo
     )
 
 
+def stream_down_notice(exchange: str, symbol: str, detail: str = "") -> Notice:
+    return Notice(
+        EventKind.STREAM_DOWN,
+        f"{exchange} stream down: ticks poll REST",
+        f"{symbol}'s streamed book is not fresh; the tick reads REST until the stream "
+        f"is back. {detail}".strip(),
+    )
+
+
 def reconcile_notice(issue: ReconcileIssue) -> Notice:
     label = f"{issue.symbol} {issue.subject}".strip()
     return Notice(

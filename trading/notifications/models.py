@@ -13,6 +13,7 @@ class EventKind(models.TextChoices):
     STRATEGY_ERRORED = "strategy_errored", "Strategy errored or halted"
     TRADER_STALE = "trader_stale", "Trader stale (no recent tick)"
     RECONCILE_ATTENTION = "reconcile_attention", "Reconciliation needs attention"
+    STREAM_DOWN = "stream_down", "Exchange stream down (ticks poll REST)"
     DAILY_SUMMARY = "daily_summary", "Daily summary"
     TEST = "test", "Test message"
 

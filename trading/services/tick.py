@@ -54,6 +54,7 @@ from trading.services.tick_records import (
     strategy_states_save,
 )
 from trading.strategies.base import ExternalSignal
+from trading.streams.feed import tick_snapshot
 from xquant.logs import with_log_context
 
 logger = logging.getLogger("trading.tick")
@@ -87,7 +88,7 @@ def tick_run(
     started = time.perf_counter()
     result = TickResult(symbol=symbol)
     try:
-        snapshot = exchange.market_snapshot(symbol)
+        snapshot = tick_snapshot(exchange=exchange, symbol=symbol)  # streamed book or REST
     except ExchangeError as exc:
         result.error = f"no market data: {exc.message}"
         logger.warning("%s tick skipped: %s", symbol, result.error)

@@ -50,6 +50,11 @@ class Command(BaseCommand):
             from twisted.internet import reactor
 
             reactor.callWhenRunning(_start_embedded_trader)
+            if settings.STREAMS_EMBEDDED:
+                # Issue 19: the exchange streams (runstreams) in a thread of this process.
+                from trading.streams.process import streams_start_thread
+
+                reactor.callWhenRunning(streams_start_thread)
 
         server = Server(
             application=application,
