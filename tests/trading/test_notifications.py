@@ -112,14 +112,16 @@ def test_a_fill_sends_one_message_with_what_was_traded(embedded, receiver):
 
 
 def test_fifty_fills_within_a_second_make_one_digest(embedded, receiver, settings):
-    settings.NOTIFY_GATHER_SECONDS = 1.5
+    # A storm is whatever lands in one gathering window; the window is wide enough
+    # that recording 50 fills fits in it on a loaded machine too.
+    settings.NOTIFY_GATHER_SECONDS = 4.0
     target(receiver, kinds=[EventKind.FILL])
     order = OrderFactory(exchange_order_id="777", quantity=D("1"))
 
     started = time.monotonic()
     for n in range(1, 51):
         fills_record(order=order, fills=[trade(n, quantity="0.001")])
-    assert time.monotonic() - started < 1.5, "the fills took too long for one digest window"
+    assert time.monotonic() - started < 4.0, "the fills took too long for one digest window"
 
     (message,) = settled(receiver, 1)
     assert message["title"] == "xQuant: 50 notifications (50 × Fill)"
