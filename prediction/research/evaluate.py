@@ -82,13 +82,19 @@ def run_params(
 ) -> BacktestResult:
     if strategy in SIGNAL_STRATEGIES:
         result, _ = run_signal_backtest(
-            frame=frame, strategy=strategy, params=params, settings=settings, bar_seconds=bar_seconds
+            frame=frame,
+            strategy=strategy,
+            params=params,
+            settings=settings,
+            bar_seconds=bar_seconds,
         )
         return result
     live = trading_strategy_build(
         kind=strategy, symbol=symbol, params=params, settings=settings, bar_seconds=bar_seconds
     )
-    return run_strategy_backtest(frame=frame, strategy=live, settings=settings, bar_seconds=bar_seconds)
+    return run_strategy_backtest(
+        frame=frame, strategy=live, settings=settings, bar_seconds=bar_seconds
+    )
 
 
 @dataclass

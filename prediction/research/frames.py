@@ -35,7 +35,11 @@ def study_frame(
             _frames.move_to_end(key)
             return frame
     frame = candle_frame(
-        symbol=symbol, timeframe=timeframe, start=start, end=end, synthetic=synthetic,
+        symbol=symbol,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        synthetic=synthetic,
         min_bars=min_bars,
     )
     with _lock:

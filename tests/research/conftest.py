@@ -22,6 +22,15 @@ def _close_optuna_storage(django_db_setup, django_db_blocker):
     research_storage_close_all()
 
 
+@pytest.fixture(scope="session")
+def sample_bars():
+    """The bundled real 15-minute BTC candles as arrays (no database)."""
+    from prediction.indicators import OHLCV
+    from prediction.services.candles import sample_frame
+
+    return OHLCV.from_frame(sample_frame())
+
+
 TREND_SPACE = {
     "fast": {"type": "int", "low": 5, "high": 30, "step": 5},
     "slow": {"type": "int", "low": 40, "high": 100, "step": 20},

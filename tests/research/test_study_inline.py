@@ -46,8 +46,10 @@ def test_invalid_combinations_are_recorded_with_the_strategys_reason(db):
         strategy="trend_following",
         symbol="BTCUSDT",
         timeframe="1h",
-        space={"fast": {"type": "int", "low": 30, "high": 50, "step": 10},
-               "slow": {"type": "int", "low": 40, "high": 40}},
+        space={
+            "fast": {"type": "int", "low": 30, "high": 50, "step": 10},
+            "slow": {"type": "int", "low": 40, "high": 40},
+        },
         sampler="grid",
         n_trials=3,
     )
@@ -67,8 +69,10 @@ def test_invalid_combinations_are_recorded_with_the_strategys_reason(db):
         ({"ma_type": {"type": "categorical", "choices": ["sma", "wma"]}}, "choice 'wma'"),
         ({"fast": {"type": "int", "low": 9, "high": 2}}, "low 9 is above high 2"),
         (
-            {"fast": {"type": "int", "low": 60, "high": 80},
-             "slow": {"type": "int", "low": 10, "high": 50}},
+            {
+                "fast": {"type": "int", "low": 60, "high": 80},
+                "slow": {"type": "int", "low": 10, "high": 50},
+            },
             "No combination of the parameter space passes",
         ),
     ],
@@ -76,8 +80,12 @@ def test_invalid_combinations_are_recorded_with_the_strategys_reason(db):
 def test_space_is_checked_against_the_strategys_parameter_rules(db, space, message):
     with pytest.raises(ValidationError, match=message):
         study_create(
-            strategy="trend_following", symbol="BTCUSDT", timeframe="1h", space=space,
-            sampler="random", n_trials=5,
+            strategy="trend_following",
+            symbol="BTCUSDT",
+            timeframe="1h",
+            space=space,
+            sampler="random",
+            n_trials=5,
         )
 
 
@@ -96,8 +104,11 @@ def test_constraints_make_trials_infeasible_and_keep_them_out_of_the_best(db):
     assert done.results["feasible"] == 0
     assert done.results["best"] == []
     ostudy = optuna.load_study(study_name=study.optuna_name, storage=research_storage())
-    assert all("fewer than the 10000 asked" in t.user_attrs["infeasible"][0]
-               for t in ostudy.trials if t.state.name == "COMPLETE")
+    assert all(
+        "fewer than the 10000 asked" in t.user_attrs["infeasible"][0]
+        for t in ostudy.trials
+        if t.state.name == "COMPLETE"
+    )
 
 
 def test_event_driven_study_with_pruning_prunes_and_finishes(db):
@@ -105,8 +116,10 @@ def test_event_driven_study_with_pruning_prunes_and_finishes(db):
         strategy="technical",
         symbol="BTCUSDT",
         timeframe="4h",
-        space={"fast_period": {"type": "int", "low": 3, "high": 12},
-               "slow_period": {"type": "int", "low": 15, "high": 40}},
+        space={
+            "fast_period": {"type": "int", "low": 3, "high": 12},
+            "slow_period": {"type": "int", "low": 15, "high": 40},
+        },
         fixed_params={"signal": "ma_cross", "quantity": "0.01", "allow_short": True},
         sampler="random",
         objective="total_return",

@@ -88,8 +88,13 @@ def heatmap(trials: list, x: str, y: str) -> dict[str, Any]:
         cur = cells[j][i]
         if cur is None or t.value > cur:
             cells[j][i] = round(float(t.value), 6)
-    return {"x": x, "y": y, "x_labels": [str(v) for v in xl], "y_labels": [str(v) for v in yl],
-            "values": cells}
+    return {
+        "x": x,
+        "y": y,
+        "x_labels": [str(v) for v in xl],
+        "y_labels": [str(v) for v in yl],
+        "values": cells,
+    }
 
 
 def returns_matrix(trials: list) -> np.ndarray | None:
@@ -110,13 +115,11 @@ def overfitting_stats(trials: list, *, blocks: int = 8) -> dict[str, Any]:
     else:
         dsr = overfitting.deflated_sharpe_of_best(m)
         best = dsr.get("best_column")
-        out["deflated_sharpe"] = {
-            k: _num(v) for k, v in dsr.items() if k != "best_column"
-        } | {"trial": trials[best].number if best is not None else None}
+        out["deflated_sharpe"] = {k: _num(v) for k, v in dsr.items() if k != "best_column"} | {
+            "trial": trials[best].number if best is not None else None
+        }
         even_blocks = min(blocks, (m.shape[0] // 2) * 2)
-        out["pbo"] = (
-            overfitting.pbo_cscv(m, blocks=even_blocks) if even_blocks >= 2 else None
-        )
+        out["pbo"] = overfitting.pbo_cscv(m, blocks=even_blocks) if even_blocks >= 2 else None
         if out["pbo"]:
             out["pbo"].pop("logits", None)
     dsr_value = (out["deflated_sharpe"] or {}).get("deflated_sharpe")

@@ -71,8 +71,7 @@ def _constraints_check(constraints: dict[str, Any] | None) -> dict[str, Any]:
     unknown = set(constraints) - {"min_trades", "max_drawdown"}
     if unknown:
         raise ValidationError(
-            f"Unknown constraint {', '.join(sorted(unknown))}. Allowed: min_trades, "
-            "max_drawdown.",
+            f"Unknown constraint {', '.join(sorted(unknown))}. Allowed: min_trades, max_drawdown.",
             extra={"fields": {"constraints": ["Allowed: min_trades, max_drawdown."]}},
         )
     if "min_trades" in constraints:
@@ -128,7 +127,11 @@ def study_config_validate(
     built = space_build(strategy=strategy, space=space, fixed=fixed_params, seed=seed or 0)
     _choice(objective, OBJECTIVES, "objective")
     _choice(sampler, Sampler.values, "sampler")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 1 <= n_trials <= MAX_TRIALS:
+    if (
+        isinstance(n_trials, bool)
+        or not isinstance(n_trials, int)
+        or not 1 <= n_trials <= MAX_TRIALS
+    ):
         raise ValidationError(
             f"n_trials must be a whole number from 1 to {MAX_TRIALS:,}.",
             extra={"fields": {"n_trials": [f"From 1 to {MAX_TRIALS:,}."]}},
@@ -183,12 +186,20 @@ def study_create(
         n_trials=n_trials,
         seed=seed,
     )
-    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or not 1 <= parallelism <= 64:
+    if (
+        isinstance(parallelism, bool)
+        or not isinstance(parallelism, int)
+        or not 1 <= parallelism <= 64
+    ):
         raise ValidationError(
             "parallelism must be from 1 to 64.", extra={"fields": {"parallelism": ["1 to 64."]}}
         )
     frame = study_frame(
-        symbol=symbol, timeframe=timeframe, start=start, end=end, synthetic=synthetic,
+        symbol=symbol,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        synthetic=synthetic,
         min_bars=MIN_STUDY_BARS,
     )
     study = Study.objects.create(
@@ -257,9 +268,7 @@ def _run_in_thread(study_id: int) -> None:
         connections.close_all()
 
 
-def study_run_inline(
-    *, study_id: int, progress: Callable[[int, int], None] | None = None
-) -> Study:
+def study_run_inline(*, study_id: int, progress: Callable[[int, int], None] | None = None) -> Study:
     """Run a study's trials in this process until it is finished."""
     while True:
         outcome = study_trial_run(study_id=study_id)
@@ -305,7 +314,7 @@ def _constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
     return [1.0 if trial.user_attrs.get("infeasible") else -1.0]
 
 
-class _BudgetGridSampler(optuna.samplers.GridSampler):
+class BudgetGridSampler(optuna.samplers.GridSampler):
     """optuna's grid sampler stops `Study.optimize` when the grid is used up; trials are
     asked and told one by one here, and the study's budget (capped to the grid's size)
     says when it ends."""
@@ -322,7 +331,7 @@ def study_sampler(study: Study, draw: int) -> optuna.samplers.BaseSampler:
     if study.sampler == Sampler.GRID:
         # One seed for every ask: the grid sampler shuffles the grid with it, and a grid
         # point is named by its place in that order.
-        return _BudgetGridSampler(study_space(study).grid(), seed=study.seed or 0)
+        return BudgetGridSampler(study_space(study).grid(), seed=study.seed or 0)
     if study.sampler == Sampler.RANDOM:
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(
