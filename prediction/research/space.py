@@ -96,7 +96,7 @@ class Space:
         step = spec.get("step")
         if step is None:
             return None
-        count = int(math.floor((spec["high"] - spec["low"]) / step + 1e-9)) + 1
+        count = math.floor((spec["high"] - spec["low"]) / step + 1e-9) + 1
         vals = [spec["low"] + k * step for k in range(count)]
         return [int(v) for v in vals] if spec["type"] == "int" else [round(v, 12) for v in vals]
 
@@ -183,7 +183,7 @@ def space_build(
             if step <= 0:
                 raise _bad(name, "step must be positive.")
         log = bool(spec.get("log", False))
-        if log and (low <= 0 or step not in (None, 1) and kind == "float"):
+        if log and (low <= 0 or (step not in (None, 1) and kind == "float")):
             raise _bad(name, "a log scale needs low > 0 and no step.")
         for bound, what in ((low, "low"), (high, "high")):
             _field_check(field, name, str(bound) if kind == "float" else bound, what)

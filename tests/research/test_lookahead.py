@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from rest_framework import serializers
 
-from prediction import indicators as ind
 from prediction.research.lookahead import strategy_check
 from prediction.signals import SIGNAL_STRATEGIES
 from prediction.signals.base import SignalResult, SignalStrategy

@@ -10,10 +10,10 @@ import pytest
 from prediction.research.overfitting import (
     deflated_sharpe,
     deflated_sharpe_of_best,
+    dsr_sentence,
     expected_max_sharpe,
     pbo_cscv,
     pbo_sentence,
-    dsr_sentence,
 )
 
 

@@ -20,7 +20,6 @@ their ratio (out / in), the usual walk-forward efficiency.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -39,12 +38,12 @@ from prediction.backtest.metrics import equity_metrics
 from prediction.research.evaluate import evaluate, objective_value, run_params
 from prediction.research.frames import study_frame
 from prediction.research.models import ResearchStatus, Sampler, WalkForward
-from prediction.research.space import Space, strategy_params_check
 from prediction.research.services.studies import (
     MIN_STUDY_BARS,
     BudgetGridSampler,
     study_config_validate,
 )
+from prediction.research.space import Space, strategy_params_check
 from prediction.selectors import frame_times
 from prediction.timeframes import timeframe_seconds
 from xquant import realtime
