@@ -29,7 +29,7 @@ def workers_start(
             else subprocess.DEVNULL
         )
         procs.append(
-            subprocess.Popen(
+            subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [
                     sys.executable,
                     "-m",
