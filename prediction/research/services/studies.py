@@ -298,15 +298,16 @@ def _is_stale_failure(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def trial_counts(ostudy: optuna.Study) -> Counts:
-    trials = ostudy.get_trials(deepcopy=False)
-    done = sum(
-        1
-        for t in trials
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (t.state == TrialState.FAIL and not _is_stale_failure(t))
-    )
-    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
-    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+    from prediction.research.storage import trial_state_counts
+
+    done = running = waiting = 0
+    for state, has_reason, n in trial_state_counts(ostudy.study_name):
+        if state in ("COMPLETE", "PRUNED") or (state == "FAIL" and has_reason):
+            done += n
+        elif state == "RUNNING":
+            running += n
+        elif state == "WAITING":
+            waiting += n
     return Counts(done, running, waiting)
 
 
@@ -369,7 +370,7 @@ def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
             return study, ostudy, None, "finish"
         if counts.done + counts.running >= study.n_trials and not counts.waiting:
             return study, ostudy, None, "wait"
-        ostudy = _load(study, draw=counts.done + counts.running + counts.waiting)
+        ostudy.sampler = study_sampler(study, counts.done + counts.running + counts.waiting)
         trial = ostudy.ask()
         if study.status == ResearchStatus.QUEUED:
             study.status = ResearchStatus.RUNNING
