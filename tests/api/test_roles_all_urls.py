@@ -41,6 +41,10 @@ API_WRITES = {
     ("post", "/api/risk/kill-switch"): RISK,
     ("post", "/api/futures/settings"): RISK,
     ("post", "/api/positions/1/close"): TRADERS,
+    ("post", "/api/research/studies"): TRADERS,
+    ("post", "/api/research/studies/1/resume"): TRADERS,
+    ("post", "/api/research/studies/1/strategy"): TRADERS,
+    ("post", "/api/research/walkforwards"): TRADERS,
 }
 
 #: Dashboard buttons (POST views): path → the roles that may press them.
