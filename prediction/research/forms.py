@@ -21,7 +21,9 @@ def _json_object(text: str, label: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
     except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"{label} is not JSON: {exc.msg} (line {exc.lineno}).")
+        raise forms.ValidationError(
+            f"{label} is not JSON: {exc.msg} (line {exc.lineno})."
+        ) from None
     if not isinstance(value, dict):
         raise forms.ValidationError(f"{label} must be a JSON object.")
     return value
