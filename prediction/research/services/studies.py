@@ -21,6 +21,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -202,6 +203,14 @@ def study_create(
         synthetic=synthetic,
         min_bars=MIN_STUDY_BARS,
     )
+    from prediction.research.storage import research_storage
+
+    # optuna's study first, on its own connection: inside the caller's transaction a
+    # SQLite database (embedded mode) is locked for any other writer once this
+    # transaction has written. An unused optuna study, should the row roll back, is
+    # harmless.
+    optuna_name = f"xquant-study-{uuid.uuid4().hex}"
+    optuna.create_study(study_name=optuna_name, storage=research_storage(), direction="maximize")
     study = Study.objects.create(
         name=name or f"{strategy} {symbol} {timeframe}",
         strategy=strategy,
@@ -212,16 +221,11 @@ def study_create(
         synthetic=synthetic,
         parallelism=parallelism,
         pruning=pruning,
-        optuna_name=f"xquant-study-{uuid.uuid4().hex}",
+        optuna_name=optuna_name,
         bar_count=len(frame),
         data=frame_description(frame, symbol=symbol, timeframe=timeframe, synthetic=synthetic),
         created_by=user if isinstance(user, get_user_model()) else None,
         **values,
-    )
-    from prediction.research.storage import research_storage
-
-    optuna.create_study(
-        study_name=study.optuna_name, storage=research_storage(), direction="maximize"
     )
     return study
 
@@ -358,9 +362,24 @@ def _load(study: Study, draw: int = 0) -> optuna.Study:
     )
 
 
+_local_lock = threading.Lock()
+
+
+@contextmanager
+def _study_lock(study_id: int):
+    """The study's row lock on PostgreSQL (every process on every machine). SQLite is
+    embedded mode, one process: a lock in this process; holding a SQLite transaction
+    open would keep optuna's own connection from writing (database is locked)."""
+    if connections["default"].vendor == "sqlite":
+        with _local_lock:
+            yield Study.objects.get(pk=study_id)
+    else:
+        with transaction.atomic():
+            yield Study.objects.select_for_update().get(pk=study_id)
+
+
 def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
-    with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study_id)
+    with _study_lock(study_id) as study:
         if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
             return study, None, None, "finished"
         ostudy = _load(study)
@@ -491,8 +510,7 @@ def study_finish(*, study_id: int) -> Study:
     """Summarise a study whose budget is reached (once, under the row lock)."""
     from prediction.research.services.results import study_results
 
-    with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study_id)
+    with _study_lock(study_id) as study:
         if study.status == ResearchStatus.FINISHED:
             return study
         ostudy = _load(study)
