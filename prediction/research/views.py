@@ -140,8 +140,10 @@ class WalkForwardListView(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="Start a walk-forward analysis",
+        description="`study` (optional) links it to the study whose search it repeats "
+        "window by window; 404 when that study does not exist.",
         request=WalkForwardRequest,
-        responses={202: WalkForwardSerializer, **ERRORS},
+        responses={202: WalkForwardSerializer, **NOT_FOUND, **ERRORS},
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         serializer = WalkForwardRequest(data=request.data)
