@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from prediction.research.services.studies import WAIT_SECONDS, study_trial_run
+from prediction.research.services.studies import WAIT_SECONDS
+from prediction.research.services.trials import study_trial_run
 
 
 @shared_task(name="research.study_trial_chain", ignore_result=True)

@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 
 from prediction.research import storage as research_storage_module
 from prediction.research.models import ResearchStatus
-from prediction.research.services.studies import study_create, study_run_inline, study_trial_run
+from prediction.research.services.studies import study_create, study_run_inline
+from prediction.research.services.trials import study_trial_run
 from prediction.research.storage import research_storage, research_storage_close_all
 from tests.research.conftest import TREND_SPACE
 

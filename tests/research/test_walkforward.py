@@ -8,13 +8,8 @@ import pytest
 from prediction.backtest.config import backtest_settings
 from prediction.research.evaluate import run_params
 from prediction.research.models import ResearchStatus
-from prediction.research.services.walkforward import (
-    stitch,
-    summary,
-    walkforward_create,
-    walkforward_run,
-    window_layout,
-)
+from prediction.research.services.walkforward import walkforward_create, walkforward_run
+from prediction.research.walkforward import stitch, summary, window_layout
 from prediction.selectors import candle_frame
 from tests.research.conftest import TREND_SPACE
 from xquant.errors import ValidationError
