@@ -139,6 +139,9 @@ def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
             return study, ostudy, None, "wait"
         ostudy.sampler = study_sampler(study, counts.done + counts.running + counts.waiting)
         trial = ostudy.ask()
+        # A first beat at once: a process that dies before its heartbeat thread starts
+        # must still leave a trial that goes stale (one never beaten never does).
+        ostudy._storage.record_heartbeat(trial._trial_id)
         if study.status == ResearchStatus.QUEUED:
             study.status = ResearchStatus.RUNNING
             study.started_at = timezone.now()
