@@ -81,6 +81,8 @@ ADMIN_NO_ADD = {
     "trading.risklimits",
     "prediction.candle",
     "prediction.backtestrun",
+    "research.study",
+    "research.walkforward",
     "trading.auditevent",
     "trading.reconcileissue",
     "trading.accountbalance",
