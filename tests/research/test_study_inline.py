@@ -132,3 +132,34 @@ def test_event_driven_study_with_pruning_prunes_and_finishes(db):
     states = done.results["states"]
     assert states["complete"] + states["pruned"] + states["fail"] == 14
     assert states["pruned"] >= 1
+
+
+def test_progress_and_the_end_reach_the_dashboard_as_typed_events(db, settings):
+    from channels.layers import channel_layers
+
+    from tests.trading.conftest import EventRecorder
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    try:
+        recorder = EventRecorder()
+        study = study_create(
+            strategy="trend_following",
+            symbol="BTCUSDT",
+            timeframe="1h",
+            space=TREND_SPACE,
+            sampler="grid",
+            n_trials=4,
+            seed=1,
+        )
+        study_run_inline(study_id=study.pk)
+        events = recorder.drain()
+    finally:
+        channel_layers.backends.clear()
+    progress = [d for e, d in events if e == "study.progress"]
+    assert [p["done"] for p in progress] == [1, 2, 3, 4]
+    assert [p["percent"] for p in progress] == [25, 50, 75, 100]
+    assert all(p["id"] == study.pk and p["total"] == 4 for p in progress)
+    assert [d for e, d in events if e == "study.finished"] == [
+        {"id": study.pk, "status": "finished", "error": ""}
+    ]

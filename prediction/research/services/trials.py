@@ -18,11 +18,11 @@ from optuna.trial import TrialState
 
 from prediction.backtest.config import backtest_settings
 from prediction.research.evaluate import daily_returns, evaluate
+from prediction.research.events import StudyFinished, StudyProgress, publish
 from prediction.research.frames import study_frame
 from prediction.research.models import ResearchStatus, Sampler, Study
 from prediction.research.space import Space, strategy_params_check
 from prediction.timeframes import timeframe_seconds
-from xquant import realtime
 from xquant.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -167,18 +167,10 @@ def study_trial_run(*, study_id: int) -> str:
     ostudy.tell(trial, value, state=state)
     counts = trial_counts(ostudy)
     Study.objects.filter(pk=study.pk).update(trials_done=counts.done)
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "study.progress",
-        {
-            "id": study.pk,
-            "done": counts.done,
-            "total": study.n_trials,
-            "percent": min(100, int(counts.done * 100 / study.n_trials)),
-            "trial": trial.number,
-            "state": state.name.lower(),
-            "value": value,
-        },
+    publish(
+        StudyProgress(
+            study=study, done=counts.done, trial=trial.number, state=state.name.lower(), value=value
+        )
     )
     if counts.done >= study.n_trials:
         study_finish(study_id=study.pk)
@@ -276,9 +268,5 @@ def study_finish(*, study_id: int) -> Study:
         study.trials_done = counts.done
         study.finished_at = timezone.now()
         study.save()
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "study.finished",
-        {"id": study.pk, "status": study.status, "error": study.error},
-    )
+    publish(StudyFinished(study=study))
     return study

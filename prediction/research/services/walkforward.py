@@ -15,13 +15,13 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from prediction.backtest.config import backtest_settings
+from prediction.research.events import WalkForwardFinished, WalkForwardProgress, publish
 from prediction.research.frames import study_frame
 from prediction.research.models import ResearchStatus, WalkForward
 from prediction.research.services.studies import study_config_validate
 from prediction.research.services.trials import MIN_STUDY_BARS
 from prediction.research.space import Space
 from prediction.research.walkforward import walkforward_analyse, window_layout
-from xquant import realtime
 from xquant.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -124,11 +124,7 @@ def walkforward_run(
 
     def report(done: int, total: int) -> None:
         WalkForward.objects.filter(pk=wf.pk).update(windows_done=done)
-        realtime.publish(
-            realtime.DASHBOARD_GROUP,
-            "walkforward.progress",
-            {"id": wf.pk, "done": done, "total": total, "study": wf.study_id},
-        )
+        publish(WalkForwardProgress(walkforward=wf, done=done, total=total))
         if progress:
             progress(done, total)
 
@@ -166,9 +162,5 @@ def walkforward_run(
         wf.error = str(exc) or exc.__class__.__name__
     wf.finished_at = timezone.now()
     wf.save()
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        "walkforward.finished",
-        {"id": wf.pk, "status": wf.status, "study": wf.study_id, "error": wf.error},
-    )
+    publish(WalkForwardFinished(walkforward=wf))
     return wf
