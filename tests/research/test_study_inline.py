@@ -163,3 +163,43 @@ def test_progress_and_the_end_reach_the_dashboard_as_typed_events(db, settings):
     assert [d for e, d in events if e == "study.finished"] == [
         {"id": study.pk, "status": "finished", "error": ""}
     ]
+
+
+def test_a_studys_bars_are_frozen_when_it_is_created(db):
+    from datetime import timedelta
+
+    from prediction.models import Candle
+    from prediction.research.frames import study_frame, study_frames_clear
+
+    study = study_create(
+        strategy="trend_following",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        space=TREND_SPACE,
+        sampler="random",
+        n_trials=2,
+        seed=1,
+    )
+    last = Candle.objects.filter(symbol="BTCUSDT", timeframe="1h").order_by("-open_time").first()
+    assert study.end == last.open_time + timedelta(hours=1)
+    # A bar stored later (a fetch, an import) is not part of this study.
+    Candle.objects.create(
+        symbol="BTCUSDT",
+        timeframe="1h",
+        open_time=study.end,
+        open=1,
+        high=1,
+        low=1,
+        close=1,
+        volume=0,
+    )
+    study_frames_clear()
+    frame = study_frame(
+        symbol="BTCUSDT",
+        timeframe="1h",
+        start=study.start,
+        end=study.end,
+        synthetic=False,
+        min_bars=1,
+    )
+    assert len(frame) == study.bar_count

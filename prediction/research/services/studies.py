@@ -38,7 +38,7 @@ from prediction.research.models import ResearchStatus, Sampler, Study
 from prediction.research.services.trials import MIN_STUDY_BARS, study_trial_run
 from prediction.research.space import space_build
 from prediction.selectors import frame_description
-from prediction.timeframes import timeframe_seconds
+from prediction.timeframes import timeframe_delta, timeframe_seconds
 from trading.strategies.params import params_to_json
 from xquant.errors import ValidationError
 
@@ -204,8 +204,10 @@ def study_create(
         strategy=strategy,
         symbol=symbol,
         timeframe=timeframe,
-        start=start,
-        end=end,
+        # The range is frozen at the bars read now: every trial (on any worker, at any
+        # time) runs on the same bars, whatever is stored later.
+        start=frame.index[0].to_pydatetime(),
+        end=frame.index[-1].to_pydatetime() + timeframe_delta(timeframe),
         synthetic=synthetic,
         parallelism=parallelism,
         pruning=pruning,

@@ -22,6 +22,7 @@ from prediction.research.services.studies import study_config_validate
 from prediction.research.services.trials import MIN_STUDY_BARS
 from prediction.research.space import Space
 from prediction.research.walkforward import walkforward_analyse, window_layout
+from prediction.timeframes import timeframe_delta
 from xquant.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ def walkforward_create(
         strategy=strategy,
         symbol=symbol,
         timeframe=timeframe,
-        start=start,
-        end=end,
+        # The range is frozen at the bars read now: every trial (on any worker, at any
+        # time) runs on the same bars, whatever is stored later.
+        start=frame.index[0].to_pydatetime(),
+        end=frame.index[-1].to_pydatetime() + timeframe_delta(timeframe),
         synthetic=synthetic,
         mode=mode,
         windows=windows,
