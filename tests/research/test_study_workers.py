@@ -113,3 +113,48 @@ def test_two_workers_run_200_trials_and_a_killed_worker_loses_no_completed_trial
     finally:
         workers_stop(workers)
         _flush_broker()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_optimize_distributed_runs_on_the_configured_broker_and_watches(capsys):
+    """`optimize --distributed` as an operator runs it: chains queued on the project's own
+    broker (REDIS_URL), a worker takes them, the command's progress bar follows."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    import redis
+
+    sample_candles_load()
+    # Links queued by earlier tests that started studies without a worker.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    env = {**_worker_env(), "REDIS_URL": settings.REDIS_URL}
+    workers = workers_start(1, env=env, prefix="optimize-distributed")
+    try:
+        call_command(
+            "optimize",
+            "trend_following",
+            "--timeframe",
+            "1h",
+            "--param",
+            "fast=5:25:5",
+            "--param",
+            "slow=40:100:20",
+            "--sampler",
+            "grid",
+            "--trials",
+            "12",
+            "--distributed",
+            "--parallelism",
+            "2",
+            "--timeout",
+            "120",
+        )
+    finally:
+        workers_stop(workers)
+    out = capsys.readouterr()
+    study = Study.objects.get()
+    assert study.status == ResearchStatus.FINISHED and study.trials_done == 12
+    assert f"study #{study.pk}: trend_following on BTCUSDT 1h, 12 trials (grid)" in out.out
+    assert "12/12" in out.err
