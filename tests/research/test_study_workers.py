@@ -121,10 +121,9 @@ def test_two_workers_run_200_trials_and_a_killed_worker_loses_no_completed_trial
 def test_optimize_distributed_runs_on_the_configured_broker_and_watches(capsys):
     """`optimize --distributed` as an operator runs it: chains queued on the project's own
     broker (REDIS_URL), a worker takes them, the command's progress bar follows."""
+    import redis
     from django.conf import settings
     from django.core.management import call_command
-
-    import redis
 
     sample_candles_load()
     # Links queued by earlier tests that started studies without a worker.
