@@ -10,6 +10,7 @@ completion as optuna recorded it (the study's summary afterwards is not counted)
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 import optuna
@@ -44,8 +45,15 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
         parser.add_argument("--timeframe", default="1h")
         parser.add_argument("--timeout", type=float, default=900.0)
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="run the worker counts in turn this many times (1, 2, 1, 2, ...) and "
+            "report the median speed-up: neighbours on a shared machine move each run",
+        )
 
-    def handle(self, *args, trials, workers, timeframe, timeout, **options):
+    def handle(self, *args, trials, workers, timeframe, timeout, repeat, **options):
         if not settings.REDIS_URL:
             raise CommandError("REDIS_URL must name the broker the workers share.")
         if connection.vendor != "postgresql":
@@ -67,8 +75,8 @@ class Command(BaseCommand):
             f"study: trend_following BTCUSDT {timeframe} (bundled candles), random sampler, "
             f"{trials} trials, {chains} chains, seed 7; machine: {os.cpu_count()} CPUs"
         )
-        rates = {}
-        for count in workers:
+        rates: dict[int, list[float]] = {count: [] for count in workers}
+        for count in [c for _ in range(max(1, repeat)) for c in workers]:
             study = study_create(
                 strategy="trend_following",
                 symbol="BTCUSDT",
@@ -103,15 +111,20 @@ class Command(BaseCommand):
             ]
             last = max(t.datetime_complete.timestamp() for t in done)
             seconds = last - started
-            rates[count] = len(done) / seconds
+            rate = len(done) / seconds
+            rates[count].append(rate)
             self.stdout.write(
                 f"{count} worker{'s' if count > 1 else ''}: {len(done)} trials in "
-                f"{seconds:.1f} s = {rates[count]:.2f} trials/s"
+                f"{seconds:.1f} s = {rate:.2f} trials/s"
             )
             Study.objects.filter(pk=study.pk).update(name=f"bench {count} workers (done)")
         if len(rates) > 1:
             first, *rest = workers
             for count in rest:
+                ratios = sorted(b / a for a, b in zip(rates[first], rates[count], strict=True))
+                median = statistics.median(ratios)
+                each = ", ".join(f"{r:.2f}x" for r in ratios)
                 self.stdout.write(
-                    f"speed-up {first} -> {count} workers: {rates[count] / rates[first]:.2f}x"
+                    f"speed-up {first} -> {count} workers: {median:.2f}x"
+                    + (f" (median of {len(ratios)}: {each})" if len(ratios) > 1 else "")
                 )
