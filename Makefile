@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench
 
-.PHONY: install run test test-sqlite test-dates lint format lock bench bench-ab bench-streams bench-research soak fuzz vendor
+.PHONY: install run test test-sqlite test-dates lint format lock bench bench-ab bench-streams bench-research bench-optimize soak fuzz vendor
 
 install: $(STAMP)
 
@@ -108,6 +108,17 @@ bench-research: install
 	XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING DEBUG=false \
 	  $(BIN)/python manage.py bench_research --peers-python $(PEERS_VENV)/bin/python
 
+# Trials/s of one 200-trial study with 1 and 2 real Celery workers, on a throwaway
+# PostgreSQL database and a Redis database of its own (BENCH_REDIS_URL).
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
+BENCH_OPTIMIZE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/xquant_bench_optimize
+bench-optimize: install
+	scripts/ensure_services.sh
+	$(BIN)/python scripts/recreate_database.py $(BENCH_OPTIMIZE_DATABASE_URL)
+	DATABASE_URL=$(BENCH_OPTIMIZE_DATABASE_URL) XQUANT_ENV_FILE=/nonexistent LOG_LEVEL=WARNING \
+	  $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_OPTIMIZE_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) XQUANT_ENV_FILE=/nonexistent \
+	  LOG_LEVEL=WARNING DEBUG=false $(BIN)/python manage.py bench_optimize
 
 # schemathesis over the whole schema against a live daphne on a throwaway PostgreSQL
 # database (scripts/fuzz.sh; FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED).

@@ -1,6 +1,6 @@
 """Research endpoints, included under /api/ by xquant/api/urls.py."""
 
-from django.urls import path
+from django.urls import include, path
 
 from prediction import views
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("predict", views.PredictView.as_view(), name="research-predict"),
     path("research/strategies", views.StrategyListView.as_view(), name="research-strategies"),
     path("research/health/", views.ResearchHealthView.as_view(), name="research-health"),
+    path("research/", include("prediction.research.urls")),
 ]

@@ -39,7 +39,7 @@ RUN_BACKTEST = "prediction.add_backtestrun"
 VIEW_AUDIT = "trading.view_auditevent"
 
 #: Apps whose rows a viewer may see in the admin (view_* permissions).
-VIEWABLE_APPS = ("trading", "prediction", "exchanges")
+VIEWABLE_APPS = ("trading", "prediction", "research", "exchanges")
 
 ROLE_GRANTS: dict[str, tuple[str, ...]] = {
     VIEWER: (READ_DESK,),

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "exchanges",
     "trading",
     "prediction",
+    "prediction.research",
 ]
 
 MIDDLEWARE = [

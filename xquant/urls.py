@@ -21,6 +21,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
+    path("research/", include("prediction.research.page_urls")),
     path("", include("trading.urls")),
 ]
 

@@ -41,6 +41,10 @@ API_WRITES = {
     ("post", "/api/risk/kill-switch"): RISK,
     ("post", "/api/futures/settings"): RISK,
     ("post", "/api/positions/1/close"): TRADERS,
+    ("post", "/api/research/studies"): TRADERS,
+    ("post", "/api/research/studies/1/resume"): TRADERS,
+    ("post", "/api/research/studies/1/strategy"): TRADERS,
+    ("post", "/api/research/walkforwards"): TRADERS,
 }
 
 #: Dashboard buttons (POST views): path → the roles that may press them.
@@ -51,6 +55,8 @@ PAGE_ACTIONS = {
     "/orders/place/": TRADERS,
     "/orders/cancel-open/": TRADERS,
     "/positions/1/close/": TRADERS,
+    "/research/studies/1/strategy/": TRADERS,
+    "/research/studies/1/walkforward/": TRADERS,
 }
 #: Scraped by machines with a token or from allowed addresses of their own (METRICS_*),
 #: not a person's page: outside the roles.
@@ -75,6 +81,8 @@ ADMIN_NO_ADD = {
     "trading.risklimits",
     "prediction.candle",
     "prediction.backtestrun",
+    "research.study",
+    "research.walkforward",
     "trading.auditevent",
     "trading.reconcileissue",
     "trading.accountbalance",
@@ -182,7 +190,7 @@ def test_every_dashboard_page_and_button_allows_exactly_its_roles(role, client):
             continue
         for method in ("get", "post"):
             allowed = role in PAGE_ACTIONS.get(path, READERS)
-            if method == "post" and path == "/backtests/":
+            if method == "post" and path in ("/backtests/", "/research/studies/"):
                 allowed = role in TRADERS
             response = getattr(client, method)(path, HTTP_ACCEPT="text/html")
             assert response.status_code < 500, (method, path, response.status_code)

@@ -15,6 +15,7 @@ import pytest
 from django.urls import resolve
 
 from prediction.models import BacktestRun, BacktestStatus
+from prediction.research.models import ResearchStatus, Study
 from tests.factories import StrategyConfigFactory
 from trading.models import OrderSource
 from trading.services.orders import order_place
@@ -61,6 +62,17 @@ COVERED = {
     "trading:backtests": [
         f"{BROWSER}.test_market_chart_moves_live_and_a_backtest_runs_from_the_form",
         "tests.trading.test_research_pages.test_running_a_backtest_from_the_form_stores_it_and_shows_its_results",
+    ],
+    "research:studies": [
+        "tests.research.test_study_browser.test_a_study_is_started_watched_and_becomes_an_inactive_strategy",
+        "tests.research.test_pages.test_the_form_starts_a_study_and_its_page_shows_every_result",
+    ],
+    "research:study-strategy": [
+        "tests.research.test_study_browser.test_a_study_is_started_watched_and_becomes_an_inactive_strategy",
+        "tests.research.test_pages.test_the_button_creates_an_inactive_strategy_and_opens_it",
+    ],
+    "research:study-walkforward": [
+        "tests.research.test_pages.test_the_form_starts_a_study_and_its_page_shows_every_result",
     ],
     "trading:backtest-compare": [
         f"{BROWSER}.test_two_backtests_are_picked_and_compared",
@@ -110,7 +122,23 @@ def desk(registry_paper, user):
         metrics={"total_return": 0.1},
         equity_curve=[["2024-01-01T00:00:00+00:00", 1000], ["2024-01-01T01:00:00+00:00", 1100]],
     )
+    study = Study.objects.create(
+        strategy="trend_following",
+        engine="vectorised",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        space={"fast": {"type": "int", "low": 5, "high": 10, "step": 5}},
+        objective="sharpe",
+        sampler="grid",
+        n_trials=2,
+        trials_done=2,
+        optuna_name="inventory-study",
+        status=ResearchStatus.FINISHED,
+        results={"best": [{"number": 0, "value": 1.0, "params": {"fast": 5}, "metrics": {}}]},
+    )
     return {
+        "/research/studies/": None,
+        f"/research/studies/{study.pk}/": None,
         "/": None,
         "/orders/": None,
         f"/orders/{order.pk}/": None,

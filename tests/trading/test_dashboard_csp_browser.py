@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from prediction.models import BacktestRun
+from prediction.research.models import ResearchStatus, Study, WalkForward
 from tests.conftest import user_with_roles
 from tests.factories import OrderFactory
 from tests.trading.test_dashboard_browser import (  # noqa: F401  (the server fixture)
@@ -74,7 +75,54 @@ def desk(django_user_model):
     run = BacktestRun.objects.create(
         engine="vectorised", strategy="trend_following", symbol="BTCUSDT", timeframe="1h"
     )
-    return {"strategy": strategy.pk, "order": order.pk, "run": run.pk}
+    study = Study.objects.create(
+        strategy="trend_following",
+        engine="vectorised",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        space={"fast": {"type": "int", "low": 5, "high": 10, "step": 5}},
+        objective="sharpe",
+        sampler="grid",
+        n_trials=2,
+        trials_done=2,
+        optuna_name="csp-study",
+        status=ResearchStatus.FINISHED,
+        results={
+            "best": [{"number": 0, "value": 1.0, "params": {"fast": 5, "slow": 50}, "metrics": {}}],
+            "importance": {"fast": 0.7, "slow": 0.3},
+            "heatmap": {
+                "x": "fast",
+                "y": "slow",
+                "x_labels": ["5"],
+                "y_labels": ["50"],
+                "values": [[1.0]],
+            },
+        },
+    )
+    WalkForward.objects.create(
+        strategy="trend_following",
+        engine="vectorised",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        space=study.space,
+        objective="sharpe",
+        sampler="grid",
+        n_trials=2,
+        mode="rolling",
+        windows=1,
+        oos_fraction=0.25,
+        study=study,
+        status=ResearchStatus.FINISHED,
+        results={
+            "windows": [],
+            "summary": {},
+            "stitched": [
+                ["2024-01-01T00:00:00+00:00", 100.0],
+                ["2024-01-01T01:00:00+00:00", 101.0],
+            ],
+        },
+    )
+    return {"strategy": strategy.pk, "order": order.pk, "run": run.pk, "study": study.pk}
 
 
 def test_no_page_breaks_the_content_security_policy(server, desk, policed_page):  # noqa: F811
@@ -107,6 +155,8 @@ def test_no_page_breaks_the_content_security_policy(server, desk, policed_page):
         "/audit/",
         "/performance/",
         "/activity/",
+        "/research/studies/",
+        f"/research/studies/{desk['study']}/",
         "/admin/",
         "/admin/trading/order/",
         "/admin/trading/strategyconfig/",
@@ -123,7 +173,9 @@ def test_no_page_breaks_the_content_security_policy(server, desk, policed_page):
         page.wait_for_load_state("load")
         if path == "/api/docs/":
             page.wait_for_selector(".swagger-ui .info", timeout=15_000)  # its script ran
-        if path.startswith("/market/"):
+        if path.startswith("/market/") or (
+            path.startswith("/research/studies/") and (path != "/research/studies/")
+        ):
             page.wait_for_selector("canvas", timeout=15_000)  # the chart drew
         page.wait_for_timeout(500)
         found = page.evaluate("window.__csp") + console
