@@ -171,6 +171,25 @@ def sma_side(close: Array, fast_window: int, slow_window: int, fast: Array, slow
     return side
 
 
+def settling_bars(alpha: float, tolerance: float = 1e-3) -> int:
+    """Bars after which an exponential average (smoothing `alpha`) has forgotten its start
+    to `tolerance`: (1 - alpha) ** bars <= tolerance. An exponential average never
+    forgets entirely, so this is its honest warm-up at that tolerance."""
+    if alpha >= 1.0:
+        return 1  # no memory: the last value alone
+    return math.ceil(math.log(tolerance) / math.log(1.0 - alpha))
+
+
+def ema_warmup(window: int, tolerance: float = 1e-3) -> int:
+    """The warm-up of ema(close, window): its window, or longer until its seed is forgotten."""
+    return max(window, settling_bars(2.0 / (window + 1), tolerance))
+
+
+def wilder_warmup(window: int, tolerance: float = 1e-3) -> int:
+    """The warm-up of Wilder's average (RSI, ATR): alpha 1/window."""
+    return max(window, settling_bars(1.0 / window, tolerance))
+
+
 def ema(close: Array, window: int) -> Array:
     return _ewm(close, window, window)
 

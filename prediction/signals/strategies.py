@@ -92,16 +92,18 @@ class TrendFollowing(SignalStrategy):
             side = ind.sma_side(bars.close, p["fast"], p["slow"], fast, slow)
         else:
             side = np.sign(fast - slow)
+        # An SMA is exact after its window; an EMA once it has forgotten its seed.
+        warmup = p["slow"] if p["ma_type"] == "sma" else ind.ema_warmup(p["slow"])
         if p["rule"] == "cross":
             pos = cross_position(side, p["allow_short"])
-            return SignalResult(pos, indicators, warmup=p["slow"])
+            return SignalResult(pos, indicators, warmup=warmup)
         # NaN comparisons are False: no position before both averages exist.
         up = side > 0
         down = side < 0
         pos = up.astype(np.int8)
         if p["allow_short"]:
             pos -= down.astype(np.int8)
-        return SignalResult(pos, indicators, warmup=p["slow"])
+        return SignalResult(pos, indicators, warmup=warmup)
 
     def reasons(self, bars: OHLCV, result: SignalResult, i: int) -> list[str]:
         if (w := _no_decision(result, i)) is not None:
@@ -168,7 +170,7 @@ class MeanReversion(SignalStrategy):
             r > p["overbought"] if p["allow_short"] else None,
             r <= p["exit_level"] if p["allow_short"] else None,
         )
-        return SignalResult(pos, {"rsi": r}, warmup=p["rsi_window"])
+        return SignalResult(pos, {"rsi": r}, warmup=ind.wilder_warmup(p["rsi_window"]))
 
     def reasons(self, bars: OHLCV, result: SignalResult, i: int) -> list[str]:
         if (w := _no_decision(result, i)) is not None:
@@ -249,9 +251,15 @@ class MacdStochRsi(SignalStrategy):
             short_entry if p["allow_short"] else None,
             hist > 0 if p["allow_short"] else None,
         )
+        # The MACD's values are small beside the price its EMAs' seeds differ by, so they
+        # must forget them more thoroughly; the stochastic RSI settles with its RSI.
+        precise = 1e-5
         warmup = max(
-            p["macd_slow"] + p["macd_signal"],
-            2 * p["stoch_window"] + p["stoch_smooth1"] + p["stoch_smooth2"],
+            ind.ema_warmup(p["macd_slow"], precise) + ind.ema_warmup(p["macd_signal"], precise),
+            ind.wilder_warmup(p["stoch_window"])
+            + p["stoch_window"]
+            + p["stoch_smooth1"]
+            + p["stoch_smooth2"],
         )
         return SignalResult(
             pos,

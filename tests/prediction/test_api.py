@@ -277,7 +277,7 @@ def test_health(api):
         ),
         (
             "/api/signals",
-            {"symbol": "BTCUSDT", "timeframe": "1d", "slow": 200},
+            {"symbol": "BTCUSDT", "timeframe": "1d", "slow": 200, "ma_type": "sma"},
             ["needs more than 200 bars"],
         ),
         (

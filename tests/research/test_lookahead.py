@@ -73,19 +73,54 @@ def test_an_indicator_that_depends_on_all_history_is_flagged(sample_bars):
     assert flag["needed_warmup"] > 1000
 
 
+class ShortEmaWarmup(SignalStrategy):
+    """An EMA(50) cross declared warm after 50 bars, as the bundled trend strategy once
+    was: the average still remembers its seed for a hundred bars more."""
+
+    name = "short_warmup"
+    title = description = "EMA with its window as warm-up"
+    params_serializer = _NoParams
+
+    def compute(self, bars):
+        from prediction import indicators as ind
+
+        slow = ind.ema(bars.close, 50)
+        return SignalResult((bars.close > slow).astype(np.int8), {"ema_slow": slow}, warmup=50)
+
+    def reasons(self, bars, result, i):
+        return []
+
+
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("bollinger", {}), ("trend_following", {"ma_type": "sma"})],
+    [
+        ("bollinger", {}),
+        ("trend_following", {"ma_type": "sma"}),
+        ("trend_following", {"ma_type": "ema"}),
+        ("mean_reversion", {}),
+        ("macd_stochrsi", {}),
+    ],
 )
-def test_bundled_strategies_with_finite_memory_pass_the_warmup_check(sample_bars, name, params):
-    assert strategy_check(name, sample_bars, params=params).passed
+def test_bundled_strategies_pass_the_warmup_check(sample_bars, name, params):
+    report = strategy_check(name, sample_bars, params=params)
+    assert report.passed, report.warmup
 
 
-def test_exponential_averages_are_flagged_with_the_warmup_they_need(sample_bars):
-    # RSI(14) is Wilder's average (alpha 1/14): it forgets its start to 1e-3 after about
-    # ln(1000) * 14 = 97 bars, not the 14 the strategy declares.
-    report = strategy_check("mean_reversion", sample_bars)
+def test_an_exponential_average_declared_warm_too_soon_is_flagged(sample_bars):
+    # EMA(50): alpha 2/51, it forgets its seed to 1e-3 of the price after about
+    # ln(1000) / 0.04 = 173 bars at worst; on these candles about twice the 50 declared.
+    report = strategy_check(ShortEmaWarmup(), sample_bars)
     assert report.lookahead_passed
     [flag] = report.warmup
-    assert flag["indicator"] == "rsi" and flag["declared_warmup"] == 14
-    assert 40 < flag["needed_warmup"] <= 120
+    assert flag["indicator"] == "ema_slow" and flag["declared_warmup"] == 50
+    assert 60 < flag["needed_warmup"] <= 173
+
+
+def test_the_declared_warmups_are_the_settling_times_of_the_averages():
+    from prediction import indicators as ind
+
+    # (1 - 2/51) ** 173 <= 1e-3 < (1 - 2/51) ** 172; Wilder's RSI(14): (13/14) ** 94.
+    assert ind.ema_warmup(50) == 173
+    assert (1 - 2 / 51) ** 172 > 1e-3 >= (1 - 2 / 51) ** 173
+    assert ind.wilder_warmup(14) == 94
+    assert ind.ema_warmup(3) == 10 and ind.ema_warmup(1) == 1
