@@ -54,7 +54,7 @@ def _complete(study: Study) -> dict[int, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(400)
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_run_200_trials_and_a_killed_worker_loses_no_completed_trial():
     sample_candles_load()
@@ -89,7 +89,10 @@ def test_two_workers_run_200_trials_and_a_killed_worker_loses_no_completed_trial
         before_kill = _complete(study)
         assert len(before_kill) >= 40
 
-        while time.monotonic() < deadline + 60:
+        # The other worker runs the rest alone, and the dead worker's trial comes back
+        # only after its heartbeat's grace: bounded, with room for a loaded machine.
+        finish_by = time.monotonic() + 180
+        while time.monotonic() < finish_by:
             study.refresh_from_db()
             if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
                 break
