@@ -146,9 +146,12 @@ def _locked_books(order: Order, position_side: str) -> tuple[Position, StrategyP
 
 
 def _locked_book(model: type[PositionBook], key: dict[str, Any]) -> Any:
-    # Created without an error when another process just did; then locked and read.
-    model.objects.bulk_create([model(**key)], ignore_conflicts=True)
-    return model.objects.select_for_update().get(**key)
+    book = model.objects.select_for_update().filter(**key).first()
+    if book is None:
+        # Created without an error when another process just did; then locked and read.
+        model.objects.bulk_create([model(**key)], ignore_conflicts=True)
+        book = model.objects.select_for_update().get(**key)
+    return book
 
 
 def _known_trades(exchange: str, fills: list[ExchangeFill]) -> set[tuple[str, str]]:
