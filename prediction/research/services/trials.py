@@ -127,26 +127,45 @@ def _study_lock(study_id: int):
 
 
 def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
+    study = Study.objects.get(pk=study_id)
+    if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
+        return study, None, None, "finished"
+    # Outside the study's lock, which every worker waits for: loading the study, and
+    # failing the trials of dead workers (optuna changes a trial's state only if it is
+    # still running, so of two processes failing the same trial one does, and only that
+    # one queues its retry).
+    ostudy = _load(study)
+    optuna.storages.fail_stale_trials(ostudy)
     with _study_lock(study_id) as study:
         if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
             return study, None, None, "finished"
-        ostudy = _load(study)
-        optuna.storages.fail_stale_trials(ostudy)
         counts = trial_counts(ostudy)
         if counts.done >= study.n_trials:
             return study, ostudy, None, "finish"
         if counts.done + counts.running >= study.n_trials and not counts.waiting:
             return study, ostudy, None, "wait"
         ostudy.sampler = study_sampler(study, counts.done + counts.running + counts.waiting)
-        trial = ostudy.ask()
-        # A first beat at once: a process that dies before its heartbeat thread starts
-        # must still leave a trial that goes stale (one never beaten never does).
-        ostudy._storage.record_heartbeat(trial._trial_id)
+        if counts.waiting or study.sampler == Sampler.GRID:
+            # optuna's ask: it takes a queued retry first, and the grid sampler picks an
+            # unvisited point from the trials so far, which only one process may do at once.
+            trial = ostudy.ask()
+            trial_id = trial._trial_id
+        else:
+            # A new running trial is what holds a place in the budget; the rest of an
+            # ask (reading the trial back, the sampler's preparation: nothing for random
+            # and TPE, whose draws come with the suggestions) needs no lock.
+            trial = None
+            trial_id = ostudy._storage.create_new_trial(ostudy._study_id)
         if study.status == ResearchStatus.QUEUED:
             study.status = ResearchStatus.RUNNING
             study.started_at = timezone.now()
             study.save(update_fields=["status", "started_at"])
-        return study, ostudy, trial, "ran"
+    # A first beat at once: a process that dies before its heartbeat thread starts must
+    # still leave a trial that goes stale (one never beaten never does).
+    ostudy._storage.record_heartbeat(trial_id)
+    if trial is None:
+        trial = optuna.Trial(ostudy, trial_id)
+    return study, ostudy, trial, "ran"
 
 
 def study_trial_run(*, study_id: int) -> str:
