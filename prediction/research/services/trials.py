@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import optuna
 from django.db import connections, transaction
 from django.utils import timezone
-from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.trial import TrialState
 
 from prediction.backtest.config import backtest_settings
@@ -168,6 +167,28 @@ def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
     return study, ostudy, trial, "ran"
 
 
+@contextmanager
+def _beating(trial_id: int, storage: optuna.storages.BaseStorage):
+    """The running trial's heartbeat every HEARTBEAT_SECONDS while the block runs. The
+    ask beat it once already, so the first beat here is one interval later (optuna's own
+    heartbeat thread beats at once, a second write per trial of a few milliseconds)."""
+    from prediction.research.storage import HEARTBEAT_SECONDS
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            storage.record_heartbeat(trial_id)
+
+    thread = threading.Thread(target=beat, name=f"trial-{trial_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def study_trial_run(*, study_id: int) -> str:
     """Run the study's next trial. Returns "ran", "wait" (every remaining trial is
     running elsewhere) or "finished"."""
@@ -181,7 +202,7 @@ def study_trial_run(*, study_id: int) -> str:
         return outcome
     from prediction.research.storage import research_storage
 
-    with get_heartbeat_thread(trial._trial_id, research_storage()):
+    with _beating(trial._trial_id, research_storage()):
         state, value = _run_trial(study, trial)
     ostudy.tell(trial, value, state=state)
     counts = trial_counts(ostudy)
