@@ -97,7 +97,7 @@ def stream_state(exchange: str, stream: str) -> StreamState | None:
 
 
 def fresh_book(exchange: str, symbol: str, max_age: float) -> MarketSnapshot | None:
-    """The streamed book if it can stand in for a REST read now (one cache round trip)."""
+    """The streamed book if it can stand in for a REST read now (one read of the cache)."""
     book_key, state_key = _book_key(exchange, symbol), _state_key(exchange, MARKET_STREAM)
     values = cache.get_many([book_key, state_key])
     book, state = _book(values.get(book_key)), values.get(state_key)

@@ -1,4 +1,4 @@
-"""Risk limits and the kill switch through the API (without an exchange round trip;
+"""Risk limits and the kill switch through the API (without asking the exchange;
 engaging with open orders: test_orders_trading_api.py)."""
 
 from __future__ import annotations

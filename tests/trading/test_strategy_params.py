@@ -38,7 +38,7 @@ def test_valid_params_come_back_typed_with_defaults(kind):
     params = validate_params(kind, VALID[kind])
     assert all(not isinstance(v, float) for v in params.values())
     stored = normalize_params(kind, VALID[kind])
-    # What is stored validates again to the same values (a round trip through JSON).
+    # What is stored validates again to the same values (through JSON and back).
     assert validate_params(kind, stored) == params
 
 

@@ -410,7 +410,7 @@ def _category(url: str) -> str:
 
 def _with_connections(fn: Callable, *args) -> Any:
     """The database thread keeps its connection between events (taking one from the
-    pool and health-checking it costs a round trip per event); one that failed is
+    pool and health-checking it is a query per event); one that failed is
     given back, so the next event starts on a sound one."""
     try:
         return fn(*args)
