@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from trading.models import Order, StrategyConfig, StrategyStatus
+from django.db.models import Exists, OuterRef, Subquery
+
+from trading.models import Order, RiskLimits, StrategyConfig, StrategyStatus
 
 #: (id, updated_at, state_version) of an active strategy: enough to tell whether an
 #: instance kept in memory is still current.
@@ -22,6 +25,39 @@ def _active(symbol: str):
 def strategy_versions(*, symbol: str) -> list[Version]:
     """The symbol's active, healthy strategies, in name order."""
     return list(_active(symbol).order_by("name").values_list("id", "updated_at", "state_version"))
+
+
+@dataclass(frozen=True)
+class TickStrategies:
+    versions: list[Version]
+    #: Some of them have order news waiting (order_news reads it).
+    news_pending: bool
+    #: Why trading is paused (the kill switch is engaged), or None; only known when
+    #: there are strategies, since without them there is nothing to pause.
+    paused: str | None
+
+
+def tick_strategies(*, symbol: str) -> TickStrategies:
+    """What a tick needs before running the symbol's strategies: their versions (as
+    strategy_versions), whether any has order news, and the kill switch. Read in one
+    statement, since most ticks have no news and the switch is rarely engaged."""
+    engaged = RiskLimits.objects.filter(pk=RiskLimits.SINGLETON_ID, kill_switch_engaged=True)
+    pending = Order.objects.filter(strategy=OuterRef("pk"), strategy_update_pending=True)
+    rows = list(
+        _active(symbol)
+        .annotate(
+            news_pending=Exists(pending),
+            kill_switch=Subquery(engaged.values("kill_switch_reason")[:1]),
+        )
+        .order_by("name")
+        .values_list("id", "updated_at", "state_version", "news_pending", "kill_switch")
+    )
+    reason = rows[0][4] if rows else None
+    return TickStrategies(
+        versions=[row[:3] for row in rows],
+        news_pending=any(row[3] for row in rows),
+        paused=None if reason is None else f"kill switch engaged: {reason}",
+    )
 
 
 def order_news(*, symbol: str) -> list[News]:

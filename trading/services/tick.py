@@ -39,8 +39,8 @@ from trading.models import (
 from trading.notifications import events as notice
 from trading.notifications.services import notify
 from trading.selectors import orders_working
-from trading.selectors.risk import kill_switch_paused, risk_state_get
-from trading.selectors.tick import order_news, strategy_versions
+from trading.selectors.risk import risk_state_get
+from trading.selectors.tick import order_news, tick_strategies
 from trading.services.activity import activity_record
 from trading.services.orders import PreparedOrder, SendNow, order_prepare, order_save, orders_sync
 from trading.services.strategy_manager import StrategyManager, StrategyRun
@@ -102,8 +102,9 @@ def tick_run(
         # Fills moved positions (recorded at this tick's mid): the risk state is read
         # now, since a strategy whose order filled usually places the next.
         risk_state = risk_state_get(exchange_name=exchange.name, symbol=symbol)
+    strategies = tick_strategies(symbol=symbol)
     paused = (
-        kill_switch_paused()
+        strategies.paused
         if risk_state is None
         else f"kill switch engaged: {risk_state.kill_switch_reason}"
         if risk_state.kill_switch_engaged
@@ -113,8 +114,8 @@ def tick_run(
         symbol=symbol,
         snapshot=snapshot,
         signal_source=signal_source,
-        versions=strategy_versions(symbol=symbol),
-        news=order_news(symbol=symbol),
+        versions=strategies.versions,
+        news=order_news(symbol=symbol) if strategies.news_pending else [],
         paused=paused,
     )
 
