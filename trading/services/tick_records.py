@@ -29,9 +29,12 @@ def positions_mark(
         "marked_at": now,
         "unrealized_pnl": F("quantity") * (mark_price - F("entry_price")),
     }
-    for model in (StrategyPosition, Position):
-        model.objects.filter(exchange=exchange, symbol=symbol).exclude(quantity=0).update(**marks)
-    return list(Position.objects.filter(exchange=exchange, symbol=symbol).exclude(quantity=0))
+    StrategyPosition.objects.filter(exchange=exchange, symbol=symbol).exclude(quantity=0).update(
+        **marks
+    )
+    open_positions = Position.objects.filter(exchange=exchange, symbol=symbol).exclude(quantity=0)
+    # Flat on the symbol (often: strategies trade in and out), nothing was marked to read.
+    return list(open_positions) if open_positions.update(**marks) else []
 
 
 def strategy_states_save(*, states: list[tuple[int, dict, int]], now: datetime) -> None:
