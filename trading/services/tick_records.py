@@ -3,11 +3,13 @@ news and its heartbeat."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import reduce
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from trading.models import (
     Order,
@@ -71,10 +73,13 @@ def strategy_finished(*, config_id: int, state: dict, version: int, now: datetim
 def order_news_consumed(*, fed: list[tuple[int, str, Decimal]]) -> None:
     """Clear the news flag of orders whose news was fed ((order id, status, filled) as
     fed), unless they moved on since: then the next tick feeds the newer state."""
-    for pk, status, filled in fed:
-        Order.objects.filter(pk=pk, status=status, filled_quantity=filled).update(
-            strategy_update_pending=False
-        )
+    if not fed:
+        return
+    as_fed = reduce(
+        operator.or_,
+        (Q(pk=pk, status=status, filled_quantity=filled) for pk, status, filled in fed),
+    )
+    Order.objects.filter(as_fed).update(strategy_update_pending=False)
 
 
 @dataclass(frozen=True)
