@@ -175,14 +175,16 @@ def _add_to_hour(by_hour: dict[datetime, Decimal], at: datetime, amount: Decimal
 
 def _realized_by_hour_add(exchange: str, by_hour: dict[datetime, Decimal]) -> None:
     """Add to each hour's row, creating it if needed (no error when another process
-    creates it meanwhile: the add then goes onto theirs)."""
+    creates it meanwhile: the add then goes onto theirs). The row of the hour usually
+    exists already, so the insert is tried only when the add finds none."""
     for hour, amount in by_hour.items():
-        RealizedPnlHour.objects.bulk_create(
-            [RealizedPnlHour(exchange=exchange, hour=hour)], ignore_conflicts=True
-        )
-        RealizedPnlHour.objects.filter(exchange=exchange, hour=hour).update(
-            realized_net=F("realized_net") + amount
-        )
+        row = RealizedPnlHour.objects.filter(exchange=exchange, hour=hour)
+        add = {"realized_net": F("realized_net") + amount}
+        if not row.update(**add):
+            RealizedPnlHour.objects.bulk_create(
+                [RealizedPnlHour(exchange=exchange, hour=hour)], ignore_conflicts=True
+            )
+            row.update(**add)
 
 
 def _applied(
