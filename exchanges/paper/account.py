@@ -9,7 +9,7 @@ Reads take no lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -87,13 +87,13 @@ def account_lock(
     return account, bool(getattr(account, "client_id_in_use", False))
 
 
-def positions_get(*, sim: Simulation) -> Positions:
-    """Every position of the account, flat ones included (under the lock when the
-    caller holds it)."""
-    return {
-        (p.symbol, p.position_side): p
-        for p in PaperPosition.objects.filter(account__name=sim.account_name)
-    }
+def positions_get(*, sim: Simulation, symbols: Iterable[str] | None = None) -> Positions:
+    """Every position of the account (or of `symbols` only), flat ones included (under
+    the lock when the caller holds it)."""
+    positions = PaperPosition.objects.filter(account__name=sim.account_name)
+    if symbols is not None:
+        positions = positions.filter(symbol__in=symbols)
+    return {(p.symbol, p.position_side): p for p in positions}
 
 
 def position_for(

@@ -70,15 +70,16 @@ def resting_fill(
     now = sim.clock()
     with transaction.atomic():
         account, _ = account_lock(sim=sim, now=now)
-        positions = positions_get(sim=sim)
         # Re-read under the lock: another process may have filled or cancelled them.
-        orders = (
+        orders = list(
             PaperOrder.objects.select_for_update()
             .filter(
                 account__name=sim.account_name, id__in=order_ids, status__in=OPEN_ORDER_STATUSES
             )
             .order_by("symbol", "id")
         )
+        # A fill moves only its own symbol's position: the account's others are not read.
+        positions = positions_get(sim=sim, symbols={order.symbol for order in orders})
         trades: list[PaperTrade] = []
         expired: list[PaperOrder] = []
         moved: dict[int, PaperPosition] = {}
