@@ -37,18 +37,26 @@ class TickStrategies:
     paused: str | None
 
 
+# Built once: they do not depend on the symbol, and building them is a good part of
+# the statement's cost (each use resolves a copy).
+_HAS_ORDER_NEWS = Exists(
+    Order.objects.filter(strategy=OuterRef("pk"), strategy_update_pending=True)
+)
+#: The reason when the kill switch is engaged, else NULL.
+_KILL_SWITCH_REASON = Subquery(
+    RiskLimits.objects.filter(pk=RiskLimits.SINGLETON_ID, kill_switch_engaged=True).values(
+        "kill_switch_reason"
+    )[:1]
+)
+
+
 def tick_strategies(*, symbol: str) -> TickStrategies:
     """What a tick needs before running the symbol's strategies: their versions (as
     strategy_versions), whether any has order news, and the kill switch. Read in one
     statement, since most ticks have no news and the switch is rarely engaged."""
-    engaged = RiskLimits.objects.filter(pk=RiskLimits.SINGLETON_ID, kill_switch_engaged=True)
-    pending = Order.objects.filter(strategy=OuterRef("pk"), strategy_update_pending=True)
     rows = list(
         _active(symbol)
-        .annotate(
-            news_pending=Exists(pending),
-            kill_switch=Subquery(engaged.values("kill_switch_reason")[:1]),
-        )
+        .annotate(news_pending=_HAS_ORDER_NEWS, kill_switch=_KILL_SWITCH_REASON)
         .order_by("name")
         .values_list("id", "updated_at", "state_version", "news_pending", "kill_switch")
     )
