@@ -96,3 +96,25 @@ def test_a_viewer_sees_studies_without_the_buttons(django_capture_on_commit_call
     assert viewer.post(f"/research/studies/{study.pk}/strategy/", {}).status_code == 403
     assert viewer.post("/research/studies/", FORM).status_code == 403
     assert not StrategyConfig.objects.exists()
+
+
+def test_a_parameter_set_drawn_by_several_trials_says_so_on_its_row():
+    from prediction.research.services.studies import study_create
+
+    study = study_create(
+        strategy="trend_following",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        space={
+            "fast": {"type": "int", "low": 5, "high": 5},
+            "slow": {"type": "int", "low": 40, "high": 40},
+        },
+        fixed_params={"ma_type": "sma"},
+        sampler="random",
+        n_trials=3,
+        seed=1,
+    )
+    study = study_run_inline(study_id=study.pk)
+    assert [row["trials"] for row in study.results["best"]] == [3]
+    page = _client("trader").get(f"/research/studies/{study.pk}/").content.decode()
+    assert "× 3 trials" in page

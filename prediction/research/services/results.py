@@ -128,10 +128,25 @@ def overfitting_stats(trials: list, *, blocks: int = 8) -> dict[str, Any]:
     return out
 
 
+def best_rows(ranked: list[optuna.trial.FrozenTrial]) -> list[dict[str, Any]]:
+    """The best parameter sets, each once: a sampler may draw a set again (TPE does on
+    a stepped space once it converges), and a backtest of the same set on the same bars
+    scores the same, so a repeat would only push other sets off the list. `trials` says
+    how many trials drew the set; the row is the first of them."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for t in ranked:
+        key = tuple(sorted(t.params.items()))
+        if key in rows:
+            rows[key]["trials"] += 1
+        elif len(rows) < BEST_LISTED:
+            rows[key] = trial_row(t) | {"trials": 1}
+    return list(rows.values())
+
+
 def study_results(study: Study, ostudy: optuna.Study) -> dict[str, Any]:
     every = ostudy.get_trials(deepcopy=False)
     feasible = feasible_complete(ostudy)
-    ranked = sorted(feasible, key=lambda t: t.value, reverse=True)
+    ranked = sorted(feasible, key=lambda t: (-t.value, t.number))
     imp = importance(ostudy, feasible)
     names = list(imp) or list(study.space)
     states = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
@@ -140,7 +155,7 @@ def study_results(study: Study, ostudy: optuna.Study) -> dict[str, Any]:
             states[t.state.name.lower()] += 1
     retried = sum(1 for t in every if t.state == TrialState.FAIL and "reason" not in t.user_attrs)
     return {
-        "best": [trial_row(t) for t in ranked[:BEST_LISTED]],
+        "best": best_rows(ranked),
         "best_params": ranked[0].params if ranked else None,
         "best_value": ranked[0].value if ranked else None,
         "importance": imp,
