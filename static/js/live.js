@@ -190,11 +190,14 @@ export class LiveRegions {
   }
 
   busy(region) {
-    // Never swap a region under the user's hands: an open dialog or a field being typed in.
+    // Never swap a region under the user's hands: an open dialog or a field being typed in
+    // (any kind: a quantity is a number field, and a swap would put its default back).
     const active = document.activeElement;
     return (
       region.element.querySelector("dialog[open]") !== null ||
-      (active && region.element.contains(active) && active.matches("input[type=text], textarea, select"))
+      (active &&
+        region.element.contains(active) &&
+        active.matches("input:not([type=hidden]):not([type=submit]):not([type=button]), textarea, select"))
     );
   }
 
