@@ -4,6 +4,7 @@ stream runner (real ccxt.pro) in a thread of the test process."""
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import threading
 import uuid
 from decimal import Decimal
@@ -71,6 +72,9 @@ class StreamHarness:
         if self._thread is not None:
             self._stop.set()
             self._thread.join(15)
+            if self._thread.is_alive():
+                # Where it hangs, for whoever reads the failure: every thread's stack.
+                faulthandler.dump_traceback(all_threads=True)
             assert not self._thread.is_alive(), "the stream runner did not stop"
             self._thread = None
 
