@@ -211,11 +211,12 @@ class StreamRunner:
         self, name: str, category: str, watch: Callable[[], Awaitable], silence_bound: bool
     ) -> None:
         attempt = 0
-        while True:
+        while not self._stop.is_set():
             try:
-                if silence_bound:
-                    await asyncio.wait_for(watch(), self._silence)
-                else:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a
+                # cancellation that arrives as the watch returns, and this loop then
+                # outlives run()'s shutdown (a busy book stream hung the stop that way).
+                async with asyncio.timeout(self._silence if silence_bound else None):
                     await watch()
                 attempt = 0
                 continue
