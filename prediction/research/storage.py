@@ -19,12 +19,15 @@ gets its own. Each process holds a small SQLAlchemy pool (2 + 2 overflow) per UR
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
+from datetime import datetime, timedelta
 
 import optuna
 from django.db import connections
-from sqlalchemy import text
+from optuna.trial import TrialState
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import URL
 
 #: Seconds between a running trial's heartbeats, and the silence after which it counts
@@ -118,3 +121,45 @@ def trial_state_counts(study_name: str) -> list[tuple[str, bool, int]]:
     with research_backend().engine.connect() as conn:
         rows = conn.execute(_COUNTS, {"name": study_name}).all()
     return [(str(getattr(state, "name", state)), bool(reason), int(n)) for state, reason, n in rows]
+
+
+#: Running trials never beaten: their worker died between the commit that started the
+#: trial and the one that recorded its first beat. optuna counts only trials with a
+#: heartbeat as stale, so without this such a trial would hold its place in the budget
+#: for ever (a killed worker once left a study at 199 of 200).
+_UNBEATEN = text(
+    """
+    SELECT t.trial_id FROM trials t
+    WHERE t.study_id = :study_id AND t.state = 'RUNNING' AND t.datetime_start < :started_before
+      AND NOT EXISTS (SELECT 1 FROM trial_heartbeats h WHERE h.trial_id = t.trial_id)
+    """
+).bindparams(bindparam("started_before", type_=DateTime()))
+
+
+def stale_trials_fail(ostudy: optuna.Study) -> None:
+    """Fail the trials of dead workers and queue each again with its parameters: those
+    whose beats stopped (optuna's fail_stale_trials) and those started more than the
+    grace period ago and never beaten. optuna changes a trial's state only while it is
+    still running, so of two processes failing the same trial one does, and only that
+    one queues its retry."""
+    optuna.storages.fail_stale_trials(ostudy)
+    # optuna stamps datetime_start with the process's naive local clock; the cutoff is
+    # taken on the same clock.
+    started_before = datetime.now() - timedelta(seconds=GRACE_SECONDS)
+    with research_backend().engine.connect() as conn:
+        ids = (
+            conn.execute(
+                _UNBEATEN, {"study_id": ostudy._study_id, "started_before": started_before}
+            )
+            .scalars()
+            .all()
+        )
+    storage = ostudy._storage
+    retry = storage.get_heartbeat_stale_trial_callback()
+    for trial_id in ids:
+        try:
+            failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        if failed and retry is not None:
+            retry(ostudy, copy.deepcopy(storage.get_trial(trial_id)))

@@ -29,7 +29,16 @@ def short_grace(monkeypatch):
     research_storage_close_all()
 
 
-def test_a_dead_workers_trial_is_failed_by_its_heartbeat_and_retried(short_grace):
+@pytest.mark.parametrize(
+    "beaten",
+    [
+        pytest.param(True, id="its-beats-stopped"),
+        # Killed between the commit that started the trial and its first beat: optuna
+        # alone never counts such a trial as stale.
+        pytest.param(False, id="never-beaten"),
+    ],
+)
+def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(short_grace, beaten):
     study = study_create(
         strategy="trend_following",
         symbol="BTCUSDT",
@@ -40,15 +49,17 @@ def test_a_dead_workers_trial_is_failed_by_its_heartbeat_and_retried(short_grace
         seed=1,
     )
     ostudy = optuna.load_study(study_name=study.optuna_name, storage=research_storage())
-    # A "worker" takes a trial, beats once, and dies holding it.
+    # A "worker" takes a trial, beats once (or not at all), and dies holding it.
     orphan = ostudy.ask()
     orphan_params = {
         "fast": orphan.suggest_int("fast", 5, 30, step=5),
         "slow": orphan.suggest_int("slow", 40, 100, step=20),
     }
-    with get_heartbeat_thread(orphan._trial_id, research_storage()):
-        pass
+    if beaten:
+        with get_heartbeat_thread(orphan._trial_id, research_storage()):
+            pass
     assert study_trial_run(study_id=study.pk) == "ran"  # the orphan is still in grace
+    assert ostudy._storage.get_trial(orphan._trial_id).state == TrialState.RUNNING
     time.sleep(2.5)
     done = study_run_inline(study_id=study.pk)
     assert done.status == ResearchStatus.FINISHED and done.trials_done == 5

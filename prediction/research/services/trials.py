@@ -126,15 +126,15 @@ def _study_lock(study_id: int):
 
 
 def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
+    from prediction.research.storage import stale_trials_fail
+
     study = Study.objects.get(pk=study_id)
     if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
         return study, None, None, "finished"
     # Outside the study's lock, which every worker waits for: loading the study, and
-    # failing the trials of dead workers (optuna changes a trial's state only if it is
-    # still running, so of two processes failing the same trial one does, and only that
-    # one queues its retry).
+    # failing the trials of dead workers.
     ostudy = _load(study)
-    optuna.storages.fail_stale_trials(ostudy)
+    stale_trials_fail(ostudy)
     with _study_lock(study_id) as study:
         if study.status in (ResearchStatus.FINISHED, ResearchStatus.FAILED):
             return study, None, None, "finished"
@@ -159,8 +159,9 @@ def _ask(study_id: int) -> tuple[Study, optuna.Study, optuna.Trial | None, str]:
             study.status = ResearchStatus.RUNNING
             study.started_at = timezone.now()
             study.save(update_fields=["status", "started_at"])
-    # A first beat at once: a process that dies before its heartbeat thread starts must
-    # still leave a trial that goes stale (one never beaten never does).
+    # A first beat at once: the trial is alive from its start, and one whose process dies
+    # before its heartbeat thread starts goes stale like any other (a trial never beaten
+    # at all, its process killed just above, is failed by stale_trials_fail).
     ostudy._storage.record_heartbeat(trial_id)
     if trial is None:
         trial = optuna.Trial(ostudy, trial_id)
