@@ -20,6 +20,7 @@ gets its own. Each process holds a small SQLAlchemy pool (2 + 2 overflow) per UR
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import warnings
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ GRACE_SECONDS = 10
 # for Study.optimize, and that the heartbeat API is experimental: the version is pinned).
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _storages: dict[str, optuna.storages.BaseStorage] = {}
@@ -161,5 +164,14 @@ def stale_trials_fail(ostudy: optuna.Study) -> None:
             failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        if failed and retry is not None:
-            retry(ostudy, copy.deepcopy(storage.get_trial(trial_id)))
+        if not failed:
+            continue
+        trial = copy.deepcopy(storage.get_trial(trial_id))
+        logger.warning(
+            "study %s: trial %s started at %s and never beat; its worker is gone, trial failed",
+            ostudy.study_name,
+            trial.number,
+            trial.datetime_start,
+        )
+        if retry is not None:
+            retry(ostudy, trial)

@@ -38,7 +38,9 @@ def short_grace(monkeypatch):
         pytest.param(False, id="never-beaten"),
     ],
 )
-def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(short_grace, beaten):
+def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(
+    short_grace, beaten, caplog
+):
     study = study_create(
         strategy="trend_following",
         symbol="BTCUSDT",
@@ -72,6 +74,7 @@ def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(short_gr
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
     assert retried[0].params == orphan_params
     assert done.results["retried_after_worker_loss"] == 1
+    assert ("never beat" in caplog.text) is not beaten  # what the operator reads
 
 
 def test_a_study_stopped_half_way_resumes_to_its_end():
